@@ -1,0 +1,238 @@
+//! Sends signed RPC requests the way the current SDK does: POST to `/`, every
+//! parameter in the query, an empty body, a fresh nonce and timestamp each time.
+
+use super::error::{mask_token, split_signature_message};
+use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
+use super::sign::sign_query;
+use super::{
+    API_VERSION, ApiError, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, Endpoint,
+    LIST_DEPLOYMENT_JOB, ServiceError, SignatureMismatch,
+};
+use crate::credentials::CredentialsProvider;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// Receives the outcome of every call, for the self-metrics.
+pub trait RequestObserver: Send + Sync {
+    /// One call of `action` ended with `code` (`OK` or an error class) after `elapsed`.
+    fn observe(&self, action: &str, code: &str, elapsed: Duration);
+}
+
+/// How to reach the API.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Base URL of the API.
+    pub endpoint: Endpoint,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, connection included.
+    pub request_timeout: Duration,
+}
+
+/// A CAS API client for one account.
+pub struct Client {
+    http: reqwest::Client,
+    options: ClientOptions,
+    credentials: Arc<dyn CredentialsProvider>,
+    observer: Arc<dyn RequestObserver>,
+}
+
+const USER_AGENT: &str = concat!("aliyun-cas-exporter/", env!("CARGO_PKG_VERSION"));
+/// Longest part of an unexpected body quoted in a log line.
+const SNIPPET_LEN: usize = 120;
+
+impl Client {
+    /// Builds a client; fails only if the TLS stack cannot be initialised.
+    pub fn new(
+        options: ClientOptions,
+        credentials: Arc<dyn CredentialsProvider>,
+        observer: Arc<dyn RequestObserver>,
+    ) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        Ok(Self {
+            http,
+            options,
+            credentials,
+            observer,
+        })
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.options.endpoint
+    }
+
+    /// DescribeDeploymentJobStatus: the counts of job `job_id`.
+    pub async fn describe_deployment_job_status(
+        &self,
+        job_id: u64,
+    ) -> Result<DeploymentJobStatus, ApiError> {
+        self.call(
+            DESCRIBE_DEPLOYMENT_JOB_STATUS,
+            &[("JobId", job_id.to_string())],
+        )
+        .await
+    }
+
+    /// DescribeDeploymentJob: name, type, status and times of job `job_id`.
+    pub async fn describe_deployment_job(&self, job_id: u64) -> Result<DeploymentJob, ApiError> {
+        self.call(DESCRIBE_DEPLOYMENT_JOB, &[("JobId", job_id.to_string())])
+            .await
+    }
+
+    /// ListDeploymentJob: page `page` (from 1) of `page_size` jobs.
+    pub async fn list_deployment_jobs(
+        &self,
+        page: u32,
+        page_size: u32,
+    ) -> Result<DeploymentJobPage, ApiError> {
+        self.call(
+            LIST_DEPLOYMENT_JOB,
+            &[
+                ("CurrentPage", page.to_string()),
+                ("ShowSize", page_size.to_string()),
+            ],
+        )
+        .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<T, ApiError> {
+        let started = Instant::now();
+        let result = self.attempt(action, params).await;
+        let code = match &result {
+            Ok(_) => "OK",
+            Err(e) => e.code(),
+        };
+        self.observer.observe(action, code, started.elapsed());
+        result
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<T, ApiError> {
+        let credentials = self.credentials.credentials()?;
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let token = credentials.security_token.as_ref().map(|t| t.expose());
+        let mut all: Vec<(&str, &str)> = vec![
+            ("AccessKeyId", credentials.access_key_id.as_str()),
+            ("Action", action),
+            ("Format", "JSON"),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureNonce", &nonce),
+            ("SignatureVersion", "1.0"),
+            ("Timestamp", &timestamp),
+            ("Version", API_VERSION),
+        ];
+        all.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+        if let Some(token) = token {
+            all.push(("SecurityToken", token));
+        }
+        let signed = sign_query("POST", &all, credentials.access_key_secret.expose());
+        let url = format!("{}?{}", self.options.endpoint.as_str(), signed.query);
+
+        let response = self
+            .http
+            .post(url)
+            .header("x-acs-action", action)
+            .header("x-acs-version", API_VERSION)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("x-acs-retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+                status,
+                detail: e.to_string(),
+            });
+        }
+        let Some(error) = serde_json::from_slice::<ErrorBody>(&body)
+            .ok()
+            .filter(|b| b.code.is_some())
+        else {
+            return Err(ApiError::Http {
+                status,
+                snippet: snippet(&body),
+            });
+        };
+        let code = error.code.unwrap_or_default();
+        let mut message = error.message.unwrap_or_default();
+        let mut signature = None;
+        if code == "SignatureDoesNotMatch" {
+            let (text, server) = split_signature_message(&message);
+            let same_string = server.as_deref() == Some(signed.string_to_sign.as_str());
+            signature = Some(SignatureMismatch {
+                ours: mask_token(&signed.string_to_sign, token),
+                server: server.map(|s| mask_token(&s, token)),
+                same_string,
+            });
+            message = text;
+        }
+        Err(ApiError::Service(Box::new(ServiceError {
+            status,
+            code,
+            message,
+            request_id: error.request_id,
+            retry_after,
+            signature,
+        })))
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> ApiError {
+        // The URL carries the signature and any security token: never print it.
+        let error = error.without_url();
+        if error.is_timeout() {
+            ApiError::Timeout(self.options.request_timeout)
+        } else if error.is_connect() {
+            ApiError::Connect(error_chain(&error))
+        } else {
+            ApiError::Transport(error_chain(&error))
+        }
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(SNIPPET_LEN).collect();
+    if text.chars().count() > SNIPPET_LEN {
+        cut.push('…');
+    }
+    cut
+}

@@ -1,0 +1,181 @@
+//! Deserializers for the API's loose typing (spec section 7): numbers may come
+//! as numeric strings, timestamps as seconds or milliseconds, empty strings
+//! mean "not set". A field that cannot be read is reported as missing, never
+//! as zero, so a gauge is left out rather than showing an invented value.
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// What a loosely typed scalar turned out to be.
+enum Scalar {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Nothing,
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number, a string or null")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+        Ok(i64::try_from(v).map_or(Scalar::Nothing, Scalar::Int))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Float(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Int(i64::from(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar::Text(v))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Nothing)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Nothing)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Nothing)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Nothing)
+    }
+}
+
+fn float_to_int(v: f64) -> Option<i64> {
+    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
+}
+
+/// An integer given as a number or a numeric string; anything else is missing.
+pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match d.deserialize_any(ScalarVisitor)? {
+        Scalar::Int(v) => Some(v),
+        Scalar::Float(v) => float_to_int(v),
+        Scalar::Text(s) => {
+            let s = s.trim();
+            s.parse::<i64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(float_to_int))
+        }
+        Scalar::Nothing => None,
+    })
+}
+
+/// A string, also accepted when the API sends a number; empty is missing.
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match d.deserialize_any(ScalarVisitor)? {
+        Scalar::Int(v) => Some(v.to_string()),
+        Scalar::Float(v) => Some(v.to_string()),
+        Scalar::Text(s) if s.is_empty() => None,
+        Scalar::Text(s) => Some(s),
+        Scalar::Nothing => None,
+    })
+}
+
+/// Values above this are milliseconds (spec section 7.5): 1e11 seconds is the year 5138.
+const MILLISECONDS_THRESHOLD: f64 = 1e11;
+
+/// Normalises a Unix time given in seconds or milliseconds to seconds.
+pub fn normalise_unix_time(raw: f64) -> Option<f64> {
+    if !raw.is_finite() || raw <= 0.0 {
+        return None;
+    }
+    Some(if raw > MILLISECONDS_THRESHOLD {
+        raw / 1000.0
+    } else {
+        raw
+    })
+}
+
+/// A Unix time in seconds or milliseconds, as a number or a string; empty or 0 is missing.
+pub fn unix_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match d.deserialize_any(ScalarVisitor)? {
+        Scalar::Int(v) => normalise_unix_time(v as f64),
+        Scalar::Float(v) => normalise_unix_time(v),
+        Scalar::Text(s) => s.trim().parse::<f64>().ok().and_then(normalise_unix_time),
+        Scalar::Nothing => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(default, deserialize_with = "int")]
+        n: Option<i64>,
+        #[serde(default, deserialize_with = "string")]
+        s: Option<String>,
+        #[serde(default, deserialize_with = "unix_time")]
+        t: Option<f64>,
+    }
+
+    fn parse(json: &str) -> (Option<i64>, Option<String>, Option<f64>) {
+        let t: T = serde_json::from_str(json).unwrap();
+        (t.n, t.s, t.t)
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings() {
+        assert_eq!(parse(r#"{"n":12}"#).0, Some(12));
+        assert_eq!(parse(r#"{"n":"12"}"#).0, Some(12));
+        assert_eq!(parse(r#"{"n":" 7 "}"#).0, Some(7));
+        assert_eq!(parse(r#"{"n":3.0}"#).0, Some(3));
+        assert_eq!(parse(r#"{"n":"3.0"}"#).0, Some(3));
+        assert_eq!(parse(r#"{"n":3.5}"#).0, None);
+        assert_eq!(parse(r#"{"n":""}"#).0, None);
+        assert_eq!(parse(r#"{"n":"abc"}"#).0, None);
+        assert_eq!(parse(r#"{"n":null}"#).0, None);
+        assert_eq!(parse(r#"{"n":[1]}"#).0, None);
+        assert_eq!(parse(r#"{"n":{"a":1}}"#).0, None);
+        assert_eq!(parse(r#"{}"#).0, None);
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(parse(r#"{"s":"x"}"#).1.as_deref(), Some("x"));
+        assert_eq!(parse(r#"{"s":1}"#).1.as_deref(), Some("1"));
+        assert_eq!(parse(r#"{"s":""}"#).1, None);
+    }
+
+    #[test]
+    fn timestamps_in_seconds_or_milliseconds() {
+        assert_eq!(parse(r#"{"t":"1714550460000"}"#).2, Some(1_714_550_460.0));
+        assert_eq!(parse(r#"{"t":1714550460}"#).2, Some(1_714_550_460.0));
+        assert_eq!(parse(r#"{"t":"1678083209335"}"#).2, Some(1_678_083_209.335));
+        assert_eq!(parse(r#"{"t":""}"#).2, None);
+        assert_eq!(parse(r#"{"t":"0"}"#).2, None);
+        assert_eq!(parse(r#"{"t":0}"#).2, None);
+        assert_eq!(parse(r#"{"t":"soon"}"#).2, None);
+    }
+}

@@ -1,0 +1,22 @@
+//! The CAS OpenAPI client: signing, HTTP, typed responses and errors.
+
+mod client;
+mod endpoint;
+mod error;
+mod lenient;
+pub mod model;
+pub mod sign;
+
+pub use client::{Client, ClientOptions, RequestObserver};
+pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
+pub use error::{ApiError, ServiceError, SignatureMismatch};
+pub use lenient::normalise_unix_time;
+
+/// The CAS API version every request names.
+pub const API_VERSION: &str = "2020-04-07";
+/// The exporter's main action.
+pub const DESCRIBE_DEPLOYMENT_JOB_STATUS: &str = "DescribeDeploymentJobStatus";
+/// Lists the account's deployment jobs, page by page.
+pub const LIST_DEPLOYMENT_JOB: &str = "ListDeploymentJob";
+/// Describes one deployment job (name, status, times).
+pub const DESCRIBE_DEPLOYMENT_JOB: &str = "DescribeDeploymentJob";

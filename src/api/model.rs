@@ -1,0 +1,283 @@
+//! Typed responses of the deployment-job actions (spec sections 5 and 6).
+//! Unknown fields are ignored; missing or unreadable fields stay `None`.
+
+use super::lenient;
+use serde::Deserialize;
+
+/// DescribeDeploymentJobStatus: the counts of one deployment job.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentJobStatus {
+    /// The request's ID, for support tickets.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub request_id: Option<String>,
+    /// Total resources.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub resource_count: Option<i64>,
+    /// Resources used.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub use_count: Option<i64>,
+    /// Resources purchased.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub buy_count: Option<i64>,
+    /// Total worker tasks.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub worker_count: Option<i64>,
+    /// Worker tasks that match the certificate.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub match_worker_count: Option<i64>,
+    /// Successful worker tasks, rollbacks excluded.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub success_count: Option<i64>,
+    /// Failed worker tasks, rollbacks excluded.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub failed_count: Option<i64>,
+    /// Rolled-back worker tasks.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub rollback_count: Option<i64>,
+    /// Rollbacks that succeeded.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub rollback_success_count: Option<i64>,
+    /// Rollbacks that failed.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub rollback_failed_count: Option<i64>,
+    /// Resources consumed by worker tasks.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub cost_count: Option<i64>,
+    /// Certificates in the job.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub cert_count: Option<i64>,
+    /// Worker tasks per cloud product.
+    #[serde(default)]
+    pub product_worker_count: Option<Vec<ProductWorkerCount>>,
+}
+
+/// One entry of `ProductWorkerCount`; product names are kept as the API sends them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProductWorkerCount {
+    /// The cloud product, such as `CDN` or `SLB`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub product_name: Option<String>,
+    /// Worker tasks for that product.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub count: Option<i64>,
+}
+
+/// A deployment job as DescribeDeploymentJob and ListDeploymentJob's `Data[]` describe it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentJob {
+    /// The job ID.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub id: Option<i64>,
+    /// The job's name.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    /// `cloud`, `user` or `trustee`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub job_type: Option<String>,
+    /// `pending`, `editing`, `scheduling`, `processing`, `success`, `error`, or a value not yet known.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub status: Option<String>,
+    /// `upload`, `buy` or `free`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub cert_type: Option<String>,
+    /// The certificate's domains, possibly comma-joined.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub cert_domain: Option<String>,
+    /// The certificate instance.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub instance_id: Option<String>,
+    /// The products deployed to, possibly comma-joined.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub product_name: Option<String>,
+    /// When the job is scheduled, Unix seconds.
+    #[serde(default, deserialize_with = "lenient::unix_time")]
+    pub schedule_time: Option<f64>,
+    /// When the job started, Unix seconds.
+    #[serde(default, deserialize_with = "lenient::unix_time")]
+    pub start_time: Option<f64>,
+    /// When the job ended, Unix seconds.
+    #[serde(default, deserialize_with = "lenient::unix_time")]
+    pub end_time: Option<f64>,
+    /// When the job was created, Unix seconds.
+    #[serde(default, deserialize_with = "lenient::unix_time")]
+    pub gmt_create: Option<f64>,
+    /// When the job was last changed, Unix seconds.
+    #[serde(default, deserialize_with = "lenient::unix_time")]
+    pub gmt_modified: Option<f64>,
+    /// 1 when the job has a rollback worker.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub rollback: Option<i64>,
+}
+
+/// ListDeploymentJob: one page of the account's jobs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentJobPage {
+    /// The page returned, from 1.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub current_page: Option<i64>,
+    /// The page size.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub show_size: Option<i64>,
+    /// Jobs in all pages.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub total: Option<i64>,
+    /// The jobs of this page.
+    #[serde(default)]
+    pub data: Vec<DeploymentJob>,
+}
+
+/// The body of a failed call (spec section 3.1); both casings of the keys occur.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ErrorBody {
+    /// The error code, such as `Throttling.User`.
+    #[serde(
+        default,
+        alias = "code",
+        rename = "Code",
+        deserialize_with = "lenient::string"
+    )]
+    pub code: Option<String>,
+    /// The service's explanation.
+    #[serde(
+        default,
+        alias = "message",
+        rename = "Message",
+        deserialize_with = "lenient::string"
+    )]
+    pub message: Option<String>,
+    /// The request's ID.
+    #[serde(
+        default,
+        alias = "requestId",
+        rename = "RequestId",
+        deserialize_with = "lenient::string"
+    )]
+    pub request_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_deployment_job_status_sample() {
+        let body = r#"{"RequestId":"CBF1E9B7-D6A0-4E9E-AD3E-2B47E6C2837D","ResourceCount":4127,"UseCount":300,"BuyCount":500,
+ "WorkerCount":20,"MatchWorkerCount":20,"SuccessCount":17,"FailedCount":2,"RollbackCount":1,
+ "RollbackSuccessCount":1,"RollbackFailedCount":0,"CostCount":20,"CertCount":2,
+ "ProductWorkerCount":[{"ProductName":"CDN","Count":12},{"ProductName":"SLB","Count":8}]}"#;
+        let parsed: DeploymentJobStatus = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            parsed,
+            DeploymentJobStatus {
+                request_id: Some("CBF1E9B7-D6A0-4E9E-AD3E-2B47E6C2837D".into()),
+                resource_count: Some(4127),
+                use_count: Some(300),
+                buy_count: Some(500),
+                worker_count: Some(20),
+                match_worker_count: Some(20),
+                success_count: Some(17),
+                failed_count: Some(2),
+                rollback_count: Some(1),
+                rollback_success_count: Some(1),
+                rollback_failed_count: Some(0),
+                cost_count: Some(20),
+                cert_count: Some(2),
+                product_worker_count: Some(vec![
+                    ProductWorkerCount {
+                        product_name: Some("CDN".into()),
+                        count: Some(12)
+                    },
+                    ProductWorkerCount {
+                        product_name: Some("SLB".into()),
+                        count: Some(8)
+                    },
+                ]),
+            }
+        );
+    }
+
+    #[test]
+    fn strings_unknown_fields_and_missing_fields() {
+        let body = r#"{"RequestId":"R","WorkerCount":"20","FailedCount":"","Surprise":{"a":[1]},
+            "ProductWorkerCount":[{"ProductName":"NewThing","Count":"3","Extra":true}]}"#;
+        let parsed: DeploymentJobStatus = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed.worker_count, Some(20));
+        assert_eq!(parsed.failed_count, None);
+        assert_eq!(parsed.success_count, None);
+        assert_eq!(
+            parsed.product_worker_count,
+            Some(vec![ProductWorkerCount {
+                product_name: Some("NewThing".into()),
+                count: Some(3)
+            }])
+        );
+    }
+
+    #[test]
+    fn list_deployment_job_sample() {
+        let body = r#"{"RequestId":"7C4E4AAC-4B6B-4D2E-8B9B-1F7F3B8C9A10","CurrentPage":1,"ShowSize":50,"Total":1,
+ "Data":[{"Id":8888,"Name":"cdn-renew","JobType":"user","Status":"processing","CertType":"buy",
+   "CertDomain":"www.example.com","InstanceId":"14dcc8afc7578e1f","ProductName":"CDN",
+   "ScheduleTime":"1714550400000","StartTime":"1714550460000","EndTime":"","GmtCreate":"1714550000000",
+   "GmtModified":"1714550460000","UserId":1666884370000785,"Del":0,"Rollback":0,
+   "Certificates":[{"CertId":12345,"CertName":"cert-example"}]}]}"#;
+        let page: DeploymentJobPage = serde_json::from_str(body).unwrap();
+        assert_eq!(page.current_page, Some(1));
+        assert_eq!(page.show_size, Some(50));
+        assert_eq!(page.total, Some(1));
+        assert_eq!(
+            page.data,
+            vec![DeploymentJob {
+                id: Some(8888),
+                name: Some("cdn-renew".into()),
+                job_type: Some("user".into()),
+                status: Some("processing".into()),
+                cert_type: Some("buy".into()),
+                cert_domain: Some("www.example.com".into()),
+                instance_id: Some("14dcc8afc7578e1f".into()),
+                product_name: Some("CDN".into()),
+                schedule_time: Some(1_714_550_400.0),
+                start_time: Some(1_714_550_460.0),
+                end_time: None,
+                gmt_create: Some(1_714_550_000.0),
+                gmt_modified: Some(1_714_550_460.0),
+                rollback: Some(0),
+            }]
+        );
+    }
+
+    #[test]
+    fn describe_deployment_job_sample() {
+        let body = r#"{"RequestId":"15C66C7B-671A-4297-9187-2C4477247A74","Id":8888,"GmtCreate":"1679541809000",
+ "GmtModified":"1679541809000","UserId":1666884370000785,"InstanceId":"14dcc8afc7578e1f","Name":"auto-test-AXX",
+ "CertType":"buy","ScheduleTime":"1678083209335","StartTime":"1679541809000","EndTime":"1679541909000",
+ "JobType":"user","Status":"success","Config":"","Del":0,"Rollback":0,"ProductName":"CDN,SLB",
+ "CertDomain":"www.example.com,example.com",
+ "CasContacts":[{"Id":"1","Name":"ops","Email":"ops@example.com","Mobile":"1380000****"}]}"#;
+        let job: DeploymentJob = serde_json::from_str(body).unwrap();
+        assert_eq!(job.id, Some(8888));
+        assert_eq!(job.status.as_deref(), Some("success"));
+        assert_eq!(job.product_name.as_deref(), Some("CDN,SLB"));
+        assert_eq!(job.schedule_time, Some(1_678_083_209.335));
+        assert_eq!(job.end_time, Some(1_679_541_909.0));
+    }
+
+    #[test]
+    fn error_bodies_in_both_casings() {
+        let upper: ErrorBody = serde_json::from_str(
+            r#"{"RequestId":"540CFF28","HostId":"cas.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"https://x"}"#,
+        )
+        .unwrap();
+        assert_eq!(upper.code.as_deref(), Some("Throttling.User"));
+        assert_eq!(upper.request_id.as_deref(), Some("540CFF28"));
+        let lower: ErrorBody =
+            serde_json::from_str(r#"{"requestId":"r1","code":"InternalError","message":"m"}"#)
+                .unwrap();
+        assert_eq!(lower.code.as_deref(), Some("InternalError"));
+        assert_eq!(lower.message.as_deref(), Some("m"));
+    }
+}

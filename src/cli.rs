@@ -1,0 +1,127 @@
+//! Command-line flags, named as in other Prometheus exporters.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `--version` output: version and git revision.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("ALIYUN_CAS_EXPORTER_REVISION"),
+    ")"
+);
+
+/// Prometheus exporter for Alibaba Cloud CAS deployment jobs.
+#[derive(Debug, Parser)]
+#[command(name = "aliyun-cas-exporter", version = LONG_VERSION)]
+pub struct Cli {
+    /// Configuration file (YAML).
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+
+    /// Validate the configuration file, print the result and exit (0 valid, 1 not).
+    #[arg(long = "config.check", requires = "config_file")]
+    pub config_check: bool,
+
+    /// Run against a built-in simulator of the CAS API: no Alibaba Cloud account needed.
+    #[arg(long, conflicts_with = "config_file")]
+    pub demo: bool,
+
+    /// Address to serve metrics on (`:port` for every interface).
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDRESS",
+        default_value = ":19525"
+    )]
+    pub listen_address: String,
+
+    /// Path under which metrics are served.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = telemetry_path)]
+    pub telemetry_path: String,
+
+    /// Only log messages of this level or more severe.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// A subcommand instead of the exporter.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the strict CAS API simulator on a loopback address.
+    Simulate {
+        /// Jobs, AccessKeys and faults to simulate (YAML or JSON).
+        #[arg(long, value_name = "PATH")]
+        jobs: PathBuf,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:19526")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+/// Log levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything, including each sweep.
+    Debug,
+    /// Start-up, shutdown and problems.
+    Info,
+    /// Problems only.
+    Warn,
+    /// Failures only.
+    Error,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` pairs.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+fn telemetry_path(value: &str) -> Result<String, String> {
+    if !value.starts_with('/') || value.len() < 2 || value.starts_with("/-/") {
+        return Err("must start with '/', and be neither '/' nor under '/-/'".into());
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exporter_flag_names() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--config.file=c.yaml",
+            "--web.listen-address=127.0.0.1:0",
+            "--web.telemetry-path=/m",
+            "--log.level=debug",
+            "--log.format=json",
+        ])
+        .unwrap();
+        assert_eq!(cli.config_file.unwrap().to_str(), Some("c.yaml"));
+        assert_eq!(cli.listen_address, "127.0.0.1:0");
+        assert_eq!(cli.telemetry_path, "/m");
+        assert_eq!(cli.log_level, LogLevel::Debug);
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["x", "--demo", "--config.file=c.yaml"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--web.telemetry-path=/"]).is_err());
+    }
+}

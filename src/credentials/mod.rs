@@ -1,0 +1,200 @@
+//! Where AccessKeys come from. Pollers ask a provider for the current
+//! credentials and never wait on it: providers that fetch temporary
+//! credentials refresh them in the background and hand out what they hold.
+
+mod secret;
+
+pub use secret::Secret;
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The environment variable holding the AccessKey ID.
+pub const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
+/// The environment variable holding the AccessKey secret.
+pub const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
+/// The environment variable holding an optional STS security token.
+pub const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
+
+/// One set of credentials: an AccessKey pair and, for STS credentials, a token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The AccessKey ID, sent in every request.
+    pub access_key_id: String,
+    /// The AccessKey secret, used only to sign.
+    pub access_key_secret: Secret,
+    /// The STS security token, when the credentials are temporary.
+    pub security_token: Option<Secret>,
+}
+
+impl Credentials {
+    /// The first four characters of the AccessKey ID: enough to tell keys apart in logs.
+    pub fn key_id_hint(&self) -> String {
+        let prefix: String = self.access_key_id.chars().take(4).collect();
+        format!("{prefix}****")
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.key_id_hint())
+            .field("access_key_secret", &self.access_key_secret)
+            .field("security_token", &self.security_token)
+            .finish()
+    }
+}
+
+/// Why no usable credentials could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// Nothing configured anywhere.
+    #[error(
+        "no credentials found: the config file has no `credentials:` section and {ENV_ACCESS_KEY_ID} / {ENV_ACCESS_KEY_SECRET} are not set; set both variables (plus {ENV_SECURITY_TOKEN} for STS credentials) or add a `credentials:` section to the config file"
+    )]
+    NotFound,
+    /// Only part of a pair was given.
+    #[error("{what}: {hint}")]
+    Incomplete {
+        /// What is incomplete.
+        what: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+/// A source of credentials. `credentials` returns at once with what the provider holds.
+pub trait CredentialsProvider: Send + Sync + fmt::Debug {
+    /// A short name for logs, such as `environment` or `static`.
+    fn name(&self) -> &'static str;
+    /// The credentials to sign the next request with.
+    fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError>;
+}
+
+/// Credentials that never change: given in the config file or the environment.
+#[derive(Debug, Clone)]
+pub struct StaticProvider {
+    name: &'static str,
+    credentials: Arc<Credentials>,
+}
+
+impl StaticProvider {
+    /// A provider that always returns `credentials`, reported under `name`.
+    pub fn new(name: &'static str, credentials: Credentials) -> Self {
+        Self {
+            name,
+            credentials: Arc::new(credentials),
+        }
+    }
+
+    /// Reads the three `ALIBABA_CLOUD_*` variables through `lookup`; `Ok(None)` when neither key variable is set.
+    pub fn from_environment(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, CredentialsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let id = get(ENV_ACCESS_KEY_ID);
+        let secret = get(ENV_ACCESS_KEY_SECRET);
+        let token = get(ENV_SECURITY_TOKEN);
+        match (id, secret) {
+            (None, None) => Ok(None),
+            (Some(access_key_id), Some(secret)) => Ok(Some(Self::new(
+                "environment",
+                Credentials {
+                    access_key_id,
+                    access_key_secret: Secret::new(secret),
+                    security_token: token.map(Secret::new),
+                },
+            ))),
+            (Some(_), None) => Err(CredentialsError::Incomplete {
+                what: format!(
+                    "{ENV_ACCESS_KEY_ID} is set but {ENV_ACCESS_KEY_SECRET} is empty or unset"
+                ),
+                hint: format!("set {ENV_ACCESS_KEY_SECRET} to the AccessKey secret of that key"),
+            }),
+            (None, Some(_)) => Err(CredentialsError::Incomplete {
+                what: format!(
+                    "{ENV_ACCESS_KEY_SECRET} is set but {ENV_ACCESS_KEY_ID} is empty or unset"
+                ),
+                hint: format!("set {ENV_ACCESS_KEY_ID} to the AccessKey ID of that secret"),
+            }),
+        }
+    }
+}
+
+impl CredentialsProvider for StaticProvider {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError> {
+        Ok(Arc::clone(&self.credentials))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn environment_with_token() {
+        let provider = StaticProvider::from_environment(env(&[
+            (ENV_ACCESS_KEY_ID, "LTAI-id"),
+            (ENV_ACCESS_KEY_SECRET, "sekrit"),
+            (ENV_SECURITY_TOKEN, "tok"),
+        ]))
+        .unwrap()
+        .unwrap();
+        let creds = provider.credentials().unwrap();
+        assert_eq!(provider.name(), "environment");
+        assert_eq!(creds.access_key_id, "LTAI-id");
+        assert_eq!(creds.access_key_secret.expose(), "sekrit");
+        assert_eq!(creds.security_token.as_ref().unwrap().expose(), "tok");
+    }
+
+    #[test]
+    fn environment_absent_or_partial() {
+        assert!(
+            StaticProvider::from_environment(env(&[]))
+                .unwrap()
+                .is_none()
+        );
+        let err =
+            StaticProvider::from_environment(env(&[(ENV_ACCESS_KEY_ID, "LTAI-id")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset: set ALIBABA_CLOUD_ACCESS_KEY_SECRET to the AccessKey secret of that key"
+        );
+        let err = StaticProvider::from_environment(env(&[
+            (ENV_ACCESS_KEY_ID, ""),
+            (ENV_ACCESS_KEY_SECRET, "x"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("ALIBABA_CLOUD_ACCESS_KEY_SECRET is set but")
+        );
+    }
+
+    #[test]
+    fn debug_hides_secret_and_token() {
+        let creds = Credentials {
+            access_key_id: "LTAI5tAbCdEf".into(),
+            access_key_secret: Secret::new("the-secret"),
+            security_token: Some(Secret::new("the-token")),
+        };
+        let shown = format!("{creds:?}");
+        assert_eq!(
+            shown,
+            "Credentials { access_key_id: \"LTAI****\", access_key_secret: Secret(<redacted>), security_token: Some(Secret(<redacted>)) }"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The exporter's web server and the accept loop it shares with the simulator.
+
+pub mod serve;
+mod server;
+
+pub use server::{ExporterService, WebOptions, listen_address};

@@ -1,0 +1,99 @@
+//! The `aliyun-cas-exporter` binary: flags in, library out.
+
+use aliyun_cas_exporter::app::{Exporter, credentials_provider};
+use aliyun_cas_exporter::cli::{Cli, Command};
+use aliyun_cas_exporter::config::Config;
+use aliyun_cas_exporter::http::WebOptions;
+use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
+use aliyun_cas_exporter::{demo, logging};
+use clap::Parser;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let shutdown = shutdown_on_signal();
+    if let Some(Command::Simulate { jobs, listen }) = cli.command {
+        let spec = SimulatorSpec::load(&jobs.to_string_lossy()).map_err(|e| e.to_string())?;
+        let simulator = Simulator::start(spec, listen)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(address = %simulator.address(), "simulator listening");
+        shutdown.cancelled().await;
+        simulator.shutdown().await;
+        return Ok(());
+    }
+    let web = WebOptions {
+        listen_address: cli.listen_address,
+        telemetry_path: cli.telemetry_path,
+    };
+    let (simulator, config) = match cli.config_file {
+        Some(path) => {
+            let path = path.to_string_lossy().into_owned();
+            let config = Config::load(&path, &env).map_err(|e| e.to_string())?;
+            if cli.config_check {
+                credentials_provider(&config, &env).map_err(|e| e.to_string())?;
+                println!("{path}: valid ({} jobs)", config.jobs.len());
+                return Ok(());
+            }
+            (None, config)
+        }
+        None if cli.demo => {
+            let (simulator, config) = demo::start().await.map_err(|e| e.to_string())?;
+            (Some(simulator), config)
+        }
+        None => {
+            return Err(
+                "no configuration: pass --config.file PATH (see config.example.yaml), or --demo to try the exporter against the built-in simulator".into(),
+            );
+        }
+    };
+    let credentials = credentials_provider(&config, &env).map_err(|e| e.to_string())?;
+    let exporter = Exporter::bind(&config, credentials, &web)
+        .await
+        .map_err(|e| e.to_string())?;
+    exporter.run(shutdown).await;
+    if let Some(simulator) = simulator {
+        simulator.shutdown().await;
+    }
+    Ok(())
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    token
+}

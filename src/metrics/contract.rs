@@ -1,0 +1,340 @@
+//! The metric contract: every family the exporter serves, with its type,
+//! labels, source and HELP text. Rendering, the self-metrics and the
+//! documentation test all read this one table.
+
+/// A metric family's type, as written after `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A value that only goes up.
+    Counter,
+    /// A distribution in buckets.
+    Histogram,
+}
+
+impl Kind {
+    /// The name used in the exposition format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric family of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    /// The full name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: Kind,
+    /// Its labels, in the order they are written.
+    pub labels: &'static [&'static str],
+    /// Where the value comes from.
+    pub source: &'static str,
+    /// The HELP text.
+    pub help: &'static str,
+}
+
+const fn job_gauge(name: &'static str, field: &'static str, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind: Kind::Gauge,
+        labels: &["job_id"],
+        source: field,
+        help,
+    }
+}
+
+macro_rules! status_help {
+    ($what:literal, $field:literal) => {
+        concat!(
+            $what,
+            " (DescribeDeploymentJobStatus ",
+            $field,
+            "); polled in the background, not at scrape time."
+        )
+    };
+}
+
+/// `WorkerCount`.
+pub const JOB_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_workers",
+    "WorkerCount",
+    status_help!("Worker tasks of the deployment job", "WorkerCount"),
+);
+/// `MatchWorkerCount`.
+pub const JOB_MATCHED_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_matched_workers",
+    "MatchWorkerCount",
+    status_help!(
+        "Worker tasks that match the certificate",
+        "MatchWorkerCount"
+    ),
+);
+/// `SuccessCount`.
+pub const JOB_SUCCEEDED_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_succeeded_workers",
+    "SuccessCount",
+    status_help!(
+        "Worker tasks that succeeded, rollbacks excluded",
+        "SuccessCount"
+    ),
+);
+/// `FailedCount`.
+pub const JOB_FAILED_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_failed_workers",
+    "FailedCount",
+    status_help!(
+        "Worker tasks that failed, rollbacks excluded",
+        "FailedCount"
+    ),
+);
+/// `RollbackCount`.
+pub const JOB_ROLLBACK_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_rollback_workers",
+    "RollbackCount",
+    status_help!("Worker tasks that were rolled back", "RollbackCount"),
+);
+/// `RollbackSuccessCount`.
+pub const JOB_ROLLBACK_SUCCEEDED_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_rollback_succeeded_workers",
+    "RollbackSuccessCount",
+    status_help!("Rollbacks that succeeded", "RollbackSuccessCount"),
+);
+/// `RollbackFailedCount`.
+pub const JOB_ROLLBACK_FAILED_WORKERS: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_rollback_failed_workers",
+    "RollbackFailedCount",
+    status_help!("Rollbacks that failed", "RollbackFailedCount"),
+);
+/// `ResourceCount`.
+pub const JOB_RESOURCES: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_resources",
+    "ResourceCount",
+    status_help!("Cloud resources of the deployment job", "ResourceCount"),
+);
+/// `UseCount`.
+pub const JOB_USED_RESOURCES: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_used_resources",
+    "UseCount",
+    status_help!("Resources used", "UseCount"),
+);
+/// `BuyCount`.
+pub const JOB_PURCHASED_RESOURCES: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_purchased_resources",
+    "BuyCount",
+    status_help!("Resources purchased", "BuyCount"),
+);
+/// `CostCount`.
+pub const JOB_CONSUMED_RESOURCES: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_consumed_resources",
+    "CostCount",
+    status_help!("Resources consumed by worker tasks", "CostCount"),
+);
+/// `CertCount`.
+pub const JOB_CERTIFICATES: MetricDef = job_gauge(
+    "aliyun_cas_deployment_job_certificates",
+    "CertCount",
+    status_help!("Certificates in the deployment job", "CertCount"),
+);
+/// `ProductWorkerCount[].Count`, one series per product.
+pub const JOB_PRODUCT_WORKERS: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_product_workers",
+    kind: Kind::Gauge,
+    labels: &["job_id", "product"],
+    source: "ProductWorkerCount[].Count",
+    help: status_help!(
+        "Worker tasks of the deployment job for one cloud product",
+        "ProductWorkerCount[].Count by ProductName"
+    ),
+};
+/// Whether the last poll of a job succeeded.
+pub const JOB_UP: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_up",
+    kind: Kind::Gauge,
+    labels: &["job_id"],
+    source: "exporter",
+    help: "1 if the last background poll of the deployment job succeeded, 0 if it failed or none succeeded yet.",
+};
+/// When a job was last polled successfully.
+pub const JOB_LAST_SUCCESS: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_last_success_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["job_id"],
+    source: "exporter",
+    help: "Unix time of the last successful background poll of the deployment job.",
+};
+/// API calls by outcome.
+pub const API_REQUESTS: MetricDef = MetricDef {
+    name: "aliyun_cas_api_requests_total",
+    kind: Kind::Counter,
+    labels: &["action", "code"],
+    source: "exporter",
+    help: "CAS API calls made, by action and outcome: OK, the API's error Code, or timeout, connect, transport, http, decode, credentials.",
+};
+/// API call latency.
+pub const API_REQUEST_DURATION: MetricDef = MetricDef {
+    name: "aliyun_cas_api_request_duration_seconds",
+    kind: Kind::Histogram,
+    labels: &["action"],
+    source: "exporter",
+    help: "Duration of CAS API calls, whatever their outcome.",
+};
+/// Version information.
+pub const BUILD_INFO: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_build_info",
+    kind: Kind::Gauge,
+    labels: &["version", "revision"],
+    source: "exporter",
+    help: "Always 1; the labels give the exporter's version and git revision.",
+};
+
+const fn process(name: &'static str, kind: Kind, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        labels: &[],
+        source: "process",
+        help,
+    }
+}
+
+/// The job families, in the order they are served.
+pub const JOB_VALUE_FAMILIES: [MetricDef; 12] = [
+    JOB_WORKERS,
+    JOB_MATCHED_WORKERS,
+    JOB_SUCCEEDED_WORKERS,
+    JOB_FAILED_WORKERS,
+    JOB_ROLLBACK_WORKERS,
+    JOB_ROLLBACK_SUCCEEDED_WORKERS,
+    JOB_ROLLBACK_FAILED_WORKERS,
+    JOB_RESOURCES,
+    JOB_USED_RESOURCES,
+    JOB_PURCHASED_RESOURCES,
+    JOB_CONSUMED_RESOURCES,
+    JOB_CERTIFICATES,
+];
+
+/// Every family the exporter serves.
+pub const CONTRACT: &[MetricDef] = &[
+    JOB_WORKERS,
+    JOB_MATCHED_WORKERS,
+    JOB_SUCCEEDED_WORKERS,
+    JOB_FAILED_WORKERS,
+    JOB_ROLLBACK_WORKERS,
+    JOB_ROLLBACK_SUCCEEDED_WORKERS,
+    JOB_ROLLBACK_FAILED_WORKERS,
+    JOB_RESOURCES,
+    JOB_USED_RESOURCES,
+    JOB_PURCHASED_RESOURCES,
+    JOB_CONSUMED_RESOURCES,
+    JOB_CERTIFICATES,
+    JOB_PRODUCT_WORKERS,
+    JOB_UP,
+    JOB_LAST_SUCCESS,
+    API_REQUESTS,
+    API_REQUEST_DURATION,
+    BUILD_INFO,
+    process(
+        "process_cpu_seconds_total",
+        Kind::Counter,
+        "Total user and system CPU time spent in seconds.",
+    ),
+    process(
+        "process_max_fds",
+        Kind::Gauge,
+        "Maximum number of open file descriptors.",
+    ),
+    process(
+        "process_open_fds",
+        Kind::Gauge,
+        "Number of open file descriptors.",
+    ),
+    process(
+        "process_resident_memory_bytes",
+        Kind::Gauge,
+        "Resident memory size in bytes.",
+    ),
+    process(
+        "process_start_time_seconds",
+        Kind::Gauge,
+        "Start time of the process since unix epoch in seconds.",
+    ),
+    process(
+        "process_threads",
+        Kind::Gauge,
+        "Number of OS threads in the process.",
+    ),
+    process(
+        "process_virtual_memory_bytes",
+        Kind::Gauge,
+        "Virtual memory size in bytes.",
+    ),
+];
+
+/// The contract as the Markdown table of `docs/metrics.md`.
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| Metric | Type | Labels | Source | Help |\n|---|---|---|---|---|\n");
+    for def in CONTRACT {
+        let labels = if def.labels.is_empty() {
+            "—".to_owned()
+        } else {
+            def.labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            def.name,
+            def.kind.as_str(),
+            labels,
+            def.source,
+            def.help
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_table_is_the_contract() {
+        let doc = include_str!("../../docs/metrics.md");
+        let table = markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/metrics.md must contain this table exactly (regenerate it from metrics::contract::markdown_table):\n{table}"
+        );
+    }
+
+    #[test]
+    fn names_follow_conventions() {
+        let mut seen = std::collections::HashSet::new();
+        for def in CONTRACT {
+            assert!(seen.insert(def.name), "{} twice", def.name);
+            assert!(
+                !def.labels.contains(&"job") && !def.labels.contains(&"instance"),
+                "{}",
+                def.name
+            );
+            assert_eq!(
+                def.kind == Kind::Counter,
+                def.name.ends_with("_total"),
+                "{}",
+                def.name
+            );
+            if def.source != "process" {
+                assert!(def.name.starts_with("aliyun_cas_"), "{}", def.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! A strict simulator of the CAS RPC API, for tests and the demo.
+//!
+//! It verifies what the real gateway verifies (signature, AccessKey, nonce,
+//! timestamp, version, action, parameters, rate) and answers with the codes,
+//! statuses and JSON shapes of the spec; it can also misbehave on purpose.
+
+mod service;
+pub mod spec;
+mod world;
+
+pub use spec::{AccessKeySpec, Evolution, Fault, FaultShares, JobSpec, Outcomes, SimulatorSpec};
+pub use world::{JobState, job_state};
+
+use crate::http::serve::serve;
+use service::SimService;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How far a request's timestamp may be from the simulator's clock.
+pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
+/// How long a nonce is remembered: as long as a timestamp stays acceptable, either side.
+pub const NONCE_WINDOW: Duration = Duration::from_secs(2 * 15 * 60);
+
+/// The jobs of the demo: several products, evolving, some failing and rolling back.
+pub const DEMO_SPEC: &str = include_str!("demo.yaml");
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// When it arrived (tokio's clock, so paused-clock tests can reason about it).
+    pub at: Instant,
+    /// The HTTP method.
+    pub method: String,
+    /// `Action`, if given.
+    pub action: Option<String>,
+    /// `AccessKeyId`, if given.
+    pub access_key_id: Option<String>,
+    /// `JobId`, if given and numeric.
+    pub job_id: Option<u64>,
+    /// `SignatureNonce`, if given.
+    pub nonce: Option<String>,
+    /// Whether a `SecurityToken` was sent (never its value).
+    pub security_token: bool,
+    /// `OK`, the error code answered, or the fault played.
+    pub code: String,
+    /// The HTTP status answered (504 stands for "no answer" on a hang).
+    pub status: u16,
+    /// The `RequestId` answered.
+    pub request_id: String,
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    /// The jobs file could not be read.
+    #[error("cannot read the simulator file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The jobs file is not valid.
+    #[error("the simulator file {path} is not valid: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column when known.
+        reason: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}; choose another address with --listen")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl SimulatorSpec {
+    /// Parses and checks a YAML (or JSON) document; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, SimulatorError> {
+        let invalid = |reason: String| SimulatorError::Invalid {
+            path: origin.to_owned(),
+            reason,
+        };
+        let spec: SimulatorSpec = serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if spec.access_keys.is_empty() {
+            return Err(invalid(
+                "access_keys is empty: list at least one key the exporter can sign with".into(),
+            ));
+        }
+        let mut ids = HashSet::new();
+        for job in &spec.jobs {
+            if !ids.insert(job.id) {
+                return Err(invalid(format!("job {} is listed twice", job.id)));
+            }
+            if job.evolution.is_some_and(|e| e.step.is_zero()) {
+                return Err(invalid(format!(
+                    "job {}: evolution.step must be longer than 0s",
+                    job.id
+                )));
+            }
+        }
+        let f = &spec.faults;
+        for (name, share) in [
+            ("internal_error", f.internal_error),
+            ("service_unavailable", f.service_unavailable),
+            ("malformed", f.malformed),
+            ("truncated", f.truncated),
+            ("hang", f.hang),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(invalid(format!(
+                    "faults.{name} is {share}; a share lies between 0 and 1"
+                )));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Reads and checks a file.
+    pub fn load(path: &str) -> Result<Self, SimulatorError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SimulatorError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+}
+
+/// A running simulator; dropping it without `shutdown` leaves it running until the runtime ends.
+pub struct Simulator {
+    address: SocketAddr,
+    service: Arc<SimService>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Binds `address` (use port 0 for any free port) and starts serving `spec`.
+    pub async fn start(spec: SimulatorSpec, address: SocketAddr) -> Result<Self, SimulatorError> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| SimulatorError::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| SimulatorError::Bind { address, source })?;
+        let service = Arc::new(SimService::new(spec));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::clone(&service),
+            shutdown.clone(),
+            // Hanging answers are the point of some tests: never wait for them.
+            Duration::ZERO,
+        ));
+        Ok(Self {
+            address,
+            service,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The endpoint URL to configure the exporter with.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.with_state(|s| s.log.clone())
+    }
+
+    /// Forces `fault` on every request for `job_id` (or clears it with `None`).
+    pub fn set_job_fault(&self, job_id: u64, fault: Option<Fault>) {
+        self.with_state(|s| {
+            if let Some(job) = s.jobs.get_mut(&job_id) {
+                job.fault = fault;
+            }
+        });
+    }
+
+    /// Adds `job`, or replaces the job with its ID.
+    pub fn upsert_job(&self, job: JobSpec) {
+        self.with_state(|s| s.jobs.insert(job.id, job));
+    }
+
+    /// Removes job `job_id`: it then answers as unknown.
+    pub fn remove_job(&self, job_id: u64) {
+        self.with_state(|s| s.jobs.remove(&job_id));
+    }
+
+    /// Sets the delay added before every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with_state(|s| s.latency = latency);
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut service::State) -> T) -> T {
+        let mut state = self.service.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state)
+    }
+
+    /// Stops accepting, drains open exchanges briefly, and returns when it has stopped.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,695 @@
+//! Answers one request the way the CAS RPC gateway does: parse, authenticate,
+//! authorise, rate-limit, then dispatch; every refusal with the real code and status.
+
+use super::spec::{AccessKeySpec, Fault, JobSpec, SimulatorSpec};
+use super::world::{job_body, job_state, status_body};
+use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
+use crate::api::{
+    API_VERSION, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB, sign,
+};
+use crate::http::serve::Handler;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// How long a hanging answer hangs: longer than any client timeout.
+const HANG_FOR: Duration = Duration::from_secs(3600);
+/// The largest request body read.
+const MAX_BODY: usize = 64 * 1024;
+const COMMON_REQUIRED: [&str; 8] = [
+    "Action",
+    "Version",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+];
+const COMMON_OPTIONAL: [&str; 5] = [
+    "Format",
+    "SecurityToken",
+    "RegionId",
+    "SignatureType",
+    "ResourceOwnerAccount",
+];
+
+/// The parameters of an action: (required, optional).
+fn action_params(action: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    match action {
+        DESCRIBE_DEPLOYMENT_JOB_STATUS | DESCRIBE_DEPLOYMENT_JOB => Some((&["JobId"], &[])),
+        LIST_DEPLOYMENT_JOB => Some((
+            &[],
+            &[
+                "JobType",
+                "Status",
+                "InstanceId",
+                "CertId",
+                "CurrentPage",
+                "ShowSize",
+            ],
+        )),
+        _ => None,
+    }
+}
+
+/// An answer, decided while holding the state lock and sent after it is released.
+struct Reply {
+    status: u16,
+    body: Bytes,
+    content_type: &'static str,
+    code: String,
+    hang: bool,
+}
+
+impl Reply {
+    fn json(status: u16, code: &str, body: &Map<String, Value>) -> Self {
+        Self {
+            status,
+            body: Bytes::from(Value::Object(body.clone()).to_string()),
+            content_type: "application/json;charset=utf-8",
+            code: code.to_owned(),
+            hang: false,
+        }
+    }
+
+    fn error(status: u16, code: &str, message: &str, request_id: &str) -> Self {
+        let mut body = Map::new();
+        body.insert("RequestId".into(), request_id.into());
+        body.insert("HostId".into(), "cas.aliyuncs.com".into());
+        body.insert("Code".into(), code.into());
+        body.insert("Message".into(), message.into());
+        body.insert(
+            "Recommend".into(),
+            format!(
+                "https://api.aliyun.com/troubleshoot?q={code}&product=cas&requestId={request_id}"
+            )
+            .into(),
+        );
+        Self::json(status, code, &body)
+    }
+
+    fn fault(fault: Fault, request_id: &str, ok_body: &Map<String, Value>) -> Self {
+        match fault {
+            Fault::InternalError => Self::error(
+                500,
+                "InternalError",
+                "The request processing has failed due to some unknown error.",
+                request_id,
+            ),
+            Fault::ServiceUnavailable => Self::error(
+                503,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
+                request_id,
+            ),
+            Fault::Throttle => Self::error(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+                request_id,
+            ),
+            Fault::BadGateway => Self {
+                status: 502,
+                body: Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                content_type: "text/html",
+                code: fault.name().to_owned(),
+                hang: false,
+            },
+            Fault::Malformed => Self {
+                status: 200,
+                body: Bytes::from_static(
+                    b"<html><body>upstream temporarily unavailable</body></html>",
+                ),
+                content_type: "text/html",
+                code: fault.name().to_owned(),
+                hang: false,
+            },
+            Fault::Truncated => {
+                let full = Value::Object(ok_body.clone()).to_string();
+                let cut = full.len() / 2;
+                Self {
+                    status: 200,
+                    body: Bytes::from(full.into_bytes()).slice(..cut),
+                    content_type: "application/json;charset=utf-8",
+                    code: fault.name().to_owned(),
+                    hang: false,
+                }
+            }
+            Fault::Hang => Self {
+                status: 504,
+                body: Bytes::new(),
+                content_type: "text/plain",
+                code: fault.name().to_owned(),
+                hang: true,
+            },
+        }
+    }
+}
+
+/// Mutable state: seen nonces, rate windows, the log, and settings tests may change.
+pub(crate) struct State {
+    pub(crate) jobs: BTreeMap<u64, JobSpec>,
+    pub(crate) latency: Duration,
+    pub(crate) log: Vec<LoggedRequest>,
+    nonces: HashSet<String>,
+    nonce_order: VecDeque<(SystemTime, String)>,
+    windows: HashMap<(String, String), VecDeque<Instant>>,
+    admitted: u64,
+}
+
+/// The simulator's request handler.
+pub(crate) struct SimService {
+    keys: Vec<AccessKeySpec>,
+    qps_limit: u32,
+    throttle_status: u16,
+    shares: [(Fault, f64); 5],
+    started: Instant,
+    started_unix_ms: u64,
+    pub(crate) state: Mutex<State>,
+}
+
+/// The parsed, authenticated parts of a request that the handlers need.
+struct Call<'a> {
+    action: &'a str,
+    params: &'a BTreeMap<String, String>,
+    request_id: &'a str,
+}
+
+impl SimService {
+    pub(crate) fn new(spec: SimulatorSpec) -> Self {
+        let f = &spec.faults;
+        Self {
+            keys: spec.access_keys,
+            qps_limit: spec.qps_limit,
+            throttle_status: spec.throttle_status,
+            shares: [
+                (Fault::InternalError, f.internal_error),
+                (Fault::ServiceUnavailable, f.service_unavailable),
+                (Fault::Malformed, f.malformed),
+                (Fault::Truncated, f.truncated),
+                (Fault::Hang, f.hang),
+            ],
+            started: Instant::now(),
+            started_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            state: Mutex::new(State {
+                jobs: spec.jobs.into_iter().map(|j| (j.id, j)).collect(),
+                latency: spec.latency,
+                log: Vec::new(),
+                nonces: HashSet::new(),
+                nonce_order: VecDeque::new(),
+                windows: HashMap::new(),
+                admitted: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data behind: keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn decide(
+        &self,
+        method: &Method,
+        path: &str,
+        params: Result<BTreeMap<String, String>, String>,
+        request_id: &str,
+        entry: &mut LoggedRequest,
+    ) -> Reply {
+        let err =
+            |status, code: &str, message: &str| Reply::error(status, code, message, request_id);
+        if path != "/" {
+            return err(
+                404,
+                "InvalidAction.NotFound",
+                "Specified api is not found, please check your url and method.",
+            );
+        }
+        if method != Method::GET && method != Method::POST {
+            return err(
+                405,
+                "UnsupportedHTTPMethod",
+                "This http method is not supported.",
+            );
+        }
+        let params = match params {
+            Ok(p) => p,
+            Err(message) => return err(400, "InvalidParameter", &message),
+        };
+        entry.action = params.get("Action").cloned();
+        entry.access_key_id = params.get("AccessKeyId").cloned();
+        entry.nonce = params.get("SignatureNonce").cloned();
+        entry.security_token = params.contains_key("SecurityToken");
+        entry.job_id = params.get("JobId").and_then(|v| v.parse().ok());
+        for name in COMMON_REQUIRED {
+            if params.get(name).is_none_or(String::is_empty) {
+                return err(
+                    400,
+                    "MissingParameter",
+                    &format!(
+                        "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+                    ),
+                );
+            }
+        }
+        let p = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        if p("Version") != API_VERSION {
+            return err(
+                400,
+                "InvalidVersion",
+                "Specified parameter Version is not valid.",
+            );
+        }
+        let action = p("Action");
+        let Some((required, optional)) = action_params(action) else {
+            return err(
+                404,
+                "InvalidAction.NotFound",
+                "Specified api is not found, please check your url and method.",
+            );
+        };
+        if p("SignatureMethod") != "HMAC-SHA1" {
+            return err(
+                400,
+                "InvalidParameter",
+                "The specified parameter \"SignatureMethod\" is not valid.",
+            );
+        }
+        if p("SignatureVersion") != "1.0" {
+            return err(
+                400,
+                "InvalidParameter",
+                "The specified parameter \"SignatureVersion\" is not valid.",
+            );
+        }
+        if params
+            .get("Format")
+            .is_some_and(|f| !f.eq_ignore_ascii_case("json"))
+        {
+            return err(
+                400,
+                "InvalidParameter",
+                "The specified parameter \"Format\" is not valid.",
+            );
+        }
+        for name in params.keys() {
+            let known = COMMON_REQUIRED.contains(&name.as_str())
+                || COMMON_OPTIONAL.contains(&name.as_str())
+                || required.contains(&name.as_str())
+                || optional.contains(&name.as_str());
+            if !known {
+                return err(
+                    400,
+                    "InvalidParameter",
+                    &format!("The parameter \"{name}\" is not recognised by {action}."),
+                );
+            }
+        }
+        let Some(timestamp) = parse_timestamp(p("Timestamp")) else {
+            return err(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            );
+        };
+        let now = SystemTime::now();
+        let skew = match now.duration_since(timestamp) {
+            Ok(behind) => behind,
+            Err(ahead) => ahead.duration(),
+        };
+        if skew > TIMESTAMP_TOLERANCE {
+            return err(
+                400,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            );
+        }
+        let Some(key) = self.keys.iter().find(|k| k.id == p("AccessKeyId")) else {
+            return err(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            );
+        };
+        let signed: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Signature")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let string_to_sign = sign::string_to_sign(method.as_str(), &sign::canonical_query(&signed));
+        if sign::signature(&string_to_sign, &key.secret) != p("Signature") {
+            return err(
+                400,
+                "SignatureDoesNotMatch",
+                &format!(
+                    "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+                ),
+            );
+        }
+        match (&key.security_token, params.get("SecurityToken")) {
+            (None, None) => {}
+            (Some(expected), Some(given)) if expected == given => {}
+            (Some(_), None) => {
+                return err(
+                    400,
+                    "InvalidSecurityToken.Expired",
+                    "Specified SecurityToken is expired.",
+                );
+            }
+            _ => {
+                return err(
+                    400,
+                    "InvalidSecurityToken.Malformed",
+                    "Specified SecurityToken is malformed.",
+                );
+            }
+        }
+        let mut state = self.lock();
+        if !remember_nonce(&mut state, p("SignatureNonce"), now) {
+            return err(
+                400,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            );
+        }
+        if key.denied_actions.iter().any(|a| a == action) {
+            return err(
+                403,
+                "Forbidden.RAM",
+                "User not authorized to operate on the specified resource, or this API doesn't support RAM.",
+            );
+        }
+        if !self.admit(&mut state, &key.account, action) {
+            return self.throttled(request_id);
+        }
+        for name in required {
+            if params.get(*name).is_none_or(String::is_empty) {
+                return err(
+                    400,
+                    "MissingParameter",
+                    &format!(
+                        "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+                    ),
+                );
+            }
+        }
+        state.admitted += 1;
+        let call = Call {
+            action,
+            params: &params,
+            request_id,
+        };
+        self.dispatch(&state, &call)
+    }
+
+    /// Counts the request against its account's per-action window, refusing it when full.
+    fn admit(&self, state: &mut State, account: &str, action: &str) -> bool {
+        if self.qps_limit == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let window = state
+            .windows
+            .entry((account.to_owned(), action.to_owned()))
+            .or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        if window.len() >= self.qps_limit as usize {
+            return false;
+        }
+        window.push_back(now);
+        true
+    }
+
+    fn global_fault(&self, admitted: u64) -> Option<Fault> {
+        let n = admitted as f64;
+        self.shares
+            .iter()
+            .find(|(_, share)| *share > 0.0 && (n * share).floor() > ((n - 1.0) * share).floor())
+            .map(|(fault, _)| *fault)
+    }
+
+    fn dispatch(&self, state: &State, call: &Call<'_>) -> Reply {
+        let elapsed = Instant::now().duration_since(self.started);
+        let with_id = |mut body: Map<String, Value>| {
+            body.insert("RequestId".into(), call.request_id.into());
+            body
+        };
+        if call.action == LIST_DEPLOYMENT_JOB {
+            return match self.list(state, call, elapsed) {
+                Ok(body) => self.ok(state, None, call, with_id(body)),
+                Err(reply) => reply,
+            };
+        }
+        let raw = call
+            .params
+            .get("JobId")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let Ok(job_id) = raw.parse::<u64>() else {
+            return Reply::error(
+                400,
+                "InvalidParameter",
+                "The specified parameter \"JobId\" is not valid.",
+                call.request_id,
+            );
+        };
+        let Some(job) = state.jobs.get(&job_id) else {
+            return Reply::error(
+                400,
+                "InvalidParameter.JobId",
+                &format!("The deployment job {job_id} does not exist."),
+                call.request_id,
+            );
+        };
+        let job_state = job_state(job, elapsed);
+        let body = if call.action == DESCRIBE_DEPLOYMENT_JOB_STATUS {
+            status_body(job, &job_state)
+        } else {
+            job_body(job, &job_state, self.started_unix_ms)
+        };
+        self.ok(state, Some(job), call, with_id(body))
+    }
+
+    fn throttled(&self, request_id: &str) -> Reply {
+        Reply::error(
+            self.throttle_status,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+            request_id,
+        )
+    }
+
+    fn ok(
+        &self,
+        state: &State,
+        job: Option<&JobSpec>,
+        call: &Call<'_>,
+        body: Map<String, Value>,
+    ) -> Reply {
+        match job
+            .and_then(|j| j.fault)
+            .or_else(|| self.global_fault(state.admitted))
+        {
+            Some(Fault::Throttle) => self.throttled(call.request_id),
+            Some(fault) => Reply::fault(fault, call.request_id, &body),
+            None => Reply::json(200, "OK", &body),
+        }
+    }
+
+    fn list(
+        &self,
+        state: &State,
+        call: &Call<'_>,
+        elapsed: Duration,
+    ) -> Result<Map<String, Value>, Reply> {
+        let int = |name: &str, default: u64| -> Result<u64, Reply> {
+            match call.params.get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Reply::error(
+                        400,
+                        "InvalidParameter",
+                        &format!("The specified parameter \"{name}\" is not valid."),
+                        call.request_id,
+                    )
+                }),
+            }
+        };
+        let page = int("CurrentPage", 1)?;
+        let size = int("ShowSize", 50)?;
+        let matches = |job: &JobSpec, status: &str| {
+            call.params
+                .get("JobType")
+                .is_none_or(|t| *t == job.job_type)
+                && call.params.get("Status").is_none_or(|s| s == status)
+        };
+        let selected: Vec<Value> = state
+            .jobs
+            .values()
+            .filter_map(|job| {
+                let js = job_state(job, elapsed);
+                matches(job, &js.status)
+                    .then(|| Value::Object(job_body(job, &js, self.started_unix_ms)))
+            })
+            .collect();
+        let total = selected.len();
+        let data: Vec<Value> = selected
+            .into_iter()
+            .skip(((page - 1) * size) as usize)
+            .take(size as usize)
+            .collect();
+        let mut body = Map::new();
+        body.insert("CurrentPage".into(), page.into());
+        body.insert("ShowSize".into(), size.into());
+        body.insert("Total".into(), total.into());
+        body.insert("Data".into(), Value::Array(data));
+        Ok(body)
+    }
+}
+
+/// Accepts a nonce once within the timestamp window; forgets nonces older than it.
+fn remember_nonce(state: &mut State, nonce: &str, now: SystemTime) -> bool {
+    while let Some((seen, _)) = state.nonce_order.front() {
+        if now.duration_since(*seen).unwrap_or_default() <= NONCE_WINDOW {
+            break;
+        }
+        if let Some((_, old)) = state.nonce_order.pop_front() {
+            state.nonces.remove(&old);
+        }
+    }
+    if !state.nonces.insert(nonce.to_owned()) {
+        return false;
+    }
+    state.nonce_order.push_back((now, nonce.to_owned()));
+    true
+}
+
+/// Parses exactly `YYYY-MM-DDThh:mm:ssZ`, the only form the API accepts.
+fn parse_timestamp(text: &str) -> Option<SystemTime> {
+    let shape = text.len() == 20
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            19 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    humantime::parse_rfc3339(text).ok()
+}
+
+fn parse_params(query: &str, form_body: Option<&[u8]>) -> Result<BTreeMap<String, String>, String> {
+    let mut params = BTreeMap::new();
+    let pairs = form_urlencoded::parse(query.as_bytes())
+        .chain(form_body.map(form_urlencoded::parse).into_iter().flatten());
+    for (name, value) in pairs {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(format!("The parameter \"{name}\" is given more than once."));
+        }
+    }
+    Ok(params)
+}
+
+impl Handler for SimService {
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let is_form = parts
+            .headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(_) => Err("The request body is too large or broken.".to_owned()),
+        };
+        let params = body
+            .and_then(|b| parse_params(parts.uri.query().unwrap_or(""), is_form.then_some(&b[..])));
+        let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+        let mut entry = LoggedRequest {
+            at: Instant::now(),
+            method: parts.method.to_string(),
+            action: None,
+            access_key_id: None,
+            job_id: None,
+            nonce: None,
+            security_token: false,
+            code: String::new(),
+            status: 0,
+            request_id: request_id.clone(),
+        };
+        let reply = self.decide(
+            &parts.method,
+            parts.uri.path(),
+            params,
+            &request_id,
+            &mut entry,
+        );
+        entry.code = reply.code.clone();
+        entry.status = reply.status;
+        let latency = {
+            let mut state = self.lock();
+            state.log.push(entry);
+            state.latency
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if reply.hang {
+            tokio::time::sleep(HANG_FOR).await;
+        }
+        let mut response = Response::new(Full::new(reply.body));
+        *response.status_mut() =
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(reply.content_type),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_must_have_the_exact_shape() {
+        assert!(parse_timestamp("2024-05-01T08:00:00Z").is_some());
+        assert!(parse_timestamp("2024-05-01T08:00:00.5Z").is_none());
+        assert!(parse_timestamp("2024-05-01 08:00:00Z").is_none());
+        assert!(parse_timestamp("2024-05-01T08:00:00+00:00").is_none());
+        assert!(parse_timestamp("2024-13-01T08:00:00Z").is_none());
+    }
+
+    #[test]
+    fn parameters_decode_plus_and_refuse_duplicates() {
+        let params = parse_params("A=a+b&B=%2F", Some(b"C=1")).unwrap();
+        assert_eq!(params["A"], "a b");
+        assert_eq!(params["B"], "/");
+        assert_eq!(params["C"], "1");
+        assert_eq!(
+            parse_params("A=1&A=2", None).unwrap_err(),
+            "The parameter \"A\" is given more than once."
+        );
+    }
+}

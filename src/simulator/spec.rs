@@ -1,0 +1,229 @@
+//! The simulator's input file: its AccessKeys, limits, faults and jobs.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything the simulator serves, as read from YAML or JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorSpec {
+    /// The AccessKeys it knows; requests signed with any other get `InvalidAccessKeyId.NotFound`.
+    pub access_keys: Vec<AccessKeySpec>,
+    /// Calls per second allowed per account and action (the real service allows 10); 0 means no limit.
+    #[serde(default = "default_qps_limit")]
+    pub qps_limit: u32,
+    /// HTTP status of `Throttling.User` answers (400 or 429 are both seen in the wild).
+    #[serde(default = "default_throttle_status")]
+    pub throttle_status: u16,
+    /// Delay added before every answer.
+    #[serde(default, deserialize_with = "crate::config::deserialize_duration")]
+    pub latency: Duration,
+    /// Shares of requests answered with a fault.
+    #[serde(default)]
+    pub faults: FaultShares,
+    /// The deployment jobs.
+    #[serde(default)]
+    pub jobs: Vec<JobSpec>,
+}
+
+fn default_qps_limit() -> u32 {
+    10
+}
+
+fn default_throttle_status() -> u16 {
+    400
+}
+
+/// An AccessKey the simulator accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKeySpec {
+    /// The AccessKey ID.
+    pub id: String,
+    /// The AccessKey secret it verifies signatures with.
+    pub secret: String,
+    /// When set, requests must carry exactly this `SecurityToken` (STS credentials).
+    #[serde(default)]
+    pub security_token: Option<String>,
+    /// Actions this key may not call: they answer `Forbidden.RAM`.
+    #[serde(default)]
+    pub denied_actions: Vec<String>,
+    /// The main account the key belongs to; rate limits are per account.
+    #[serde(default = "default_account")]
+    pub account: String,
+}
+
+fn default_account() -> String {
+    "default".to_owned()
+}
+
+/// Shares (0 to 1) of admitted requests that fail, spread evenly and deterministically.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultShares {
+    /// HTTP 500 `InternalError`.
+    #[serde(default)]
+    pub internal_error: f64,
+    /// HTTP 503 `ServiceUnavailable`.
+    #[serde(default)]
+    pub service_unavailable: f64,
+    /// HTTP 200 with a body that is not JSON.
+    #[serde(default)]
+    pub malformed: f64,
+    /// HTTP 200 with the JSON cut in half.
+    #[serde(default)]
+    pub truncated: f64,
+    /// No answer at all.
+    #[serde(default)]
+    pub hang: f64,
+}
+
+/// A fault forced on every request for one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// HTTP 500 `InternalError`.
+    InternalError,
+    /// HTTP 503 `ServiceUnavailable`.
+    ServiceUnavailable,
+    /// `Throttling.User`, whatever the rate.
+    Throttle,
+    /// HTTP 502 with an HTML body, as a gateway in front of the API would answer.
+    BadGateway,
+    /// HTTP 200 with a body that is not JSON.
+    Malformed,
+    /// HTTP 200 with the JSON cut in half.
+    Truncated,
+    /// No answer at all.
+    Hang,
+}
+
+impl Fault {
+    /// The name written in the request log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::InternalError => "InternalError",
+            Fault::ServiceUnavailable => "ServiceUnavailable",
+            Fault::Throttle => "Throttling.User",
+            Fault::BadGateway => "bad_gateway",
+            Fault::Malformed => "malformed",
+            Fault::Truncated => "truncated",
+            Fault::Hang => "hang",
+        }
+    }
+}
+
+/// One deployment job and how it behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The job ID.
+    pub id: u64,
+    /// The job's name.
+    #[serde(default)]
+    pub name: String,
+    /// `cloud`, `user` or `trustee`.
+    #[serde(default = "default_job_type")]
+    pub job_type: String,
+    /// `upload`, `buy` or `free`.
+    #[serde(default = "default_cert_type")]
+    pub cert_type: String,
+    /// The certificate's domains.
+    #[serde(default)]
+    pub cert_domain: String,
+    /// A fixed job status; derived from the worker counts when absent.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Worker tasks per product (`ProductWorkerCount`); `WorkerCount` is their sum.
+    #[serde(default)]
+    pub workers: BTreeMap<String, i64>,
+    /// `MatchWorkerCount`; `WorkerCount` when absent.
+    #[serde(default)]
+    pub matched: Option<i64>,
+    /// Fixed outcomes, used when there is no `evolution`.
+    #[serde(default)]
+    pub outcomes: Outcomes,
+    /// When set, workers finish one per step and the outcomes follow a fixed pattern.
+    #[serde(default)]
+    pub evolution: Option<Evolution>,
+    /// `ResourceCount`.
+    #[serde(default)]
+    pub resources: i64,
+    /// `UseCount`.
+    #[serde(default)]
+    pub used_resources: i64,
+    /// `BuyCount`.
+    #[serde(default)]
+    pub purchased_resources: i64,
+    /// `CostCount`.
+    #[serde(default)]
+    pub consumed_resources: i64,
+    /// `CertCount`.
+    #[serde(default = "one")]
+    pub certificates: i64,
+    /// A fault every request for this job gets.
+    #[serde(default)]
+    pub fault: Option<Fault>,
+    /// Response fields to leave out, by wire name (such as `BuyCount`).
+    #[serde(default)]
+    pub omit_fields: Vec<String>,
+    /// Send the counts as numeric strings, as some API versions do.
+    #[serde(default)]
+    pub numbers_as_strings: bool,
+}
+
+fn default_job_type() -> String {
+    "user".to_owned()
+}
+
+fn default_cert_type() -> String {
+    "buy".to_owned()
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// How many workers ended in each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    /// Succeeded, rollbacks excluded.
+    #[serde(default)]
+    pub succeeded: i64,
+    /// Failed, rollbacks excluded.
+    #[serde(default)]
+    pub failed: i64,
+    /// Failed, then rolled back successfully.
+    #[serde(default)]
+    pub rollback_succeeded: i64,
+    /// Failed, then failed to roll back.
+    #[serde(default)]
+    pub rollback_failed: i64,
+}
+
+impl Outcomes {
+    /// Workers that have finished one way or another.
+    pub fn finished(&self) -> i64 {
+        self.succeeded + self.failed + self.rollback_succeeded + self.rollback_failed
+    }
+}
+
+/// A deterministic progression: every `step` one more worker finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evolution {
+    /// Time between two finished workers.
+    #[serde(deserialize_with = "crate::config::deserialize_duration")]
+    pub step: Duration,
+    /// Every n-th worker fails (0: none).
+    #[serde(default)]
+    pub fail_every: u32,
+    /// Every n-th failure is rolled back (0: none).
+    #[serde(default)]
+    pub rollback_every: u32,
+    /// Every n-th rollback fails (0: none).
+    #[serde(default)]
+    pub rollback_fail_every: u32,
+}
