@@ -130,7 +130,9 @@ impl Poller {
 fn log_failure(job_id: u64, error: &ApiError) {
     let code = error.code();
     let request_id = error.request_id().unwrap_or("-");
-    let http_status = error.http_status().unwrap_or(0);
+    let http_status = error
+        .http_status()
+        .map_or_else(|| "-".to_owned(), |s| s.to_string());
     let hint = error.hint();
     match error {
         ApiError::Service(e) if e.signature.is_some() => {
@@ -139,7 +141,7 @@ fn log_failure(job_id: u64, error: &ApiError) {
                 job_id,
                 code,
                 request_id,
-                http_status,
+                http_status = %http_status,
                 ours = mismatch.map_or("", |m| m.ours.as_str()),
                 server = mismatch.and_then(|m| m.server.as_deref()).unwrap_or("-"),
                 same_string = mismatch.is_some_and(|m| m.same_string),
@@ -151,7 +153,7 @@ fn log_failure(job_id: u64, error: &ApiError) {
             job_id,
             code,
             request_id,
-            http_status,
+            http_status = %http_status,
             hint,
             "poll failed: {error}"
         ),

@@ -13,7 +13,7 @@ pub use world::{JobState, job_state};
 
 use crate::http::serve::serve;
 use service::SimService;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,22 +37,35 @@ pub struct LoggedRequest {
     pub at: Instant,
     /// The HTTP method.
     pub method: String,
-    /// `Action`, if given.
-    pub action: Option<String>,
-    /// `AccessKeyId`, if given.
-    pub access_key_id: Option<String>,
-    /// `JobId`, if given and numeric.
-    pub job_id: Option<u64>,
-    /// `SignatureNonce`, if given.
-    pub nonce: Option<String>,
+    /// Query and form parameters, without `Signature` and `SecurityToken`.
+    pub params: BTreeMap<String, String>,
     /// Whether a `SecurityToken` was sent (never its value).
     pub security_token: bool,
+    /// Length of the request body.
+    pub body_len: usize,
     /// `OK`, the error code answered, or the fault played.
     pub code: String,
     /// The HTTP status answered (504 stands for "no answer" on a hang).
     pub status: u16,
     /// The `RequestId` answered.
     pub request_id: String,
+}
+
+impl LoggedRequest {
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// `Action`, if given.
+    pub fn action(&self) -> Option<&str> {
+        self.param("Action")
+    }
+
+    /// `JobId`, if given and numeric.
+    pub fn job_id(&self) -> Option<u64> {
+        self.param("JobId").and_then(|v| v.parse().ok())
+    }
 }
 
 /// Why the simulator could not start.

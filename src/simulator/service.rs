@@ -246,11 +246,12 @@ impl SimService {
             Ok(p) => p,
             Err(message) => return err(400, "InvalidParameter", &message),
         };
-        entry.action = params.get("Action").cloned();
-        entry.access_key_id = params.get("AccessKeyId").cloned();
-        entry.nonce = params.get("SignatureNonce").cloned();
         entry.security_token = params.contains_key("SecurityToken");
-        entry.job_id = params.get("JobId").and_then(|v| v.parse().ok());
+        entry.params = params
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "Signature" | "SecurityToken"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for name in COMMON_REQUIRED {
             if params.get(name).is_none_or(String::is_empty) {
                 return err(
@@ -622,17 +623,16 @@ impl Handler for SimService {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(_) => Err("The request body is too large or broken.".to_owned()),
         };
+        let body_len = body.as_ref().map_or(0, Bytes::len);
         let params = body
             .and_then(|b| parse_params(parts.uri.query().unwrap_or(""), is_form.then_some(&b[..])));
         let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
         let mut entry = LoggedRequest {
             at: Instant::now(),
             method: parts.method.to_string(),
-            action: None,
-            access_key_id: None,
-            job_id: None,
-            nonce: None,
+            params: BTreeMap::new(),
             security_token: false,
+            body_len,
             code: String::new(),
             status: 0,
             request_id: request_id.clone(),

@@ -1,0 +1,569 @@
+//! End to end: the real binary polls the simulator over loopback, and what it
+//! serves is checked value by value against what the simulator holds.
+
+mod support;
+
+use aliyun_cas_exporter::metrics::{REVISION, VERSION};
+use aliyun_cas_exporter::simulator::Fault;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::{
+    Exporter, KEY_ID, Metrics, SECRET, config_file, documented_metrics, field, simulator,
+};
+
+const ENV: [(&str, &str); 2] = [
+    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+];
+
+fn sim_spec(jobs: &str) -> String {
+    format!("access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n{jobs}")
+}
+
+fn config(endpoint: &str, extra: &str, jobs: &[u64]) -> String {
+    let jobs: Vec<String> = jobs.iter().map(u64::to_string).collect();
+    format!("endpoint: {endpoint}\n{extra}jobs: [{}]\n", jobs.join(", "))
+}
+
+const SAMPLE_JOB: &str = "  - id: 8888
+    name: cdn-renew
+    workers: {CDN: 12, SLB: 8}
+    outcomes: {succeeded: 17, failed: 2, rollback_succeeded: 1}
+    resources: 4127
+    used_resources: 300
+    purchased_resources: 500
+    consumed_resources: 20
+    certificates: 2
+";
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_every_metric_of_the_table_with_exact_values() {
+    let sim = simulator(&sim_spec(&format!(
+        "{SAMPLE_JOB}  - id: 7777
+    workers: {{OSS: 3, \"Brand New\": 2}}
+    outcomes: {{succeeded: 4, rollback_failed: 1}}
+    resources: 5
+    certificates: 1
+    numbers_as_strings: true
+    omit_fields: [BuyCount, MatchWorkerCount]
+"
+    )))
+    .await;
+    let before = now_unix();
+    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888, 7777]));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    exporter.wait_ready().await;
+    let m = exporter.metrics().await;
+    let after = now_unix();
+
+    let job = |id: &'static str| [("job_id", id)];
+    let expected_8888 = [
+        ("aliyun_cas_deployment_job_workers", 20.0),
+        ("aliyun_cas_deployment_job_matched_workers", 20.0),
+        ("aliyun_cas_deployment_job_succeeded_workers", 17.0),
+        ("aliyun_cas_deployment_job_failed_workers", 2.0),
+        ("aliyun_cas_deployment_job_rollback_workers", 1.0),
+        ("aliyun_cas_deployment_job_rollback_succeeded_workers", 1.0),
+        ("aliyun_cas_deployment_job_rollback_failed_workers", 0.0),
+        ("aliyun_cas_deployment_job_resources", 4127.0),
+        ("aliyun_cas_deployment_job_used_resources", 300.0),
+        ("aliyun_cas_deployment_job_purchased_resources", 500.0),
+        ("aliyun_cas_deployment_job_consumed_resources", 20.0),
+        ("aliyun_cas_deployment_job_certificates", 2.0),
+        ("aliyun_cas_deployment_job_up", 1.0),
+    ];
+    for (name, value) in expected_8888 {
+        assert_eq!(m.get(name, &job("8888")), Some(value), "{name} of 8888");
+    }
+    let expected_7777 = [
+        ("aliyun_cas_deployment_job_workers", Some(5.0)),
+        ("aliyun_cas_deployment_job_matched_workers", None),
+        ("aliyun_cas_deployment_job_succeeded_workers", Some(4.0)),
+        ("aliyun_cas_deployment_job_failed_workers", Some(0.0)),
+        ("aliyun_cas_deployment_job_rollback_workers", Some(1.0)),
+        (
+            "aliyun_cas_deployment_job_rollback_succeeded_workers",
+            Some(0.0),
+        ),
+        (
+            "aliyun_cas_deployment_job_rollback_failed_workers",
+            Some(1.0),
+        ),
+        ("aliyun_cas_deployment_job_resources", Some(5.0)),
+        ("aliyun_cas_deployment_job_used_resources", Some(0.0)),
+        ("aliyun_cas_deployment_job_purchased_resources", None),
+        ("aliyun_cas_deployment_job_consumed_resources", Some(0.0)),
+        ("aliyun_cas_deployment_job_certificates", Some(1.0)),
+        ("aliyun_cas_deployment_job_up", Some(1.0)),
+    ];
+    for (name, value) in expected_7777 {
+        assert_eq!(m.get(name, &job("7777")), value, "{name} of 7777");
+    }
+    let products: BTreeMap<(String, String), f64> = m
+        .matching("aliyun_cas_deployment_job_product_workers", &[])
+        .into_iter()
+        .map(|s| {
+            (
+                (s.labels["job_id"].clone(), s.labels["product"].clone()),
+                s.value,
+            )
+        })
+        .collect();
+    let expected_products: BTreeMap<(String, String), f64> = [
+        (("7777", "Brand New"), 2.0),
+        (("7777", "OSS"), 3.0),
+        (("8888", "CDN"), 12.0),
+        (("8888", "SLB"), 8.0),
+    ]
+    .into_iter()
+    .map(|((j, p), v)| ((j.to_owned(), p.to_owned()), v))
+    .collect();
+    assert_eq!(products, expected_products);
+    for id in ["8888", "7777"] {
+        let ts = m
+            .get(
+                "aliyun_cas_deployment_job_last_success_timestamp_seconds",
+                &job(id),
+            )
+            .expect("timestamp");
+        assert!(
+            ts >= before.floor() && ts <= after,
+            "timestamp {ts} outside [{before}, {after}]"
+        );
+    }
+
+    let logged = sim.requests();
+    assert_eq!(logged.len(), 2, "one poll per job: {logged:?}");
+    assert!(logged.iter().all(|r| r.code == "OK"));
+    let ok = [("action", "DescribeDeploymentJobStatus"), ("code", "OK")];
+    assert_eq!(m.get("aliyun_cas_api_requests_total", &ok), Some(2.0));
+    let action = [("action", "DescribeDeploymentJobStatus")];
+    assert_eq!(
+        m.get("aliyun_cas_api_request_duration_seconds_count", &action),
+        Some(2.0)
+    );
+    let plus_inf = [("action", "DescribeDeploymentJobStatus"), ("le", "+Inf")];
+    assert_eq!(
+        m.get("aliyun_cas_api_request_duration_seconds_bucket", &plus_inf),
+        Some(2.0)
+    );
+    assert_eq!(
+        m.get(
+            "aliyun_cas_exporter_build_info",
+            &[("version", VERSION), ("revision", REVISION)]
+        ),
+        Some(1.0)
+    );
+    assert!(m.get("process_resident_memory_bytes", &[]).unwrap() > 0.0);
+    assert!(
+        !m.text.contains(" 1e")
+            && m.samples
+                .iter()
+                .all(|s| s.value.is_finite() || s.labels.contains_key("le"))
+    );
+
+    assert_served_families_match_the_table(&m);
+}
+
+/// Every served family is in docs/metrics.md with the same type, labels and HELP, and the reverse.
+fn assert_served_families_match_the_table(m: &Metrics) {
+    let documented = documented_metrics();
+    let served: BTreeSet<&String> = m.types.keys().collect();
+    let listed: BTreeSet<&String> = documented.keys().collect();
+    assert_eq!(served, listed, "families served vs documented");
+    for (name, (kind, labels, help)) in &documented {
+        assert_eq!(&m.types[name], kind, "TYPE of {name}");
+        assert_eq!(&m.help[name], help, "HELP of {name}");
+        let mut expected: BTreeSet<&str> = labels.iter().map(String::as_str).collect();
+        if kind == "histogram" {
+            expected.insert("le");
+        }
+        for sample in m
+            .samples
+            .iter()
+            .filter(|s| s.name.starts_with(name.as_str()))
+        {
+            let has: BTreeSet<&str> = sample.labels.keys().map(String::as_str).collect();
+            let mut want = expected.clone();
+            if !sample.name.ends_with("_bucket") {
+                want.remove("le");
+            }
+            assert_eq!(has, want, "labels of {}", sample.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_leaves_the_job_down_counted_and_explained() {
+    let jobs = "  - id: 1\n    workers: {CDN: 1}\n    outcomes: {succeeded: 1}\n".to_owned()
+        + "  - id: 2\n    fault: internal_error\n"
+        + "  - id: 3\n    fault: service_unavailable\n"
+        + "  - id: 4\n    fault: throttle\n"
+        + "  - id: 5\n    fault: malformed\n"
+        + "  - id: 6\n    fault: truncated\n"
+        + "  - id: 7\n    fault: hang\n"
+        + "  - id: 8\n    fault: bad_gateway\n";
+    let sim = simulator(&sim_spec(&jobs)).await;
+    let cfg = config_file(&config(
+        &sim.endpoint(),
+        "interval: 1h\ntimeouts:\n  request: 3s\n",
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    // The hanging job holds the first sweep for 3 s: the exporter must answer meanwhile.
+    let (ready, _) = exporter.get("/-/ready").await;
+    assert_eq!(ready, 503);
+    let early = exporter.metrics().await;
+    assert!(
+        early
+            .matching("aliyun_cas_deployment_job_up", &[])
+            .is_empty()
+    );
+    exporter.wait_ready().await;
+    let m = exporter.metrics().await;
+
+    assert_eq!(
+        m.get("aliyun_cas_deployment_job_up", &[("job_id", "1")]),
+        Some(1.0)
+    );
+    for id in 2..=9_u64 {
+        let label = id.to_string();
+        assert_eq!(
+            m.get("aliyun_cas_deployment_job_up", &[("job_id", &label)]),
+            Some(0.0),
+            "up of {id}"
+        );
+        let series: Vec<&str> = m
+            .samples
+            .iter()
+            .filter(|s| s.labels.get("job_id") == Some(&label))
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            series,
+            vec!["aliyun_cas_deployment_job_up"],
+            "job {id} exports up alone"
+        );
+    }
+    let expected_codes = [
+        ("OK", 1.0),
+        ("InternalError", 1.0),
+        ("ServiceUnavailable", 1.0),
+        ("Throttling.User", 1.0),
+        ("decode", 2.0),
+        ("timeout", 1.0),
+        ("http", 1.0),
+        ("InvalidParameter.JobId", 1.0),
+    ];
+    let served: BTreeMap<String, f64> = m
+        .matching(
+            "aliyun_cas_api_requests_total",
+            &[("action", "DescribeDeploymentJobStatus")],
+        )
+        .into_iter()
+        .map(|s| (s.labels["code"].clone(), s.value))
+        .collect();
+    let expected: BTreeMap<String, f64> = expected_codes
+        .iter()
+        .map(|(c, v)| (c.to_string(), *v))
+        .collect();
+    assert_eq!(served, expected);
+
+    let logged = sim.requests();
+    assert_eq!(logged.len(), 9);
+    let sim_codes: BTreeMap<u64, (String, String)> = logged
+        .iter()
+        .map(|r| (r.job_id().unwrap(), (r.code.clone(), r.request_id.clone())))
+        .collect();
+    let expected_sim: [(u64, &str); 9] = [
+        (1, "OK"),
+        (2, "InternalError"),
+        (3, "ServiceUnavailable"),
+        (4, "Throttling.User"),
+        (5, "malformed"),
+        (6, "truncated"),
+        (7, "hang"),
+        (8, "bad_gateway"),
+        (9, "InvalidParameter.JobId"),
+    ];
+    for (id, code) in expected_sim {
+        assert_eq!(sim_codes[&id].0, code, "simulator's answer to job {id}");
+    }
+
+    let logs = exporter.logs();
+    let line_for = |id: u64| {
+        logs.iter()
+            .find(|l| {
+                l.contains("poll failed") && field(l, "job_id").as_deref() == Some(&id.to_string())
+            })
+            .unwrap_or_else(|| panic!("no failure line for job {id}:\n{}", logs.join("\n")))
+            .clone()
+    };
+    let expected_lines: [(u64, &str, bool, &str); 8] = [
+        (2, "InternalError", true, "transient"),
+        (3, "ServiceUnavailable", true, "transient"),
+        (4, "Throttling.User", true, "quota"),
+        (5, "decode", false, "not the JSON"),
+        (6, "decode", false, "not the JSON"),
+        (7, "timeout", false, "timeouts.request"),
+        (8, "http", false, "proxy"),
+        (9, "InvalidParameter.JobId", true, "job ID exists"),
+    ];
+    for (id, code, has_request_id, hint) in expected_lines {
+        let line = line_for(id);
+        assert!(line.contains("level=warn"), "{line}");
+        assert_eq!(field(&line, "code").as_deref(), Some(code), "{line}");
+        let request_id = field(&line, "request_id").unwrap();
+        if has_request_id {
+            assert_eq!(request_id, sim_codes[&id].1, "{line}");
+        } else {
+            assert_eq!(request_id, "-", "{line}");
+        }
+        assert!(field(&line, "hint").unwrap().contains(hint), "{line}");
+    }
+    let (healthy, _) = exporter.get("/-/healthy").await;
+    assert_eq!(healthy, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_polls_keep_last_values_until_stale() {
+    let sim = simulator(&sim_spec(SAMPLE_JOB)).await;
+    let cfg = config_file(&config(
+        &sim.endpoint(),
+        "interval: 1s\nstale_after: 3s\ntimeouts:\n  request: 500ms\n",
+        &[8888],
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let id = [("job_id", "8888")];
+    let good = exporter
+        .wait_for(Duration::from_secs(10), "a successful poll", |m| {
+            m.get("aliyun_cas_deployment_job_up", &id) == Some(1.0)
+        })
+        .await;
+    let last_success = good
+        .get(
+            "aliyun_cas_deployment_job_last_success_timestamp_seconds",
+            &id,
+        )
+        .unwrap();
+    let failing_since = now_unix();
+    sim.set_job_fault(8888, Some(Fault::InternalError));
+    let down = exporter
+        .wait_for(Duration::from_secs(10), "up 0", |m| {
+            m.get("aliyun_cas_deployment_job_up", &id) == Some(0.0)
+        })
+        .await;
+    if now_unix() - failing_since < 2.5 {
+        // Still within stale_after of the last success: every value is kept as it was.
+        let values = |m: &Metrics| -> Vec<(String, f64)> {
+            m.samples
+                .iter()
+                .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
+                .filter(|s| s.name != "aliyun_cas_deployment_job_up")
+                .map(|s| (format!("{}{:?}", s.name, s.labels), s.value))
+                .collect()
+        };
+        assert_eq!(values(&down), values(&good));
+        assert_eq!(
+            down.get(
+                "aliyun_cas_deployment_job_last_success_timestamp_seconds",
+                &id
+            ),
+            Some(last_success)
+        );
+    }
+    let stale = exporter
+        .wait_for(Duration::from_secs(15), "stale values to disappear", |m| {
+            !m.has_job_series("aliyun_cas_deployment_job_workers", 8888)
+        })
+        .await;
+    let left: Vec<&str> = stale
+        .samples
+        .iter()
+        .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(left, vec!["aliyun_cas_deployment_job_up"]);
+    assert_eq!(stale.get("aliyun_cas_deployment_job_up", &id), Some(0.0));
+    sim.set_job_fault(8888, None);
+    let back = exporter
+        .wait_for(Duration::from_secs(10), "recovery", |m| {
+            m.get("aliyun_cas_deployment_job_up", &id) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        back.get("aliyun_cas_deployment_job_workers", &id),
+        Some(20.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_and_permission_errors_say_what_to_do() {
+    let sim = simulator(&format!(
+        "access_keys:\n  - id: {KEY_ID}\n    secret: the-right-secret\n  - id: LTAIdenied\n    secret: {SECRET}\n    denied_actions: [DescribeDeploymentJobStatus]\njobs:\n{SAMPLE_JOB}"
+    ))
+    .await;
+    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888]));
+    let path = cfg.path.to_str().unwrap();
+    let cases: [(&str, &str, u16, &str); 3] = [
+        (
+            KEY_ID,
+            "SignatureDoesNotMatch",
+            400,
+            "AccessKey secret is wrong",
+        ),
+        (
+            "LTAIunknown",
+            "InvalidAccessKeyId.NotFound",
+            404,
+            "does not exist",
+        ),
+        (
+            "LTAIdenied",
+            "Forbidden.RAM",
+            403,
+            "yundun-cert:DescribeDeploymentJobStatus",
+        ),
+    ];
+    for (key_id, code, status, hint) in cases {
+        let env = [
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+        ];
+        let exporter = Exporter::start(&["--config.file", path], &env);
+        exporter.wait_ready().await;
+        let m = exporter.metrics().await;
+        assert_eq!(
+            m.get("aliyun_cas_deployment_job_up", &[("job_id", "8888")]),
+            Some(0.0),
+            "{code}"
+        );
+        assert_eq!(
+            m.get(
+                "aliyun_cas_api_requests_total",
+                &[("action", "DescribeDeploymentJobStatus"), ("code", code)]
+            ),
+            Some(1.0),
+            "{code}"
+        );
+        let line = exporter
+            .wait_for_log(&["poll failed", &format!("code={code}")])
+            .await;
+        assert_eq!(
+            field(&line, "http_status").as_deref(),
+            Some(status.to_string().as_str()),
+            "{line}"
+        );
+        assert_eq!(field(&line, "job_id").as_deref(), Some("8888"), "{line}");
+        assert!(field(&line, "hint").unwrap().contains(hint), "{line}");
+        let request_id = field(&line, "request_id").unwrap();
+        assert!(
+            sim.requests().iter().any(|r| r.request_id == request_id),
+            "{line}"
+        );
+        if code == "SignatureDoesNotMatch" {
+            assert_eq!(
+                field(&line, "same_string").as_deref(),
+                Some("true"),
+                "{line}"
+            );
+            let ours = field(&line, "ours").unwrap();
+            assert!(
+                ours.starts_with(
+                    "POST&%2F&AccessKeyId%3DLTAItestkey0001%26Action%3DDescribeDeploymentJobStatus"
+                ),
+                "{line}"
+            );
+            assert_eq!(field(&line, "server"), Some(ours), "{line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_graceful_shutdown() {
+    let sim = simulator(&sim_spec(SAMPLE_JOB)).await;
+    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888]));
+    let exporter = Exporter::start(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--web.telemetry-path=/probe",
+        ],
+        &ENV,
+    );
+    exporter.wait_ready().await;
+    let (status, landing) = exporter.get("/").await;
+    assert_eq!(status, 200);
+    assert!(landing.contains("Alibaba Cloud CAS exporter") && landing.contains("href=\"/probe\""));
+    assert!(landing.contains(&format!("Version {VERSION}")));
+    assert_eq!(
+        exporter.get("/-/healthy").await,
+        (200, "Healthy\n".to_owned())
+    );
+    assert_eq!(exporter.get("/-/ready").await, (200, "Ready\n".to_owned()));
+    assert_eq!(exporter.get("/metrics").await.0, 404);
+    let (status, body) = exporter.get("/probe").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("aliyun_cas_deployment_job_up{job_id=\"8888\"} 1\n"));
+    let client = reqwest::Client::new();
+    let post = client.post(exporter.url("/probe")).send().await.unwrap();
+    assert_eq!(post.status().as_u16(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    let head = client.head(exporter.url("/probe")).send().await.unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    assert_eq!(
+        head.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let (exit, logs) = exporter.terminate();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("message=\"shutting down\"")),
+        "{logs:?}"
+    );
+    assert!(logs.last().unwrap().contains("message=stopped"), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_serves_the_built_in_jobs() {
+    let exporter = Exporter::start(&["--demo"], &[]);
+    exporter.wait_ready().await;
+    let logs = exporter.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("level=warn") && l.contains("DEMO MODE")),
+        "{logs:?}"
+    );
+    let m = exporter.metrics().await;
+    let id = [("job_id", "100004")];
+    assert_eq!(m.get("aliyun_cas_deployment_job_workers", &id), Some(20.0));
+    assert_eq!(
+        m.get("aliyun_cas_deployment_job_succeeded_workers", &id),
+        Some(17.0)
+    );
+    assert_eq!(
+        m.get("aliyun_cas_deployment_job_failed_workers", &id),
+        Some(2.0)
+    );
+    for job in ["100001", "100002", "100003", "100004"] {
+        assert_eq!(
+            m.get("aliyun_cas_deployment_job_up", &[("job_id", job)]),
+            Some(1.0),
+            "{job}"
+        );
+    }
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_product_workers",
+            &[("job_id", "100003"), ("product", "TencentCDN")]
+        ),
+        Some(4.0)
+    );
+}

@@ -1,0 +1,416 @@
+//! Shared test harness: a simulator on loopback, the real exporter binary
+//! started against it, and a parser for what `/metrics` serves.
+#![allow(dead_code)]
+
+use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The AccessKey ID every test signs with.
+pub const KEY_ID: &str = "LTAItestkey0001";
+/// A recognisable secret: no output may ever contain it.
+pub const SECRET: &str = "SeCrEt-canary-7f3e1c9a-do-not-print";
+/// A recognisable STS token with characters that change under encoding.
+pub const TOKEN: &str = "CAIS+tOkEn/canary=5d2b&x";
+
+/// The exporter binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_aliyun-cas-exporter");
+
+/// Parses a simulator spec or panics with the reason.
+pub fn spec(yaml: &str) -> SimulatorSpec {
+    SimulatorSpec::parse(yaml, "test spec").expect("test spec is valid")
+}
+
+/// Starts a simulator on a free loopback port.
+pub async fn simulator(yaml: &str) -> Simulator {
+    Simulator::start(spec(yaml), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("simulator starts")
+}
+
+/// A config file in a temporary directory that lives as long as the value.
+pub struct ConfigFile {
+    _dir: tempfile::TempDir,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// Writes `text` to a fresh `config.yaml`.
+pub fn config_file(text: &str) -> ConfigFile {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).expect("write config");
+    ConfigFile { _dir: dir, path }
+}
+
+/// A command for the binary with a clean credentials environment.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ALIBABA_CLOUD_") {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Runs the binary to completion and returns its status, stdout and stderr.
+pub fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let output = command(args, env)
+        .stdin(Stdio::null())
+        .output()
+        .expect("binary runs");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A running exporter process; killed when dropped.
+pub struct Exporter {
+    child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+impl Exporter {
+    /// Starts the binary with `args` (a loopback listen address is added) and waits until it listens.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--web.listen-address=127.0.0.1:0");
+        let mut child = command(&all, env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let err_pipe = child.stderr.take().expect("stderr piped");
+        let lines = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                if let Some(address) = line
+                    .contains("message=listening")
+                    .then(|| field(&line, "address"))
+                    .flatten()
+                {
+                    let _ = tx.send(address);
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut out_pipe = child.stdout.take().expect("stdout piped");
+        let out = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out_pipe.read_to_string(&mut text);
+            out.lock().unwrap().push_str(&text);
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(address) => address.parse().expect("listen address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "exporter did not start listening; stderr:\n{}",
+                    stderr.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Self {
+            child,
+            address,
+            stderr,
+            stdout,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Every stderr line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Everything written to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// GETs `path`: status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("exporter answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// The parsed `/metrics`.
+    pub async fn metrics(&self) -> Metrics {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200, "{body}");
+        Metrics::parse(&body)
+    }
+
+    /// Scrapes until `done` holds, or panics after `limit` with the last scrape.
+    pub async fn wait_for(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&Metrics) -> bool,
+    ) -> Metrics {
+        let deadline = Instant::now() + limit;
+        loop {
+            let metrics = self.metrics().await;
+            if done(&metrics) {
+                return metrics;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last scrape:\n{}\nlogs:\n{}",
+                    metrics.text,
+                    self.logs().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `/-/ready` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.get("/-/ready").await.0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "never ready; logs:\n{}",
+                self.logs().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until a log line contains every one of `parts`, and returns it.
+    pub async fn wait_for_log(&self, parts: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = self
+                .logs()
+                .into_iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {parts:?}; logs:\n{}",
+                self.logs().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.logs());
+            }
+            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=` in a logfmt line (quotes removed).
+pub fn field(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find('"')?;
+        Some(quoted[..end].to_owned())
+    } else {
+        Some(rest.split(' ').next().unwrap_or_default().to_owned())
+    }
+}
+
+/// One sample line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The series name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its value.
+    pub value: f64,
+}
+
+/// A parsed exposition.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    /// The text as served.
+    pub text: String,
+    /// Samples in order.
+    pub samples: Vec<Sample>,
+    /// HELP by family.
+    pub help: BTreeMap<String, String>,
+    /// TYPE by family.
+    pub types: BTreeMap<String, String>,
+}
+
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let eq = rest.find("=\"").expect("label =");
+        let name = rest[..eq].trim_start_matches(',').to_owned();
+        let mut value = String::new();
+        let mut chars = rest[eq + 2..].char_indices();
+        let mut end = 0;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next().map(|(_, c)| c) {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => {}
+                },
+                '"' => {
+                    end = eq + 2 + i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.insert(name, value);
+        rest = &rest[end..];
+    }
+    labels
+}
+
+impl Metrics {
+    /// Parses the text format.
+    pub fn parse(text: &str) -> Self {
+        let mut metrics = Metrics {
+            text: text.to_owned(),
+            ..Default::default()
+        };
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').expect("help text");
+                metrics.help.insert(name.to_owned(), help.to_owned());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("type");
+                metrics.types.insert(name.to_owned(), kind.to_owned());
+            } else if !line.is_empty() && !line.starts_with('#') {
+                let (series, value) = line.rsplit_once(' ').expect("sample value");
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, labels)) => (name, parse_labels(labels.trim_end_matches('}'))),
+                    None => (series, BTreeMap::new()),
+                };
+                let value = match value {
+                    "+Inf" => f64::INFINITY,
+                    "-Inf" => f64::NEG_INFINITY,
+                    v => v.parse().expect("numeric sample"),
+                };
+                metrics.samples.push(Sample {
+                    name: name.to_owned(),
+                    labels,
+                    value,
+                });
+            }
+        }
+        metrics
+    }
+
+    /// The value of the series `name` with exactly `labels`.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let wanted: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.samples
+            .iter()
+            .find(|s| s.name == name && s.labels == wanted)
+            .map(|s| s.value)
+    }
+
+    /// Every sample of `name` whose labels include `labels`.
+    pub fn matching(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    /// Whether any series of `name` carries `job_id`.
+    pub fn has_job_series(&self, name: &str, job_id: u64) -> bool {
+        !self
+            .matching(name, &[("job_id", &job_id.to_string())])
+            .is_empty()
+    }
+}
+
+/// The rows of the metric table in `docs/metrics.md`: name → (type, labels, help).
+pub fn documented_metrics() -> BTreeMap<String, (String, Vec<String>, String)> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/metrics.md"))
+            .expect("docs/metrics.md");
+    let mut rows = BTreeMap::new();
+    for line in doc.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells.len(), 5, "table row {line}");
+        let name = cells[0].trim_matches('`').to_owned();
+        let labels = if cells[2] == "—" {
+            Vec::new()
+        } else {
+            cells[2]
+                .split(", ")
+                .map(|l| l.trim_matches('`').to_owned())
+                .collect()
+        };
+        rows.insert(name, (cells[1].to_owned(), labels, cells[4].to_owned()));
+    }
+    rows
+}
