@@ -17,6 +17,9 @@ fn env(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.config_check {
+        return check_config(cli.config_file.as_deref());
+    }
     logging::init(cli.log_level, cli.log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,13 +49,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let (simulator, config) = match cli.config_file {
         Some(path) => {
             let path = path.to_string_lossy().into_owned();
-            let config = Config::load(&path, &env).map_err(|e| e.to_string())?;
-            if cli.config_check {
-                credentials_provider(&config, &env).map_err(|e| e.to_string())?;
-                println!("{path}: valid ({} jobs)", config.jobs.len());
-                return Ok(());
-            }
-            (None, config)
+            (None, Config::load(&path, &env).map_err(|e| e.to_string())?)
         }
         None if cli.demo => {
             let (simulator, config) = demo::start().await.map_err(|e| e.to_string())?;
@@ -73,6 +70,29 @@ async fn run(cli: Cli) -> Result<(), String> {
         simulator.shutdown().await;
     }
     Ok(())
+}
+
+/// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
+fn check_config(path: Option<&std::path::Path>) -> ExitCode {
+    let path = path
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let checked = Config::load(&path, &env)
+        .map_err(|e| e.to_string())
+        .and_then(|config| {
+            credentials_provider(&config, &env).map_err(|e| format!("{path}: {e}"))?;
+            Ok(config)
+        });
+    match checked {
+        Ok(config) => {
+            println!("{path}: valid ({} jobs)", config.jobs.len());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM.

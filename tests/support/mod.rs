@@ -105,11 +105,7 @@ impl Exporter {
         let lines = Arc::clone(&stderr);
         std::thread::spawn(move || {
             for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                if let Some(address) = line
-                    .contains("message=listening")
-                    .then(|| field(&line, "address"))
-                    .flatten()
-                {
+                if let Some(address) = listening_address(&line) {
                     let _ = tx.send(address);
                 }
                 lines.lock().unwrap().push(line);
@@ -257,6 +253,15 @@ impl Drop for Exporter {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address of the "listening" line, in logfmt or JSON.
+fn listening_address(line: &str) -> Option<String> {
+    if line.contains("message=listening") {
+        return field(line, "address");
+    }
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    (json["message"] == "listening").then(|| json["address"].as_str().map(str::to_owned))?
 }
 
 /// The value of `key=` in a logfmt line (quotes removed).

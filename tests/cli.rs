@@ -1,0 +1,255 @@
+//! The binary's handling of bad input: every mistake exits 1 with a message
+//! that says where and what to do; and no secret ever reaches any output.
+
+mod support;
+
+use aliyun_cas_exporter::api::sign::percent_encode;
+use support::{Exporter, KEY_ID, SECRET, TOKEN, config_file, run_to_end, simulator};
+
+const ENV: [(&str, &str); 2] = [
+    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+];
+
+fn check(text: &str, env: &[(&str, &str)]) -> (i32, String, String, String) {
+    let cfg = config_file(text);
+    let path = cfg.path.to_str().unwrap().to_owned();
+    let (status, stdout, stderr) = run_to_end(&["--config.check", "--config.file", &path], env);
+    (status.code().unwrap(), stdout, stderr, path)
+}
+
+#[test]
+fn config_check_accepts_a_valid_file() {
+    let (code, stdout, stderr, path) = check("endpoint: intl\njobs: [8888, 9999]\n", &ENV);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(stdout, format!("{path}: valid (2 jobs)\n"));
+}
+
+#[test]
+fn config_check_names_file_line_column_and_remedy() {
+    let cases: [(&str, &str); 7] = [
+        ("jobs: [1\n", ":2:1: did not find expected ',' or ']'"),
+        (
+            "jobs: [1]\npoll_interval: 30s\n",
+            ":2:1: unknown field `poll_interval`, expected one of",
+        ),
+        (
+            "jobs:\n  - 12\n  - twelve\n",
+            ":3:5: jobs[1]: job ID \"twelve\" is not a number; job IDs are the positive integers",
+        ),
+        (
+            "jobs: [12, 12]\n",
+            ":1:7: jobs: job ID 12 is listed twice; remove the duplicate",
+        ),
+        ("jobs: [0]\n", ":1:8: jobs[0]: job ID 0 is not valid"),
+        (
+            "endpoint: ftp://cas.aliyuncs.com\njobs: [1]\n",
+            ": `endpoint`: endpoint \"ftp://cas.aliyuncs.com\" is not valid: the scheme must be https",
+        ),
+        (
+            "interval: soon\njobs: [1]\n",
+            ":1:11: interval: \"soon\" is not a duration",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (code, stdout, stderr, path) = check(text, &ENV);
+        assert_eq!(code, 1, "{text}");
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.starts_with(&format!("{path}{expected}")),
+            "{text}\ngot: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn missing_or_partial_credentials_are_explained() {
+    let (code, _, stderr, path) = check("jobs: [1]\n", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "{path}: no credentials found: the config file has no `credentials:` section and ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; set both variables (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) or add a `credentials:` section to the config file\n"
+        )
+    );
+    let (code, _, stderr, _) = check("jobs: [1]\n", &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset"), "{stderr}");
+    let (code, _, stderr, path) = check(
+        "jobs: [1]\ncredentials:\n  access_key_id: LTAI\n  access_key_secret: ${CAS_SECRET}\n",
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "{path}: `credentials.access_key_secret`: refers to ${{CAS_SECRET}}, which is not set or empty; export CAS_SECRET before starting the exporter\n"
+        )
+    );
+}
+
+#[test]
+fn startup_errors_exit_1_with_a_log_line() {
+    let (status, _, stderr) = run_to_end(&["--config.file", "/nonexistent/cas.yaml"], &ENV);
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("level=error"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/cas.yaml: No such file or directory"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check the path given to --config.file"),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = run_to_end(&[], &ENV);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("no configuration: pass --config.file PATH"),
+        "{stderr}"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().to_string();
+    let cfg = config_file("jobs: [1]\n");
+    let (status, _, stderr) = run_to_end(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--web.listen-address",
+            &taken,
+        ],
+        &ENV,
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!("cannot listen on {taken}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pick a free address with --web.listen-address"),
+        "{stderr}"
+    );
+
+    let (status, stdout, _) = run_to_end(&["--version"], &[]);
+    assert!(status.success());
+    assert!(
+        stdout.starts_with(&format!(
+            "aliyun-cas-exporter {} (revision ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{stdout}"
+    );
+}
+
+/// Every form the secret and the token could take on the way out.
+fn forbidden() -> Vec<String> {
+    let mut all = Vec::new();
+    for value in [SECRET, TOKEN] {
+        all.push(value.to_owned());
+        all.push(percent_encode(value));
+        all.push(percent_encode(&percent_encode(value)));
+        all.push(value.replace('+', " "));
+    }
+    all.push("canary-7f3e1c9a".to_owned());
+    all.push("tOkEn/canary".to_owned());
+    all.push("tOkEn%2Fcanary".to_owned());
+    all
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for needle in forbidden() {
+        assert!(
+            !text.contains(&needle),
+            "{what} contains {needle:?}:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_token_in_any_output() {
+    // The simulator knows the key with another secret: every answer is a
+    // SignatureDoesNotMatch whose server string-to-sign carries the token.
+    let sim = simulator(&format!(
+        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n"
+    ))
+    .await;
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for (format, key_id, in_file) in [
+        ("logfmt", KEY_ID, false),
+        ("json", KEY_ID, true),
+        ("json", "STS.good", true),
+    ] {
+        let credentials = if in_file {
+            "credentials:\n  access_key_id: ${AK_ID}\n  access_key_secret: ${AK_SECRET}\n  security_token: ${AK_TOKEN}\n".to_owned()
+        } else {
+            String::new()
+        };
+        let cfg = config_file(&format!(
+            "endpoint: {}\ninterval: 1s\ntimeouts:\n  request: 300ms\n{credentials}jobs: [1, 2, 3]\n",
+            sim.endpoint()
+        ));
+        let env: Vec<(&str, &str)> = if in_file {
+            vec![
+                ("AK_ID", key_id),
+                ("AK_SECRET", SECRET),
+                ("AK_TOKEN", TOKEN),
+            ]
+        } else {
+            vec![
+                ("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id),
+                ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+                ("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN),
+            ]
+        };
+        let exporter = Exporter::start(
+            &[
+                "--config.file",
+                cfg.path.to_str().unwrap(),
+                "--log.level=debug",
+                &format!("--log.format={format}"),
+            ],
+            &env,
+        );
+        exporter.wait_ready().await;
+        if key_id == KEY_ID {
+            exporter
+                .wait_for_log(&["SignatureDoesNotMatch", "<redacted>"])
+                .await;
+        } else {
+            exporter.wait_for_log(&["decode"]).await;
+        }
+        for path in ["/metrics", "/", "/-/ready"] {
+            outputs.push((
+                format!("{format} {key_id} {path}"),
+                exporter.get(path).await.1,
+            ));
+        }
+        let (_, logs) = exporter.terminate();
+        outputs.push((format!("{format} {key_id} logs"), logs.join("\n")));
+    }
+    let inline = config_file(&format!(
+        "credentials:\n  access_key_id: {KEY_ID}\n  access_key_secret: {SECRET}\n  security_token: \"{TOKEN}\"\njobs: [1, 1]\n"
+    ));
+    let (_, stdout, stderr) = run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            inline.path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    outputs.push(("config.check".into(), format!("{stdout}{stderr}")));
+    assert!(stderr.contains("listed twice"), "{stderr}");
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+    let signature_lines = outputs
+        .iter()
+        .filter(|(_, t)| t.contains("SignatureDoesNotMatch"))
+        .count();
+    assert!(
+        signature_lines >= 2,
+        "both log formats saw the signature error"
+    );
+}

@@ -1,0 +1,609 @@
+//! The simulator is as strict as the real gateway: hand-built requests, each
+//! wrong in one way, get the exact code, status and message of the spec.
+
+mod support;
+
+use aliyun_cas_exporter::api::sign::sign_query;
+use aliyun_cas_exporter::simulator::{Fault, Simulator};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+use support::{KEY_ID, SECRET, TOKEN, simulator};
+
+fn spec(extra: &str) -> String {
+    format!(
+        "access_keys:
+  - id: {KEY_ID}
+    secret: {SECRET}
+  - id: STS.key
+    secret: sts-secret
+    security_token: \"{TOKEN}\"
+  - id: denied
+    secret: denied-secret
+    denied_actions: [DescribeDeploymentJobStatus]
+{extra}jobs:
+  - id: 8888
+    name: cdn-renew
+    cert_domain: www.example.com
+    workers: {{CDN: 12, SLB: 8}}
+    outcomes: {{succeeded: 17, failed: 2, rollback_succeeded: 1}}
+    resources: 4127
+    used_resources: 300
+    purchased_resources: 500
+    consumed_resources: 20
+    certificates: 2
+  - id: 9999
+    job_type: cloud
+    workers: {{OSS: 1}}
+"
+    )
+}
+
+fn timestamp(offset_secs: i64) -> String {
+    let now = SystemTime::now();
+    let at = if offset_secs >= 0 {
+        now + Duration::from_secs(offset_secs as u64)
+    } else {
+        now - Duration::from_secs(offset_secs.unsigned_abs())
+    };
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// A correct parameter set for `action`, with a fresh nonce.
+fn params(action: &str, key_id: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = vec![
+        ("AccessKeyId".to_owned(), key_id.to_owned()),
+        ("Action".to_owned(), action.to_owned()),
+        ("Format".to_owned(), "JSON".to_owned()),
+        ("SignatureMethod".to_owned(), "HMAC-SHA1".to_owned()),
+        (
+            "SignatureNonce".to_owned(),
+            uuid::Uuid::new_v4().to_string(),
+        ),
+        ("SignatureVersion".to_owned(), "1.0".to_owned()),
+        ("Timestamp".to_owned(), timestamp(0)),
+        ("Version".to_owned(), "2020-04-07".to_owned()),
+    ];
+    all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    all
+}
+
+fn set(params: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+    params.retain(|(k, _)| k != name);
+    if let Some(value) = value {
+        params.push((name.to_owned(), value.to_owned()));
+    }
+}
+
+async fn send(
+    sim: &Simulator,
+    method: &str,
+    params: &[(String, String)],
+    secret: &str,
+) -> (u16, Value) {
+    let signed = sign_query(method, params, secret);
+    let url = format!("{}/?{}", sim.endpoint(), signed.query);
+    let client = reqwest::Client::new();
+    let request = if method == "GET" {
+        client.get(url)
+    } else {
+        client.post(url)
+    };
+    let response = request.send().await.expect("simulator answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn assert_error(answer: &(u16, Value), status: u16, code: &str, message: &str) {
+    assert_eq!(answer.0, status, "{answer:?}");
+    let body = &answer.1;
+    assert_eq!(body["Code"], code, "{body}");
+    assert_eq!(body["Message"], message, "{body}");
+    assert_eq!(body["HostId"], "cas.aliyuncs.com");
+    let request_id = body["RequestId"].as_str().unwrap();
+    assert_eq!(
+        body["Recommend"],
+        format!("https://api.aliyun.com/troubleshoot?q={code}&product=cas&requestId={request_id}")
+    );
+}
+
+#[tokio::test]
+async fn answers_signed_get_and_post_with_the_spec_shape() {
+    let sim = simulator(&spec("")).await;
+    for method in ["GET", "POST"] {
+        let (status, body) = send(
+            &sim,
+            method,
+            &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
+            SECRET,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let request_id = body["RequestId"].as_str().unwrap().to_owned();
+        assert_eq!(request_id.len(), 36);
+        let mut expected = json!({"ResourceCount":4127,"UseCount":300,"BuyCount":500,
+            "WorkerCount":20,"MatchWorkerCount":20,"SuccessCount":17,"FailedCount":2,"RollbackCount":1,
+            "RollbackSuccessCount":1,"RollbackFailedCount":0,"CostCount":20,"CertCount":2,
+            "ProductWorkerCount":[{"ProductName":"CDN","Count":12},{"ProductName":"SLB","Count":8}]});
+        expected["RequestId"] = Value::from(request_id);
+        assert_eq!(body, expected);
+    }
+    let (status, body) = send(
+        &sim,
+        "POST",
+        &params("DescribeDeploymentJob", KEY_ID, &[("JobId", "8888")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["Id"], 8888);
+    assert_eq!(body["Name"], "cdn-renew");
+    assert_eq!(body["Status"], "error");
+    assert_eq!(body["ProductName"], "CDN,SLB");
+    assert_eq!(body["CertDomain"], "www.example.com");
+    assert_eq!(
+        body["EndTime"].as_str().unwrap().len(),
+        13,
+        "milliseconds as in the docs' example"
+    );
+    let log = sim.requests();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[1].method, "POST");
+    assert!(log.iter().all(|r| r.code == "OK" && r.status == 200));
+}
+
+#[tokio::test]
+async fn refuses_each_authentication_fault_with_the_real_code() {
+    let sim = simulator(&spec("")).await;
+    let good = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
+
+    let answer = send(&sim, "POST", &good(), "wrong-secret").await;
+    assert_eq!(answer.0, 400);
+    assert_eq!(answer.1["Code"], "SignatureDoesNotMatch");
+    let message = answer.1["Message"].as_str().unwrap();
+    let expected_sts = sign_query("POST", &good_with_nonce_of(&sim), SECRET).string_to_sign;
+    assert!(message.starts_with("Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAItestkey0001%26Action%3DDescribeDeploymentJobStatus"), "{message}");
+    assert_eq!(message.split_once("is:").unwrap().1, expected_sts);
+
+    let answer = send(
+        &sim,
+        "POST",
+        &params(
+            "DescribeDeploymentJobStatus",
+            "nobody",
+            &[("JobId", "8888")],
+        ),
+        SECRET,
+    )
+    .await;
+    assert_error(
+        &answer,
+        404,
+        "InvalidAccessKeyId.NotFound",
+        "Specified access key is not found.",
+    );
+
+    let mut replayed = good();
+    assert_eq!(send(&sim, "POST", &replayed, SECRET).await.0, 200);
+    let answer = send(&sim, "POST", &replayed, SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "SignatureNonceUsed",
+        "Specified signature nonce was used already.",
+    );
+
+    set(&mut replayed, "SignatureNonce", Some("fresh-nonce-1"));
+    set(&mut replayed, "Timestamp", Some(&timestamp(-16 * 60)));
+    let answer = send(&sim, "POST", &replayed, SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidTimeStamp.Expired",
+        "Specified time stamp or date value is expired.",
+    );
+    set(&mut replayed, "Timestamp", Some(&timestamp(16 * 60)));
+    assert_eq!(
+        send(&sim, "POST", &replayed, SECRET).await.1["Code"],
+        "InvalidTimeStamp.Expired"
+    );
+    set(&mut replayed, "Timestamp", Some(&timestamp(-14 * 60)));
+    assert_eq!(
+        send(&sim, "POST", &replayed, SECRET).await.0,
+        200,
+        "14 minutes off is still accepted"
+    );
+    set(&mut replayed, "SignatureNonce", Some("fresh-nonce-2"));
+    set(&mut replayed, "Timestamp", Some("2024-05-01 08:00:00"));
+    let answer = send(&sim, "POST", &replayed, SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidTimeStamp.Format",
+        "Specified time stamp or date value is not well formatted.",
+    );
+
+    let answer = send(
+        &sim,
+        "POST",
+        &params(
+            "DescribeDeploymentJobStatus",
+            "denied",
+            &[("JobId", "8888")],
+        ),
+        "denied-secret",
+    )
+    .await;
+    assert_error(
+        &answer,
+        403,
+        "Forbidden.RAM",
+        "User not authorized to operate on the specified resource, or this API doesn't support RAM.",
+    );
+    let answer = send(
+        &sim,
+        "POST",
+        &params("DescribeDeploymentJob", "denied", &[("JobId", "8888")]),
+        "denied-secret",
+    )
+    .await;
+    assert_eq!(answer.0, 200, "only the listed action is denied");
+}
+
+/// The parameters of the first logged request, to recompute its string-to-sign.
+fn good_with_nonce_of(sim: &Simulator) -> Vec<(String, String)> {
+    sim.requests()[0]
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn security_tokens_must_match_the_key() {
+    let sim = simulator(&spec("")).await;
+    let with_token = |token: Option<&str>| {
+        let mut p = params(
+            "DescribeDeploymentJobStatus",
+            "STS.key",
+            &[("JobId", "8888")],
+        );
+        set(&mut p, "SecurityToken", token);
+        p
+    };
+    assert_eq!(
+        send(&sim, "POST", &with_token(Some(TOKEN)), "sts-secret")
+            .await
+            .0,
+        200
+    );
+    let answer = send(&sim, "POST", &with_token(None), "sts-secret").await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidSecurityToken.Expired",
+        "Specified SecurityToken is expired.",
+    );
+    let answer = send(&sim, "POST", &with_token(Some("other")), "sts-secret").await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidSecurityToken.Malformed",
+        "Specified SecurityToken is malformed.",
+    );
+    let mut plain = params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
+    set(&mut plain, "SecurityToken", Some("unexpected"));
+    assert_eq!(
+        send(&sim, "POST", &plain, SECRET).await.1["Code"],
+        "InvalidSecurityToken.Malformed"
+    );
+    let log = sim.requests();
+    assert!(log[0].security_token && !log[1].security_token);
+    assert!(log.iter().all(|r| !r.params.contains_key("SecurityToken") && !r.params.contains_key("Signature")));
+}
+
+#[tokio::test]
+async fn checks_version_action_and_parameters() {
+    let sim = simulator(&spec("")).await;
+    let status = |extra: &[(&str, &str)]| params("DescribeDeploymentJobStatus", KEY_ID, extra);
+
+    let mut p = status(&[("JobId", "8888")]);
+    set(&mut p, "Version", Some("2018-07-13"));
+    assert_error(
+        &send(&sim, "POST", &p, SECRET).await,
+        400,
+        "InvalidVersion",
+        "Specified parameter Version is not valid.",
+    );
+
+    let answer = send(
+        &sim,
+        "POST",
+        &params("DescribeNothing", KEY_ID, &[]),
+        SECRET,
+    )
+    .await;
+    assert_error(
+        &answer,
+        404,
+        "InvalidAction.NotFound",
+        "Specified api is not found, please check your url and method.",
+    );
+
+    let answer = send(&sim, "POST", &status(&[]), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "MissingParameter",
+        "The input parameter \"JobId\" that is mandatory for processing this request is not supplied.",
+    );
+    for missing in ["Timestamp", "SignatureNonce", "AccessKeyId"] {
+        let mut p = status(&[("JobId", "8888")]);
+        set(&mut p, missing, None);
+        let answer = send(&sim, "POST", &p, SECRET).await;
+        assert_error(
+            &answer,
+            400,
+            "MissingParameter",
+            &format!(
+                "The input parameter \"{missing}\" that is mandatory for processing this request is not supplied."
+            ),
+        );
+    }
+    let answer = send(&sim, "POST", &status(&[("JobID", "8888")]), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidParameter",
+        "The parameter \"JobID\" is not recognised by DescribeDeploymentJobStatus.",
+    );
+    let answer = send(&sim, "POST", &status(&[("JobId", "abc")]), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidParameter",
+        "The specified parameter \"JobId\" is not valid.",
+    );
+    let answer = send(&sim, "POST", &status(&[("JobId", "4242")]), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidParameter.JobId",
+        "The deployment job 4242 does not exist.",
+    );
+    let mut p = status(&[("JobId", "8888")]);
+    set(&mut p, "SignatureMethod", Some("HMAC-SHA256"));
+    assert_error(
+        &send(&sim, "POST", &p, SECRET).await,
+        400,
+        "InvalidParameter",
+        "The specified parameter \"SignatureMethod\" is not valid.",
+    );
+    let mut p = status(&[("JobId", "8888")]);
+    set(&mut p, "Format", Some("XML"));
+    assert_error(
+        &send(&sim, "POST", &p, SECRET).await,
+        400,
+        "InvalidParameter",
+        "The specified parameter \"Format\" is not valid.",
+    );
+    let mut p = status(&[
+        ("JobId", "8888"),
+        ("RegionId", "cn-hangzhou"),
+        ("SignatureType", ""),
+    ]);
+    set(&mut p, "Format", Some("json"));
+    assert_eq!(
+        send(&sim, "GET", &p, SECRET).await.0,
+        200,
+        "the classic SDK's extra parameters are accepted"
+    );
+
+    let client = reqwest::Client::new();
+    let put = client
+        .put(format!("{}/", sim.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 405);
+    let elsewhere = client
+        .get(format!("{}/api", sim.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 404);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttles_beyond_the_per_action_rate() {
+    let sim = simulator(&spec("qps_limit: 3\nthrottle_status: 429\n")).await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let answer = send(
+            &sim,
+            "POST",
+            &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
+            SECRET,
+        )
+        .await;
+        codes.push((
+            answer.0,
+            answer.1["Code"].as_str().unwrap_or("OK").to_owned(),
+        ));
+    }
+    let other_action = send(
+        &sim,
+        "POST",
+        &params("DescribeDeploymentJob", KEY_ID, &[("JobId", "8888")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(other_action.0, 200, "limits are per action");
+    let ok = (200, "OK".to_owned());
+    let throttled = (429, "Throttling.User".to_owned());
+    assert_eq!(
+        codes,
+        [ok.clone(), ok.clone(), ok, throttled.clone(), throttled]
+    );
+    let log = sim.requests();
+    assert_eq!(
+        (log[3].code.as_str(), log[3].status),
+        ("Throttling.User", 429)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_window_follows_tokio_time() {
+    let sim = simulator(&spec("qps_limit: 2\n")).await;
+    let call = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
+    assert_eq!(send(&sim, "POST", &call(), SECRET).await.0, 200);
+    assert_eq!(send(&sim, "POST", &call(), SECRET).await.0, 200);
+    let answer = send(&sim, "POST", &call(), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "Throttling.User",
+        "Request was denied due to user flow control.",
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(send(&sim, "POST", &call(), SECRET).await.0, 200);
+}
+
+#[tokio::test]
+async fn plays_faults_per_job_and_by_share() {
+    let sim = simulator(&spec("qps_limit: 0\nfaults:\n  internal_error: 0.25\n")).await;
+    let call = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "9999")]);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(send(&sim, "POST", &call(), SECRET).await.0);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 500, 200, 200, 200, 500],
+        "every fourth request fails"
+    );
+
+    sim.set_job_fault(8888, Some(Fault::Truncated));
+    let job = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
+    let (status, body) = send(&sim, "POST", &job(), SECRET).await;
+    assert_eq!(status, 200);
+    let text = body.as_str().expect("not JSON");
+    assert!(
+        text.starts_with("{\"") && serde_json::from_str::<Value>(text).is_err(),
+        "{text}"
+    );
+    sim.set_job_fault(8888, Some(Fault::Malformed));
+    let (status, body) = send(&sim, "POST", &job(), SECRET).await;
+    assert_eq!(
+        (status, body.as_str().unwrap()),
+        (
+            200,
+            "<html><body>upstream temporarily unavailable</body></html>"
+        )
+    );
+    sim.set_job_fault(8888, Some(Fault::ServiceUnavailable));
+    let answer = send(&sim, "POST", &job(), SECRET).await;
+    assert_error(
+        &answer,
+        503,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure of the server.",
+    );
+    sim.set_job_fault(8888, Some(Fault::Hang));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let signed = sign_query("POST", &job(), SECRET);
+    let hung = client
+        .post(format!("{}/?{}", sim.endpoint(), signed.query))
+        .send()
+        .await;
+    assert!(hung.unwrap_err().is_timeout());
+    assert_eq!(sim.requests().last().unwrap().code, "hang");
+    sim.set_job_fault(8888, None);
+    sim.set_latency(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(send(&sim, "POST", &job(), SECRET).await.0, 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    sim.remove_job(8888);
+    assert_eq!(
+        send(&sim, "POST", &job(), SECRET).await.1["Code"],
+        "InvalidParameter.JobId"
+    );
+}
+
+#[tokio::test]
+async fn lists_jobs_page_by_page_with_filters() {
+    let sim = simulator(&spec("")).await;
+    let list = |extra: &[(&str, &str)]| params("ListDeploymentJob", KEY_ID, extra);
+    let (status, body) = send(&sim, "POST", &list(&[("ShowSize", "1")]), SECRET).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["CurrentPage"].clone(),
+            body["ShowSize"].clone(),
+            body["Total"].clone()
+        ),
+        (json!(1), json!(1), json!(2))
+    );
+    assert_eq!(body["Data"].as_array().unwrap().len(), 1);
+    assert_eq!(body["Data"][0]["Id"], 8888);
+    let (_, page2) = send(
+        &sim,
+        "POST",
+        &list(&[("ShowSize", "1"), ("CurrentPage", "2")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(page2["Data"][0]["Id"], 9999);
+    let (_, page3) = send(
+        &sim,
+        "POST",
+        &list(&[("ShowSize", "1"), ("CurrentPage", "3")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(page3["Data"], json!([]));
+    let (_, cloud) = send(&sim, "POST", &list(&[("JobType", "cloud")]), SECRET).await;
+    assert_eq!(
+        (cloud["Total"].clone(), cloud["Data"][0]["Id"].clone()),
+        (json!(1), json!(9999))
+    );
+    let (_, errors) = send(&sim, "POST", &list(&[("Status", "error")]), SECRET).await;
+    assert_eq!(errors["Data"][0]["Id"], 8888);
+    let answer = send(&sim, "POST", &list(&[("ShowSize", "0")]), SECRET).await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidParameter",
+        "The specified parameter \"ShowSize\" is not valid.",
+    );
+}
+
+#[test]
+fn refuses_an_invalid_spec_with_the_reason() {
+    use aliyun_cas_exporter::simulator::SimulatorSpec;
+    let err = |yaml: &str| {
+        SimulatorSpec::parse(yaml, "sim.yaml")
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err("access_keys: []\n"),
+        "the simulator file sim.yaml is not valid: access_keys is empty: list at least one key the exporter can sign with"
+    );
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b}]\njobs: [{id: 1}, {id: 1}]\n"),
+        "the simulator file sim.yaml is not valid: job 1 is listed twice"
+    );
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b}]\nfaults: {hang: 2}\n"),
+        "the simulator file sim.yaml is not valid: faults.hang is 2; a share lies between 0 and 1"
+    );
+    assert!(err("access_keys: [{id: a, secret: b}]\nbogus: 1\n").contains("unknown field `bogus`"));
+}
