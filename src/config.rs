@@ -434,6 +434,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_shows_the_defaults() {
+        let config = parse(include_str!("../config.example.yaml")).unwrap();
+        let defaults = parse("jobs: [8888, 9999]\n").unwrap();
+        assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn unknown_key_names_line_and_column() {
         assert_eq!(
             error("jobs: [1]\nintervall: 30s\n"),
