@@ -1,6 +1,7 @@
 //! Polls every job in the background, a bounded number at a time, and swaps in
 //! a new snapshot after each sweep. Scrapes never wait for it.
 
+use crate::api::model::DeploymentJobStatus;
 use crate::api::{ApiError, Client};
 use crate::snapshot::{JobSnapshot, Snapshot, SnapshotStore};
 use std::collections::HashMap;
@@ -67,55 +68,30 @@ impl Poller {
             let semaphore = Arc::clone(&semaphore);
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                (job_id, client.describe_deployment_job_status(job_id).await)
+                let result = client.describe_deployment_job_status(job_id).await;
+                (job_id, result, Instant::now(), SystemTime::now())
             });
         }
-        let mut results = HashMap::with_capacity(self.options.jobs.len());
+        let mut outcomes = HashMap::with_capacity(self.options.jobs.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((job_id, result)) => {
-                    if let Err(error) = &result {
-                        log_failure(job_id, error);
-                    }
-                    results.insert(job_id, result);
+                Ok((job_id, Ok(status), at, wall)) => {
+                    outcomes.insert(job_id, Some((status, at, wall)));
+                }
+                Ok((job_id, Err(error), _, _)) => {
+                    log_failure(job_id, &error);
+                    outcomes.insert(job_id, None);
                 }
                 Err(error) => tracing::error!(%error, "a poll task ended abnormally"),
             }
         }
-        let previous = self.store.load();
-        let now = Instant::now();
-        let wall = SystemTime::now();
-        let mut next = Snapshot {
-            jobs: Default::default(),
-            completed_sweeps: previous.completed_sweeps + 1,
-        };
-        for &job_id in &self.options.jobs {
-            let before = previous.jobs.get(&job_id);
-            let mut job = match results.remove(&job_id) {
-                Some(Ok(status)) => JobSnapshot {
-                    up: true,
-                    last_success: Some(wall),
-                    last_success_at: Some(now),
-                    values: Some(Arc::new(status)),
-                },
-                _ => JobSnapshot {
-                    up: false,
-                    ..before.cloned().unwrap_or(JobSnapshot {
-                        up: false,
-                        last_success: None,
-                        last_success_at: None,
-                        values: None,
-                    })
-                },
-            };
-            let stale = job
-                .last_success_at
-                .is_none_or(|at| now.duration_since(at) > self.options.stale_after);
-            if stale {
-                job.values = None;
-            }
-            next.jobs.insert(job_id, job);
-        }
+        let next = next_snapshot(
+            &self.store.load(),
+            &self.options.jobs,
+            outcomes,
+            Instant::now(),
+            self.options.stale_after,
+        );
         let failed = next.jobs.values().filter(|j| !j.up).count();
         self.store.store(next);
         tracing::debug!(
@@ -125,6 +101,46 @@ impl Poller {
             "sweep finished"
         );
     }
+}
+
+/// A successful poll: its values and when they arrived; `None` for a failed one.
+type Outcome = Option<(DeploymentJobStatus, Instant, SystemTime)>;
+
+/// The snapshot after a sweep: successes replace values, failures keep the
+/// last good ones until `stale_after`, and jobs no longer listed are gone.
+fn next_snapshot(
+    previous: &Snapshot,
+    jobs: &[u64],
+    mut outcomes: HashMap<u64, Outcome>,
+    now: Instant,
+    stale_after: Duration,
+) -> Snapshot {
+    let mut next = Snapshot {
+        jobs: Default::default(),
+        completed_sweeps: previous.completed_sweeps + 1,
+    };
+    for &job_id in jobs {
+        let mut job = match outcomes.remove(&job_id).flatten() {
+            Some((status, at, wall)) => JobSnapshot {
+                up: true,
+                last_success: Some(wall),
+                last_success_at: Some(at),
+                values: Some(Arc::new(status)),
+            },
+            None => JobSnapshot {
+                up: false,
+                ..previous.jobs.get(&job_id).cloned().unwrap_or_default()
+            },
+        };
+        let fresh = job
+            .last_success_at
+            .is_some_and(|at| now.duration_since(at) <= stale_after);
+        if !fresh {
+            job.values = None;
+        }
+        next.jobs.insert(job_id, job);
+    }
+    next
 }
 
 fn log_failure(job_id: u64, error: &ApiError) {
@@ -157,5 +173,101 @@ fn log_failure(job_id: u64, error: &ApiError) {
             hint,
             "poll failed: {error}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(workers: i64) -> DeploymentJobStatus {
+        DeploymentJobStatus {
+            worker_count: Some(workers),
+            ..Default::default()
+        }
+    }
+
+    fn success(workers: i64, at: Instant) -> Outcome {
+        Some((
+            status(workers),
+            at,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1000),
+        ))
+    }
+
+    const STALE: Duration = Duration::from_secs(300);
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_keep_values_until_stale_then_only_up_remains() {
+        let t0 = Instant::now();
+        let first = next_snapshot(
+            &Snapshot::default(),
+            &[1, 2],
+            HashMap::from([(1, success(20, t0)), (2, None)]),
+            t0,
+            STALE,
+        );
+        assert_eq!(first.completed_sweeps, 1);
+        let one = &first.jobs[&1];
+        assert!(one.up);
+        assert_eq!(one.values.as_deref(), Some(&status(20)));
+        assert_eq!(
+            one.last_success,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1000))
+        );
+        assert_eq!(
+            first.jobs[&2],
+            JobSnapshot::default(),
+            "never succeeded: up 0 alone"
+        );
+
+        tokio::time::advance(STALE).await;
+        let failing = next_snapshot(
+            &first,
+            &[1, 2],
+            HashMap::from([(1, None), (2, None)]),
+            Instant::now(),
+            STALE,
+        );
+        assert_eq!(
+            failing.jobs[&1],
+            JobSnapshot {
+                up: false,
+                ..one.clone()
+            },
+            "kept at exactly stale_after"
+        );
+
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let stale = next_snapshot(
+            &failing,
+            &[1, 2],
+            HashMap::from([(1, None)]),
+            Instant::now(),
+            STALE,
+        );
+        assert_eq!(
+            stale.jobs[&1],
+            JobSnapshot {
+                up: false,
+                values: None,
+                ..one.clone()
+            },
+            "values dropped, the last success is remembered"
+        );
+        assert_eq!(stale.completed_sweeps, 3);
+
+        let back = next_snapshot(
+            &stale,
+            &[1],
+            HashMap::from([(1, success(21, Instant::now()))]),
+            Instant::now(),
+            STALE,
+        );
+        assert_eq!(back.jobs[&1].values.as_deref(), Some(&status(21)));
+        assert!(
+            !back.jobs.contains_key(&2),
+            "a job no longer listed disappears"
+        );
     }
 }

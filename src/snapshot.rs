@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 use tokio::time::Instant;
 
-/// What the exporter knows about one job.
-#[derive(Debug, Clone, PartialEq)]
+/// What the exporter knows about one job; the default is a job never polled successfully.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobSnapshot {
     /// Whether the last poll succeeded.
     pub up: bool,

@@ -8,7 +8,8 @@ use aliyun_cas_exporter::simulator::Fault;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{
-    Exporter, KEY_ID, Metrics, SECRET, config_file, documented_metrics, field, simulator,
+    Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, config_file, documented_metrics, field,
+    simulator,
 };
 
 const ENV: [(&str, &str); 2] = [
@@ -24,17 +25,6 @@ fn config(endpoint: &str, extra: &str, jobs: &[u64]) -> String {
     let jobs: Vec<String> = jobs.iter().map(u64::to_string).collect();
     format!("endpoint: {endpoint}\n{extra}jobs: [{}]\n", jobs.join(", "))
 }
-
-const SAMPLE_JOB: &str = "  - id: 8888
-    name: cdn-renew
-    workers: {CDN: 12, SLB: 8}
-    outcomes: {succeeded: 17, failed: 2, rollback_succeeded: 1}
-    resources: 4127
-    used_resources: 300
-    purchased_resources: 500
-    consumed_resources: 20
-    certificates: 2
-";
 
 fn now_unix() -> f64 {
     SystemTime::now()

@@ -7,7 +7,7 @@ use aliyun_cas_exporter::api::sign::sign_query;
 use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
-use support::{KEY_ID, SECRET, TOKEN, simulator};
+use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, TOKEN, simulator};
 
 fn spec(extra: &str) -> String {
     format!(
@@ -21,17 +21,7 @@ fn spec(extra: &str) -> String {
     secret: denied-secret
     denied_actions: [DescribeDeploymentJobStatus]
 {extra}jobs:
-  - id: 8888
-    name: cdn-renew
-    cert_domain: www.example.com
-    workers: {{CDN: 12, SLB: 8}}
-    outcomes: {{succeeded: 17, failed: 2, rollback_succeeded: 1}}
-    resources: 4127
-    used_resources: 300
-    purchased_resources: 500
-    consumed_resources: 20
-    certificates: 2
-  - id: 9999
+{SAMPLE_JOB}  - id: 9999
     job_type: cloud
     workers: {{OSS: 1}}
 "
@@ -124,10 +114,7 @@ async fn answers_signed_get_and_post_with_the_spec_shape() {
         assert_eq!(status, 200, "{body}");
         let request_id = body["RequestId"].as_str().unwrap().to_owned();
         assert_eq!(request_id.len(), 36);
-        let mut expected = json!({"ResourceCount":4127,"UseCount":300,"BuyCount":500,
-            "WorkerCount":20,"MatchWorkerCount":20,"SuccessCount":17,"FailedCount":2,"RollbackCount":1,
-            "RollbackSuccessCount":1,"RollbackFailedCount":0,"CostCount":20,"CertCount":2,
-            "ProductWorkerCount":[{"ProductName":"CDN","Count":12},{"ProductName":"SLB","Count":8}]});
+        let mut expected: Value = serde_json::from_str(SAMPLE_STATUS_JSON).unwrap();
         expected["RequestId"] = Value::from(request_id);
         assert_eq!(body, expected);
     }

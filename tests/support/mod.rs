@@ -19,6 +19,25 @@ pub const SECRET: &str = "SeCrEt-canary-7f3e1c9a-do-not-print";
 /// A recognisable STS token with characters that change under encoding.
 pub const TOKEN: &str = "CAIS+tOkEn/canary=5d2b&x";
 
+/// The spec's sample job (section 6) as a simulator job entry, indented for a `jobs:` list.
+pub const SAMPLE_JOB: &str = "  - id: 8888
+    name: cdn-renew
+    cert_domain: www.example.com
+    workers: {CDN: 12, SLB: 8}
+    outcomes: {succeeded: 17, failed: 2, rollback_succeeded: 1}
+    resources: 4127
+    used_resources: 300
+    purchased_resources: 500
+    consumed_resources: 20
+    certificates: 2
+";
+
+/// The spec's DescribeDeploymentJobStatus sample answer, which `SAMPLE_JOB` reproduces.
+pub const SAMPLE_STATUS_JSON: &str = r#"{"RequestId":"CBF1E9B7-D6A0-4E9E-AD3E-2B47E6C2837D","ResourceCount":4127,"UseCount":300,"BuyCount":500,
+ "WorkerCount":20,"MatchWorkerCount":20,"SuccessCount":17,"FailedCount":2,"RollbackCount":1,
+ "RollbackSuccessCount":1,"RollbackFailedCount":0,"CostCount":20,"CertCount":2,
+ "ProductWorkerCount":[{"ProductName":"CDN","Count":12},{"ProductName":"SLB","Count":8}]}"#;
+
 /// The exporter binary under test.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_aliyun-cas-exporter");
 
