@@ -37,7 +37,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         let simulator = Simulator::start(spec, listen)
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(address = %simulator.address(), "simulator listening");
+        tracing::info!(address = %simulator.address(), role = "simulator", "listening");
         shutdown.cancelled().await;
         simulator.shutdown().await;
         return Ok(());

@@ -594,3 +594,45 @@ fn refuses_an_invalid_spec_with_the_reason() {
     );
     assert!(err("access_keys: [{id: a, secret: b}]\nbogus: 1\n").contains("unknown field `bogus`"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulate_subcommand_serves_a_jobs_file() {
+    let file = support::config_file(&format!(
+        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n{SAMPLE_JOB}"
+    ));
+    let process = support::Exporter::spawn(
+        &[
+            "simulate",
+            "--jobs",
+            file.path.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let signed = sign_query(
+        "POST",
+        &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
+        SECRET,
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}?{}", process.url("/"), signed.query))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let mut expected: Value = serde_json::from_str(SAMPLE_STATUS_JSON).unwrap();
+    expected["RequestId"] = body["RequestId"].clone();
+    assert_eq!(body, expected);
+    let (status, logs) = process.terminate();
+    assert!(status.success(), "{logs:?}");
+
+    let (status, _, stderr) =
+        support::run_to_end(&["simulate", "--jobs", "/nonexistent.yaml"], &[]);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot read the simulator file /nonexistent.yaml"),
+        "{stderr}"
+    );
+}

@@ -107,11 +107,16 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Starts the binary with `args` (a loopback listen address is added) and waits until it listens.
+    /// Starts the exporter with `args` (a loopback listen address is added) and waits until it listens.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut all: Vec<&str> = args.to_vec();
         all.push("--web.listen-address=127.0.0.1:0");
-        let mut child = command(&all, env)
+        Self::spawn(&all, env)
+    }
+
+    /// Starts the binary with exactly `args` and waits for its "listening" log line.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = command(args, env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
