@@ -39,7 +39,7 @@ fn config_check_names_file_line_column_and_remedy() {
         ),
         (
             "jobs: [12, 12]\n",
-            ":1:7: jobs: job ID 12 is listed twice; remove the duplicate",
+            ":1:12: jobs[1]: job ID 12 is listed twice; remove the duplicate",
         ),
         ("jobs: [0]\n", ":1:8: jobs[0]: job ID 0 is not valid"),
         (
@@ -171,7 +171,7 @@ async fn no_secret_or_token_in_any_output() {
     // The simulator knows the key with another secret: every answer is a
     // SignatureDoesNotMatch whose server string-to-sign carries the token.
     let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n"
+        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n  - id: 4\n    fault: bad_gateway\n"
     ))
     .await;
     let mut outputs: Vec<(String, String)> = Vec::new();
@@ -186,7 +186,7 @@ async fn no_secret_or_token_in_any_output() {
             String::new()
         };
         let cfg = config_file(&format!(
-            "endpoint: {}\ninterval: 1s\ntimeouts:\n  request: 300ms\n{credentials}jobs: [1, 2, 3]\n",
+            "endpoint: {}\ninterval: 1s\ntimeouts:\n  request: 300ms\n{credentials}jobs: [1, 2, 3, 4]\n",
             sim.endpoint()
         ));
         let env: Vec<(&str, &str)> = if in_file {
@@ -218,6 +218,10 @@ async fn no_secret_or_token_in_any_output() {
                 .await;
         } else {
             exporter.wait_for_log(&["decode"]).await;
+            // The gateway's page echoes the request, token included: the log line must not.
+            exporter
+                .wait_for_log(&["502 Bad Gateway", "<redacted>"])
+                .await;
         }
         for path in ["/metrics", "/", "/-/ready"] {
             outputs.push((
@@ -241,6 +245,25 @@ async fn no_secret_or_token_in_any_output() {
     );
     outputs.push(("config.check".into(), format!("{stdout}{stderr}")));
     assert!(stderr.contains("listed twice"), "{stderr}");
+    let in_url = config_file(&format!(
+        "endpoint: https://{KEY_ID}:{SECRET}@cas.aliyuncs.com\njobs: [1]\n"
+    ));
+    let (_, stdout, stderr) = run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            in_url.path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        stderr.contains("credentials do not belong in the endpoint"),
+        "{stderr}"
+    );
+    outputs.push((
+        "endpoint with credentials".into(),
+        format!("{stdout}{stderr}"),
+    ));
     for (what, text) in &outputs {
         assert_clean(what, text);
     }

@@ -1,7 +1,7 @@
 //! Sends signed RPC requests the way the current SDK does: POST to `/`, every
 //! parameter in the query, an empty body, a fresh nonce and timestamp each time.
 
-use super::error::{mask_token, split_signature_message};
+use super::error::{redact, split_signature_message};
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
 use super::sign::sign_query;
 use super::{
@@ -41,7 +41,7 @@ pub struct Client {
 
 const USER_AGENT: &str = concat!("aliyun-cas-exporter/", env!("CARGO_PKG_VERSION"));
 /// Longest part of an unexpected body quoted in a log line.
-const SNIPPET_LEN: usize = 120;
+const SNIPPET_LEN: usize = 200;
 
 impl Client {
     /// Builds a client; fails only if the TLS stack cannot be initialised.
@@ -63,11 +63,6 @@ impl Client {
             credentials,
             observer,
         })
-    }
-
-    /// The endpoint this client talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.options.endpoint
     }
 
     /// DescribeDeploymentJobStatus: the counts of job `job_id`.
@@ -178,7 +173,7 @@ impl Client {
         else {
             return Err(ApiError::Http {
                 status,
-                snippet: snippet(&body),
+                snippet: snippet(&redact(&String::from_utf8_lossy(&body), &credentials)),
             });
         };
         let code = error.code.unwrap_or_default();
@@ -188,8 +183,8 @@ impl Client {
             let (text, server) = split_signature_message(&message);
             let same_string = server.as_deref() == Some(signed.string_to_sign.as_str());
             signature = Some(SignatureMismatch {
-                ours: mask_token(&signed.string_to_sign, token),
-                server: server.map(|s| mask_token(&s, token)),
+                ours: redact(&signed.string_to_sign, &credentials),
+                server: server.map(|s| redact(&s, &credentials)),
                 same_string,
             });
             message = text;
@@ -228,8 +223,8 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// The start of `text`; cut only after redaction, so no partial secret survives.
+fn snippet(text: &str) -> String {
     let mut cut: String = text.chars().take(SNIPPET_LEN).collect();
     if text.chars().count() > SNIPPET_LEN {
         cut.push('…');

@@ -17,10 +17,11 @@ pub struct Endpoint {
 /// Why an endpoint setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "endpoint {value:?} is not valid: {reason}; write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+    "endpoint {shown} is not valid: {reason}; write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
 )]
 pub struct EndpointError {
-    value: String,
+    /// The value as quoted in the message, or a note when quoting it could reveal credentials.
+    shown: String,
     reason: String,
 }
 
@@ -28,9 +29,16 @@ impl Endpoint {
     /// Parses a preset, a bare host (HTTPS implied) or an explicit `http://` / `https://` URL.
     pub fn parse(value: &str) -> Result<Self, EndpointError> {
         let fail = |reason: &str| EndpointError {
-            value: value.to_owned(),
+            shown: format!("{value:?}"),
             reason: reason.to_owned(),
         };
+        if value.contains('@') {
+            // `user:password@host` would put a secret into the log: do not quote it.
+            return Err(EndpointError {
+                shown: "(not shown: it contains '@')".to_owned(),
+                reason: "credentials do not belong in the endpoint; give them as README's Credentials section says".to_owned(),
+            });
+        }
         let trimmed = value.trim();
         let full = match trimmed {
             "" => return Err(fail("it is empty")),
@@ -53,9 +61,6 @@ impl Endpoint {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(fail("it names no host"));
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(fail("credentials do not belong in the endpoint"));
-        }
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(fail("the API is served at path / with no query"));
         }
@@ -65,14 +70,6 @@ impl Endpoint {
     /// The base URL, ending in `/`.
     pub fn as_str(&self) -> &str {
         self.url.as_str()
-    }
-
-    /// The host (and port, when not the default), as the `Host` header carries it.
-    pub fn authority(&self) -> String {
-        match self.url.port() {
-            Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
-            None => self.url.host_str().unwrap_or_default().to_owned(),
-        }
     }
 }
 
@@ -110,13 +107,6 @@ mod tests {
         );
         let local = Endpoint::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(local.as_str(), "http://127.0.0.1:8080/");
-        assert_eq!(local.authority(), "127.0.0.1:8080");
-        assert_eq!(
-            Endpoint::parse("https://cas.aliyuncs.com/")
-                .unwrap()
-                .authority(),
-            "cas.aliyuncs.com"
-        );
     }
 
     #[test]
@@ -127,7 +117,6 @@ mod tests {
             "https://x/path",
             "https://x/?a=1",
             "cas.aliyuncs.com/x",
-            "https://u:p@x",
             "a b",
         ] {
             let err = Endpoint::parse(bad).unwrap_err().to_string();
@@ -140,5 +129,15 @@ mod tests {
                 "{err}"
             );
         }
+        let err = Endpoint::parse("https://LTAI:s3cr3t@cas.aliyuncs.com")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "endpoint (not shown: it contains '@') is not valid: credentials do not belong"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"));
     }
 }
