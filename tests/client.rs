@@ -135,7 +135,7 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
         (page.current_page, page.show_size, page.total),
         (Some(1), Some(50), Some(2))
     );
-    let ids: Vec<Option<i64>> = page.data.iter().map(|j| j.id).collect();
+    let ids: Vec<Option<i64>> = page.data.unwrap().iter().map(|j| j.id).collect();
     assert_eq!(ids, vec![Some(7777), Some(8888)]);
     assert_eq!(
         recorder.0.lock().unwrap().clone(),

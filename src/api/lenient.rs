@@ -35,8 +35,9 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Float(v))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Int(i64::from(v)))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
+        // A flag where a count belongs is not a count.
+        Ok(Scalar::Nothing)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
@@ -100,11 +101,135 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     })
 }
 
+/// A list of objects; elements that are not objects are skipped, and anything but a list is missing.
+pub fn objects<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    d.deserialize_any(ObjectsVisitor(std::marker::PhantomData))
+}
+
+struct ObjectsVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectsVisitor<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Object(item)) = seq.next_element::<Object<T>>()? {
+            items.extend(item);
+        }
+        Ok(Some(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// One list element: `Some` for an object, `None` for anything else.
+struct Object<T>(Option<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Object<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Object(Some(t)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Object<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Object(None))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Object<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+}
+
 /// Values above this are milliseconds (spec section 7.5): 1e11 seconds is the year 5138.
 const MILLISECONDS_THRESHOLD: f64 = 1e11;
 
 /// Normalises a Unix time given in seconds or milliseconds to seconds.
-pub fn normalise_unix_time(raw: f64) -> Option<f64> {
+fn normalise_unix_time(raw: f64) -> Option<f64> {
     if !raw.is_finite() || raw <= 0.0 {
         return None;
     }
@@ -158,6 +283,7 @@ mod tests {
         assert_eq!(parse(r#"{"n":null}"#).0, None);
         assert_eq!(parse(r#"{"n":[1]}"#).0, None);
         assert_eq!(parse(r#"{"n":{"a":1}}"#).0, None);
+        assert_eq!(parse(r#"{"n":true}"#).0, None);
         assert_eq!(parse(r#"{}"#).0, None);
     }
 

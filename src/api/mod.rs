@@ -10,7 +10,6 @@ pub mod sign;
 pub use client::{Client, ClientOptions, RequestObserver};
 pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
 pub use error::{ApiError, ServiceError, SignatureMismatch};
-pub use lenient::normalise_unix_time;
 
 /// The CAS API version every request names.
 pub const API_VERSION: &str = "2020-04-07";

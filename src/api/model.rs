@@ -48,7 +48,7 @@ pub struct DeploymentJobStatus {
     #[serde(default, deserialize_with = "lenient::int")]
     pub cert_count: Option<i64>,
     /// Worker tasks per cloud product.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::objects")]
     pub product_worker_count: Option<Vec<ProductWorkerCount>>,
 }
 
@@ -125,9 +125,9 @@ pub struct DeploymentJobPage {
     /// Jobs in all pages.
     #[serde(default, deserialize_with = "lenient::int")]
     pub total: Option<i64>,
-    /// The jobs of this page.
-    #[serde(default)]
-    pub data: Vec<DeploymentJob>,
+    /// The jobs of this page; `None` when the field is missing or not a list.
+    #[serde(default, deserialize_with = "lenient::objects")]
+    pub data: Option<Vec<DeploymentJob>>,
 }
 
 /// The body of a failed call (spec section 3.1); both casings of the keys occur.
@@ -218,6 +218,35 @@ mod tests {
     }
 
     #[test]
+    fn odd_product_lists_lose_only_what_cannot_be_read() {
+        let parse = |list: &str| {
+            let body = format!(r#"{{"WorkerCount":3,"ProductWorkerCount":{list}}}"#);
+            let parsed: DeploymentJobStatus = serde_json::from_str(&body).unwrap();
+            assert_eq!(parsed.worker_count, Some(3), "{list}");
+            parsed.product_worker_count
+        };
+        assert_eq!(parse("{}"), None);
+        assert_eq!(parse(r#""CDN""#), None);
+        assert_eq!(parse("null"), None);
+        assert_eq!(parse("[]"), Some(vec![]));
+        assert_eq!(
+            parse(
+                r#"[null, 7, "x", [1], {"ProductName":"CDN","Count":{"n":1}}, {"ProductName":"OSS","Count":2}]"#
+            ),
+            Some(vec![
+                ProductWorkerCount {
+                    product_name: Some("CDN".into()),
+                    count: None
+                },
+                ProductWorkerCount {
+                    product_name: Some("OSS".into()),
+                    count: Some(2)
+                },
+            ])
+        );
+    }
+
+    #[test]
     fn list_deployment_job_sample() {
         let body = r#"{"RequestId":"7C4E4AAC-4B6B-4D2E-8B9B-1F7F3B8C9A10","CurrentPage":1,"ShowSize":50,"Total":1,
  "Data":[{"Id":8888,"Name":"cdn-renew","JobType":"user","Status":"processing","CertType":"buy",
@@ -231,7 +260,7 @@ mod tests {
         assert_eq!(page.total, Some(1));
         assert_eq!(
             page.data,
-            vec![DeploymentJob {
+            Some(vec![DeploymentJob {
                 id: Some(8888),
                 name: Some("cdn-renew".into()),
                 job_type: Some("user".into()),
@@ -246,7 +275,7 @@ mod tests {
                 gmt_create: Some(1_714_550_000.0),
                 gmt_modified: Some(1_714_550_460.0),
                 rollback: Some(0),
-            }]
+            }])
         );
     }
 
