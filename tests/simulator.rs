@@ -3,7 +3,7 @@
 
 mod support;
 
-use aliyun_cas_exporter::api::sign::sign_query;
+use aliyun_cas_exporter::api::sign::{canonical_query, percent_encode, sign_query, signature};
 use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
@@ -21,7 +21,8 @@ fn spec(extra: &str) -> String {
     secret: denied-secret
     denied_actions: [DescribeDeploymentJobStatus]
 {extra}jobs:
-{SAMPLE_JOB}  - id: 9999
+{SAMPLE_JOB}    cert_ids: [12345]
+  - id: 9999
     job_type: cloud
     workers: {{OSS: 1}}
 "
@@ -513,10 +514,12 @@ async fn plays_faults_per_job_and_by_share() {
     assert!(hung.unwrap_err().is_timeout());
     assert_eq!(sim.requests().last().unwrap().code, "hang");
     sim.set_job_fault(8888, None);
-    sim.set_latency(Duration::from_millis(200));
-    let started = std::time::Instant::now();
-    assert_eq!(send(&sim, "POST", &job(), SECRET).await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(200));
+    sim.set_job_fault(8888, Some(Fault::BadGateway));
+    let (status, body) = send(&sim, "POST", &job(), SECRET).await;
+    let page = body.as_str().unwrap();
+    assert_eq!(status, 502);
+    assert!(page.starts_with("<html><body><h1>502 Bad Gateway</h1><p>/?AccessKeyId=LTAItestkey0001&Action=DescribeDeploymentJobStatus&"), "{page}");
+    sim.set_job_fault(8888, None);
     sim.remove_job(8888);
     assert_eq!(
         send(&sim, "POST", &job(), SECRET).await.1["Code"],
@@ -592,7 +595,130 @@ fn refuses_an_invalid_spec_with_the_reason() {
         err("access_keys: [{id: a, secret: b}]\nfaults: {hang: 2}\n"),
         "the simulator file sim.yaml is not valid: faults.hang is 2; a share lies between 0 and 1"
     );
-    assert!(err("access_keys: [{id: a, secret: b}]\nbogus: 1\n").contains("unknown field `bogus`"));
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b}]\nbogus: 1\n"),
+        "the simulator file sim.yaml is not valid: line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `latency`, `faults`, `jobs`; check the spelling (config.example.yaml lists every key)"
+    );
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b}, {id: a, secret: c}]\n"),
+        "the simulator file sim.yaml is not valid: access key a is listed twice"
+    );
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b, denied_actions: [DescribeDeploymentJobStatu]}]\n"),
+        "the simulator file sim.yaml is not valid: access key a: denied_actions names DescribeDeploymentJobStatu, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob"
+    );
+    assert_eq!(
+        err("access_keys: [{id: a, secret: b}]\nthrottle_status: 503\n"),
+        "the simulator file sim.yaml is not valid: throttle_status is 503; the API answers Throttling.User with 400 or 429"
+    );
+    assert_eq!(
+        err(
+            "access_keys: [{id: a, secret: b}]\njobs: [{id: 1, workers: {CDN: 2}, outcomes: {succeeded: 2, failed: 1}}]\n"
+        ),
+        "the simulator file sim.yaml is not valid: job 1: outcomes add up to 3 finished workers, but workers add up to 2"
+    );
+    assert!(err("access_keys: [{id: a, secret: b}]\njobs: [{id: 1, omit_fields: [BuyCnt]}]\n").starts_with(
+        "the simulator file sim.yaml is not valid: job 1: omit_fields names BuyCnt, which DescribeDeploymentJobStatus does not return; use one of ResourceCount, "
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_delays_every_answer() {
+    let sim = simulator(&spec("latency: 250ms\n")).await;
+    let started = tokio::time::Instant::now();
+    let answer = send(
+        &sim,
+        "POST",
+        &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(answer.0, 200);
+    // On the paused clock, time moves only by the simulator's sleep.
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn refuses_odd_bodies_signs_and_filters() {
+    let sim = simulator(&spec("")).await;
+    let signed = sign_query(
+        "POST",
+        &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
+        SECRET,
+    );
+    let with_body = reqwest::Client::new()
+        .post(format!("{}/?{}", sim.endpoint(), signed.query))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_body.status().as_u16(), 400);
+    let body: Value = serde_json::from_str(&with_body.text().await.unwrap()).unwrap();
+    assert_eq!(
+        body["Message"],
+        "The request body must be empty or application/x-www-form-urlencoded."
+    );
+
+    // JobId travels in a form body: it is signed with the query parameters.
+    let query_part = params("DescribeDeploymentJobStatus", KEY_ID, &[]);
+    let mut signed_part = query_part.clone();
+    signed_part.push(("JobId".into(), "8888".into()));
+    let string_to_sign = sign_query("POST", &signed_part, SECRET).string_to_sign;
+    let query = format!(
+        "{}&Signature={}",
+        canonical_query(&query_part),
+        percent_encode(&signature(&string_to_sign, SECRET))
+    );
+    let form_post = reqwest::Client::new()
+        .post(format!("{}/?{query}", sim.endpoint()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("JobId=8888")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        form_post.status().as_u16(),
+        200,
+        "form fields are parameters, and are signed"
+    );
+
+    let answer = send(
+        &sim,
+        "POST",
+        &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "+8888")]),
+        SECRET,
+    )
+    .await;
+    assert_error(
+        &answer,
+        400,
+        "InvalidParameter",
+        "The specified parameter \"JobId\" is not valid.",
+    );
+
+    let list = |extra: &[(&str, &str)]| params("ListDeploymentJob", KEY_ID, extra);
+    let (_, by_instance) = send(
+        &sim,
+        "POST",
+        &list(&[("InstanceId", "cas-job-9999")]),
+        SECRET,
+    )
+    .await;
+    assert_eq!(
+        (
+            by_instance["Total"].clone(),
+            by_instance["Data"][0]["Id"].clone()
+        ),
+        (json!(1), json!(9999))
+    );
+    let (_, by_cert) = send(&sim, "POST", &list(&[("CertId", "12345")]), SECRET).await;
+    assert_eq!(
+        (by_cert["Total"].clone(), by_cert["Data"][0]["Id"].clone()),
+        (json!(1), json!(8888))
+    );
+    let (_, no_cert) = send(&sim, "POST", &list(&[("CertId", "1")]), SECRET).await;
+    assert_eq!(no_cert["Total"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

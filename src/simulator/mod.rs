@@ -9,8 +9,8 @@ pub mod spec;
 mod world;
 
 pub use spec::{AccessKeySpec, Evolution, Fault, FaultShares, JobSpec, Outcomes, SimulatorSpec};
-pub use world::{JobState, job_state};
 
+use crate::api::{DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB};
 use crate::http::serve::serve;
 use service::SimService;
 use std::collections::{BTreeMap, HashSet};
@@ -21,6 +21,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// The actions the simulator serves.
+pub const ACTIONS: [&str; 3] = [
+    DESCRIBE_DEPLOYMENT_JOB_STATUS,
+    DESCRIBE_DEPLOYMENT_JOB,
+    LIST_DEPLOYMENT_JOB,
+];
 
 /// How far a request's timestamp may be from the simulator's clock.
 pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
@@ -55,11 +62,6 @@ impl LoggedRequest {
     /// A parameter's value.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
-    }
-
-    /// `Action`, if given.
-    pub fn action(&self) -> Option<&str> {
-        self.param("Action")
     }
 
     /// `JobId`, if given and numeric.
@@ -104,21 +106,64 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let spec: SimulatorSpec = serde_yaml::from_str(text).map_err(|e| {
+            let (line, column, message) = crate::config::describe_yaml_error(&e);
+            invalid(format!("line {line}, column {column}: {message}"))
+        })?;
         if spec.access_keys.is_empty() {
             return Err(invalid(
                 "access_keys is empty: list at least one key the exporter can sign with".into(),
             ));
         }
+        if !matches!(spec.throttle_status, 400 | 429) {
+            return Err(invalid(format!(
+                "throttle_status is {}; the API answers Throttling.User with 400 or 429",
+                spec.throttle_status
+            )));
+        }
+        let mut key_ids = HashSet::new();
+        for key in &spec.access_keys {
+            if !key_ids.insert(key.id.as_str()) {
+                return Err(invalid(format!("access key {} is listed twice", key.id)));
+            }
+            if let Some(action) = key
+                .denied_actions
+                .iter()
+                .find(|a| !ACTIONS.contains(&a.as_str()))
+            {
+                return Err(invalid(format!(
+                    "access key {}: denied_actions names {action}, which the simulator does not serve; use one of {}",
+                    key.id,
+                    ACTIONS.join(", ")
+                )));
+            }
+        }
         let mut ids = HashSet::new();
         for job in &spec.jobs {
-            if !ids.insert(job.id) {
-                return Err(invalid(format!("job {} is listed twice", job.id)));
+            let id = job.id;
+            if !ids.insert(id) {
+                return Err(invalid(format!("job {id} is listed twice")));
             }
             if job.evolution.is_some_and(|e| e.step.is_zero()) {
                 return Err(invalid(format!(
-                    "job {}: evolution.step must be longer than 0s",
-                    job.id
+                    "job {id}: evolution.step must be longer than 0s"
+                )));
+            }
+            let total = world::worker_total(job);
+            if job.evolution.is_none() && job.outcomes.finished() > total {
+                return Err(invalid(format!(
+                    "job {id}: outcomes add up to {} finished workers, but workers add up to {total}",
+                    job.outcomes.finished()
+                )));
+            }
+            if let Some(field) = job
+                .omit_fields
+                .iter()
+                .find(|f| !world::STATUS_FIELDS.contains(&f.as_str()))
+            {
+                return Err(invalid(format!(
+                    "job {id}: omit_fields names {field}, which DescribeDeploymentJobStatus does not return; use one of {}",
+                    world::STATUS_FIELDS.join(", ")
                 )));
             }
         }
@@ -205,11 +250,6 @@ impl Simulator {
                 job.fault = fault;
             }
         });
-    }
-
-    /// Adds `job`, or replaces the job with its ID.
-    pub fn upsert_job(&self, job: JobSpec) {
-        self.with_state(|s| s.jobs.insert(job.id, job));
     }
 
     /// Removes job `job_id`: it then answers as unknown.

@@ -2,7 +2,7 @@
 //! authorise, rate-limit, then dispatch; every refusal with the real code and status.
 
 use super::spec::{AccessKeySpec, Fault, JobSpec, SimulatorSpec};
-use super::world::{job_body, job_state, status_body};
+use super::world::{instance_id, job_body, job_state, status_body};
 use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 use crate::api::{
     API_VERSION, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB, sign,
@@ -96,7 +96,8 @@ impl Reply {
         Self::json(status, code, &body)
     }
 
-    fn fault(fault: Fault, request_id: &str, ok_body: &Map<String, Value>) -> Self {
+    fn fault(fault: Fault, call: &Call<'_>, ok_body: &Map<String, Value>) -> Self {
+        let request_id = call.request_id;
         match fault {
             Fault::InternalError => Self::error(
                 500,
@@ -116,9 +117,13 @@ impl Reply {
                 "Request was denied due to user flow control.",
                 request_id,
             ),
+            // Some proxies echo the request line, query string and all: the client must not log it as it is.
             Fault::BadGateway => Self {
                 status: 502,
-                body: Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                body: Bytes::from(format!(
+                    "<html><body><h1>502 Bad Gateway</h1><p>{}</p></body></html>",
+                    call.target
+                )),
                 content_type: "text/html",
                 code: fault.name().to_owned(),
                 hang: false,
@@ -178,6 +183,8 @@ pub(crate) struct SimService {
 
 /// The parsed, authenticated parts of a request that the handlers need.
 struct Call<'a> {
+    /// The request target, path and query, as received.
+    target: &'a str,
     action: &'a str,
     params: &'a BTreeMap<String, String>,
     request_id: &'a str,
@@ -221,14 +228,14 @@ impl SimService {
     fn decide(
         &self,
         method: &Method,
-        path: &str,
+        uri: &hyper::Uri,
         params: Result<BTreeMap<String, String>, String>,
         request_id: &str,
         entry: &mut LoggedRequest,
     ) -> Reply {
         let err =
             |status, code: &str, message: &str| Reply::error(status, code, message, request_id);
-        if path != "/" {
+        if uri.path() != "/" {
             return err(
                 404,
                 "InvalidAction.NotFound",
@@ -406,6 +413,7 @@ impl SimService {
         }
         state.admitted += 1;
         let call = Call {
+            target: uri.path_and_query().map_or("/", |t| t.as_str()),
             action,
             params: &params,
             request_id,
@@ -461,7 +469,7 @@ impl SimService {
             .get("JobId")
             .map(String::as_str)
             .unwrap_or_default();
-        let Ok(job_id) = raw.parse::<u64>() else {
+        let Some(job_id) = parse_id(raw) else {
             return Reply::error(
                 400,
                 "InvalidParameter",
@@ -507,7 +515,7 @@ impl SimService {
             .or_else(|| self.global_fault(state.admitted))
         {
             Some(Fault::Throttle) => self.throttled(call.request_id),
-            Some(fault) => Reply::fault(fault, call.request_id, &body),
+            Some(fault) => Reply::fault(fault, call, &body),
             None => Reply::json(200, "OK", &body),
         }
     }
@@ -521,7 +529,7 @@ impl SimService {
         let int = |name: &str, default: u64| -> Result<u64, Reply> {
             match call.params.get(name) {
                 None => Ok(default),
-                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Some(v) => parse_id(v).ok_or_else(|| {
                     Reply::error(
                         400,
                         "InvalidParameter",
@@ -533,11 +541,21 @@ impl SimService {
         };
         let page = int("CurrentPage", 1)?;
         let size = int("ShowSize", 50)?;
+        let cert_id = call
+            .params
+            .contains_key("CertId")
+            .then(|| int("CertId", 0))
+            .transpose()?;
         let matches = |job: &JobSpec, status: &str| {
             call.params
                 .get("JobType")
                 .is_none_or(|t| *t == job.job_type)
                 && call.params.get("Status").is_none_or(|s| s == status)
+                && call
+                    .params
+                    .get("InstanceId")
+                    .is_none_or(|i| *i == instance_id(job))
+                && cert_id.is_none_or(|c| job.cert_ids.contains(&c))
         };
         let selected: Vec<Value> = state
             .jobs
@@ -578,6 +596,14 @@ fn remember_nonce(state: &mut State, nonce: &str, now: SystemTime) -> bool {
     }
     state.nonce_order.push_back((now, nonce.to_owned()));
     true
+}
+
+/// A positive decimal integer, digits only (no sign, no spaces).
+fn parse_id(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|n| *n > 0)
 }
 
 /// Parses exactly `YYYY-MM-DDThh:mm:ssZ`, the only form the API accepts.
@@ -624,8 +650,15 @@ impl Handler for SimService {
             Err(_) => Err("The request body is too large or broken.".to_owned()),
         };
         let body_len = body.as_ref().map_or(0, Bytes::len);
-        let params = body
-            .and_then(|b| parse_params(parts.uri.query().unwrap_or(""), is_form.then_some(&b[..])));
+        let params = body.and_then(|b| {
+            if !b.is_empty() && !is_form {
+                return Err(
+                    "The request body must be empty or application/x-www-form-urlencoded."
+                        .to_owned(),
+                );
+            }
+            parse_params(parts.uri.query().unwrap_or(""), is_form.then_some(&b[..]))
+        });
         let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
         let mut entry = LoggedRequest {
             at: Instant::now(),
@@ -637,13 +670,7 @@ impl Handler for SimService {
             status: 0,
             request_id: request_id.clone(),
         };
-        let reply = self.decide(
-            &parts.method,
-            parts.uri.path(),
-            params,
-            &request_id,
-            &mut entry,
-        );
+        let reply = self.decide(&parts.method, &parts.uri, params, &request_id, &mut entry);
         entry.code = reply.code.clone();
         entry.status = reply.status;
         let latency = {
@@ -687,6 +714,10 @@ mod tests {
         assert_eq!(params["A"], "a b");
         assert_eq!(params["B"], "/");
         assert_eq!(params["C"], "1");
+        assert_eq!(parse_id("8888"), Some(8888));
+        for bad in ["+8888", " 8888", "0", "", "-1", "88a"] {
+            assert_eq!(parse_id(bad), None, "{bad:?}");
+        }
         assert_eq!(
             parse_params("A=1&A=2", None).unwrap_err(),
             "The parameter \"A\" is given more than once."

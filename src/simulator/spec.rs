@@ -162,6 +162,9 @@ pub struct JobSpec {
     /// `CertCount`.
     #[serde(default = "one")]
     pub certificates: i64,
+    /// Certificates the job deploys, for ListDeploymentJob's `CertId` filter.
+    #[serde(default)]
+    pub cert_ids: Vec<u64>,
     /// A fault every request for this job gets.
     #[serde(default)]
     pub fault: Option<Fault>,

@@ -38,6 +38,28 @@ fn evolve(evolution: &Evolution, finished: i64) -> Outcomes {
     outcomes
 }
 
+/// The names of DescribeDeploymentJobStatus' fields, which `omit_fields` may name.
+pub const STATUS_FIELDS: [&str; 13] = [
+    "ResourceCount",
+    "UseCount",
+    "BuyCount",
+    "WorkerCount",
+    "MatchWorkerCount",
+    "SuccessCount",
+    "FailedCount",
+    "RollbackCount",
+    "RollbackSuccessCount",
+    "RollbackFailedCount",
+    "CostCount",
+    "CertCount",
+    "ProductWorkerCount",
+];
+
+/// The certificate instance of a job, as DescribeDeploymentJob names it.
+pub fn instance_id(job: &JobSpec) -> String {
+    format!("cas-job-{}", job.id)
+}
+
 /// The total of worker tasks: the sum over products.
 pub fn worker_total(job: &JobSpec) -> i64 {
     job.workers.values().sum()
@@ -126,10 +148,7 @@ pub fn job_body(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> Map<St
         "CertDomain".to_owned(),
         Value::from(job.cert_domain.as_str()),
     );
-    body.insert(
-        "InstanceId".to_owned(),
-        Value::from(format!("cas-job-{}", job.id)),
-    );
+    body.insert("InstanceId".to_owned(), Value::from(instance_id(job)));
     let products: Vec<&str> = job.workers.keys().map(String::as_str).collect();
     body.insert("ProductName".to_owned(), Value::from(products.join(",")));
     body.insert("GmtCreate".to_owned(), ms(started_unix_ms));
