@@ -5,7 +5,7 @@
 use crate::api::Endpoint;
 use crate::credentials::{Credentials, Secret};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
@@ -89,7 +89,7 @@ struct RawConfig {
     #[serde(default)]
     stale_after: Option<DurationValue>,
     #[serde(default)]
-    concurrency: Option<usize>,
+    concurrency: Option<PositiveCount>,
     #[serde(default)]
     timeouts: Option<RawTimeouts>,
     #[serde(default)]
@@ -165,59 +165,63 @@ impl<'de> Visitor<'de> for JobIdsVisitor {
     type Value = JobIds;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of deployment job IDs")
+        f.write_str("a list of deployment job IDs, such as [8888, 9999]")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JobIds, A::Error> {
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
-        while let Some(JobId(id)) = seq.next_element()? {
-            if !seen.insert(id) {
-                return Err(de::Error::custom(format!(
-                    "job ID {id} is listed twice; remove the duplicate"
-                )));
-            }
+        while let Some(id) = seq.next_element_seed(JobIdVisitor { seen: &mut seen })? {
             ids.push(id);
         }
         Ok(JobIds(ids))
     }
 }
 
-struct JobId(u64);
-
-impl<'de> Deserialize<'de> for JobId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JobIdVisitor)
-    }
+/// Reads one job ID; checks it against those before it, so that an error
+/// raised here carries the position of the offending entry.
+struct JobIdVisitor<'a> {
+    seen: &'a mut HashSet<u64>,
 }
 
-struct JobIdVisitor;
+impl<'de> DeserializeSeed<'de> for JobIdVisitor<'_> {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 const JOB_ID_HINT: &str =
     "job IDs are the positive integers ListDeploymentJob and the CAS console show";
 
-impl Visitor<'_> for JobIdVisitor {
-    type Value = JobId;
+impl Visitor<'_> for JobIdVisitor<'_> {
+    type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a deployment job ID (a positive integer)")
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JobId, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
         if v == 0 {
             return Err(E::custom(format!("job ID 0 is not valid; {JOB_ID_HINT}")));
         }
-        Ok(JobId(v))
+        if !self.seen.insert(v) {
+            return Err(E::custom(format!(
+                "job ID {v} is listed twice; remove the duplicate"
+            )));
+        }
+        Ok(v)
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JobId, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
         match u64::try_from(v) {
             Ok(v) => self.visit_u64(v),
             Err(_) => Err(E::custom(format!("job ID {v} is not valid; {JOB_ID_HINT}"))),
         }
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<JobId, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
         match v.trim().parse::<u64>() {
             Ok(id) => self.visit_u64(id),
             Err(_) => Err(E::custom(format!(
@@ -226,16 +230,53 @@ impl Visitor<'_> for JobIdVisitor {
         }
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JobId, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
         Err(E::custom(format!(
             "job ID {v} is not an integer; {JOB_ID_HINT}"
         )))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<JobId, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<u64, E> {
         Err(E::custom(format!(
             "job ID {v} is not a number; {JOB_ID_HINT}"
         )))
+    }
+}
+
+/// A count of at least 1, such as `concurrency`.
+struct PositiveCount(usize);
+
+impl<'de> Deserialize<'de> for PositiveCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PositiveCountVisitor)
+    }
+}
+
+struct PositiveCountVisitor;
+
+impl Visitor<'_> for PositiveCountVisitor {
+    type Value = PositiveCount;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a whole number of at least 1, such as 4")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<PositiveCount, E> {
+        match usize::try_from(v) {
+            Ok(n) if n >= 1 => Ok(PositiveCount(n)),
+            _ => Err(E::custom(format!(
+                "{v} is not allowed; write a whole number of at least 1, such as 4"
+            ))),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<PositiveCount, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "{v} is not allowed; write a whole number of at least 1, such as 4"
+            ))),
+        }
     }
 }
 
@@ -309,10 +350,7 @@ impl Config {
                 ),
             ));
         }
-        let concurrency = raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-        if concurrency == 0 {
-            return Err(invalid("concurrency", "must be at least 1".into()));
-        }
+        let concurrency = raw.concurrency.map_or(DEFAULT_CONCURRENCY, |c| c.0);
         let timeouts = raw.timeouts.unwrap_or(RawTimeouts {
             connect: None,
             request: None,
@@ -366,18 +404,38 @@ fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
 }
 
 fn syntax_error(path: &str, error: &serde_yaml::Error) -> ConfigError {
-    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let mut message = error.to_string();
-    // serde_yaml appends the position, which the error already carries in front.
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
+    let (line, column, message) = describe_yaml_error(error);
     ConfigError::Syntax {
         path: path.to_owned(),
         line,
         column,
         message,
     }
+}
+
+/// Line, column and message of a YAML error, the message without serde_yaml's
+/// own position suffixes and with a remedy where serde's words lack one.
+pub(crate) fn describe_yaml_error(error: &serde_yaml::Error) -> (usize, usize, String) {
+    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let mut message = error.to_string();
+    while let Some(at) = message.find(" at line ") {
+        let rest = &message[at + " at line ".len()..];
+        let digits_and_column = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(rest.len());
+        message.replace_range(at..at + " at line ".len() + digits_and_column, "");
+    }
+    let remedy = if message.contains("unknown field") {
+        "; check the spelling (config.example.yaml lists every key)"
+    } else if message.contains("duplicate field") {
+        "; write each key once"
+    } else if message.contains("invalid type") || message.contains("invalid value") {
+        "; see config.example.yaml for the expected form"
+    } else {
+        ""
+    };
+    message.push_str(remedy);
+    (line, column, message)
 }
 
 #[cfg(test)]
@@ -444,11 +502,11 @@ mod tests {
     fn unknown_key_names_line_and_column() {
         assert_eq!(
             error("jobs: [1]\nintervall: 30s\n"),
-            "cfg.yaml:2:1: unknown field `intervall`, expected one of `endpoint`, `credentials`, `interval`, `stale_after`, `concurrency`, `timeouts`, `jobs`"
+            "cfg.yaml:2:1: unknown field `intervall`, expected one of `endpoint`, `credentials`, `interval`, `stale_after`, `concurrency`, `timeouts`, `jobs`; check the spelling (config.example.yaml lists every key)"
         );
         assert_eq!(
             error("jobs: [1]\ntimeouts:\n  read: 3s\n"),
-            "cfg.yaml:3:3: timeouts: unknown field `read`, expected `connect` or `request`"
+            "cfg.yaml:3:3: timeouts: unknown field `read`, expected `connect` or `request`; check the spelling (config.example.yaml lists every key)"
         );
     }
 
@@ -456,7 +514,7 @@ mod tests {
     fn invalid_yaml() {
         assert_eq!(
             error("jobs: [1\n"),
-            "cfg.yaml:2:1: did not find expected ',' or ']' at line 2 column 1, while parsing a flow sequence"
+            "cfg.yaml:2:1: did not find expected ',' or ']', while parsing a flow sequence"
         );
     }
 
@@ -468,7 +526,7 @@ mod tests {
         );
         assert_eq!(
             error("jobs: [5, 7, 5]\n"),
-            "cfg.yaml:1:7: jobs: job ID 5 is listed twice; remove the duplicate"
+            "cfg.yaml:1:14: jobs[2]: job ID 5 is listed twice; remove the duplicate"
         );
         assert_eq!(
             error("jobs: [-3]\n"),
@@ -499,8 +557,20 @@ mod tests {
             "cfg.yaml: `timeouts.request`: must be shorter than interval, or polls would overlap: lower it or lengthen interval"
         );
         assert_eq!(
+            error("jobs: [1]\nconcurrency: -1\n"),
+            "cfg.yaml:2:14: concurrency: -1 is not allowed; write a whole number of at least 1, such as 4"
+        );
+        assert_eq!(
+            error("jobs: 5\n"),
+            "cfg.yaml:1:7: jobs: invalid type: integer `5`, expected a list of deployment job IDs, such as [8888, 9999]; see config.example.yaml for the expected form"
+        );
+        assert_eq!(
+            error("jobs: [1]\ninterval: 1m\ninterval: 2m\n"),
+            "cfg.yaml:1:1: duplicate field `interval`; write each key once"
+        );
+        assert_eq!(
             error("jobs: [1]\nconcurrency: 0\n"),
-            "cfg.yaml: `concurrency`: must be at least 1"
+            "cfg.yaml:2:14: concurrency: 0 is not allowed; write a whole number of at least 1, such as 4"
         );
     }
 
