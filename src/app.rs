@@ -65,7 +65,7 @@ impl Exporter {
         credentials: Arc<dyn CredentialsProvider>,
         web: &WebOptions,
     ) -> Result<Self, AppError> {
-        let self_metrics = SelfMetrics::new();
+        let self_metrics = SelfMetrics::default();
         let client = Client::new(
             ClientOptions {
                 endpoint: config.endpoint.clone(),

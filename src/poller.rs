@@ -33,8 +33,17 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// A poller that publishes into `store`.
+    /// A poller that publishes into `store`, where every job shows as down until polled.
     pub fn new(client: Arc<Client>, options: PollerOptions, store: Arc<SnapshotStore>) -> Self {
+        store.store(Snapshot {
+            jobs: options
+                .jobs
+                .iter()
+                .map(|id| (*id, JobSnapshot::default()))
+                .collect(),
+            completed_sweeps: 0,
+            stale_after: options.stale_after,
+        });
         Self {
             client,
             options,
@@ -63,35 +72,35 @@ impl Poller {
         let started = Instant::now();
         let semaphore = Arc::new(Semaphore::new(self.options.concurrency));
         let mut tasks = JoinSet::new();
+        let mut task_jobs = HashMap::with_capacity(self.options.jobs.len());
         for &job_id in &self.options.jobs {
             let client = Arc::clone(&self.client);
             let semaphore = Arc::clone(&semaphore);
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
                 let result = client.describe_deployment_job_status(job_id).await;
                 (job_id, result, Instant::now(), SystemTime::now())
             });
+            task_jobs.insert(task.id(), job_id);
         }
         let mut outcomes = HashMap::with_capacity(self.options.jobs.len());
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             match joined {
-                Ok((job_id, Ok(status), at, wall)) => {
+                Ok((_, (job_id, Ok(status), at, wall))) => {
                     outcomes.insert(job_id, Some((status, at, wall)));
                 }
-                Ok((job_id, Err(error), _, _)) => {
+                Ok((_, (job_id, Err(error), _, _))) => {
                     log_failure(job_id, &error);
                     outcomes.insert(job_id, None);
                 }
-                Err(error) => tracing::error!(%error, "a poll task ended abnormally"),
+                Err(error) => {
+                    let job_id = task_jobs.get(&error.id()).copied().unwrap_or_default();
+                    tracing::error!(job_id, %error, "the poll of this job ended abnormally; it counts as failed");
+                    outcomes.insert(job_id, None);
+                }
             }
         }
-        let next = next_snapshot(
-            &self.store.load(),
-            &self.options.jobs,
-            outcomes,
-            Instant::now(),
-            self.options.stale_after,
-        );
+        let next = next_snapshot(&self.store.load(), &self.options.jobs, outcomes);
         let failed = next.jobs.values().filter(|j| !j.up).count();
         self.store.store(next);
         tracing::debug!(
@@ -107,20 +116,20 @@ impl Poller {
 type Outcome = Option<(DeploymentJobStatus, Instant, SystemTime)>;
 
 /// The snapshot after a sweep: successes replace values, failures keep the
-/// last good ones until `stale_after`, and jobs no longer listed are gone.
+/// last good ones (the renderer hides them once stale), and jobs no longer
+/// listed are gone.
 fn next_snapshot(
     previous: &Snapshot,
     jobs: &[u64],
     mut outcomes: HashMap<u64, Outcome>,
-    now: Instant,
-    stale_after: Duration,
 ) -> Snapshot {
     let mut next = Snapshot {
         jobs: Default::default(),
         completed_sweeps: previous.completed_sweeps + 1,
+        stale_after: previous.stale_after,
     };
     for &job_id in jobs {
-        let mut job = match outcomes.remove(&job_id).flatten() {
+        let job = match outcomes.remove(&job_id).flatten() {
             Some((status, at, wall)) => JobSnapshot {
                 up: true,
                 last_success: Some(wall),
@@ -132,12 +141,6 @@ fn next_snapshot(
                 ..previous.jobs.get(&job_id).cloned().unwrap_or_default()
             },
         };
-        let fresh = job
-            .last_success_at
-            .is_some_and(|at| now.duration_since(at) <= stale_after);
-        if !fresh {
-            job.values = None;
-        }
         next.jobs.insert(job_id, job);
     }
     next
@@ -187,87 +190,63 @@ mod tests {
         }
     }
 
-    fn success(workers: i64, at: Instant) -> Outcome {
-        Some((
-            status(workers),
-            at,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1000),
-        ))
-    }
-
     const STALE: Duration = Duration::from_secs(300);
 
     #[tokio::test(start_paused = true)]
     async fn failures_keep_values_until_stale_then_only_up_remains() {
+        let start = Snapshot {
+            stale_after: STALE,
+            ..Default::default()
+        };
         let t0 = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let first = next_snapshot(
-            &Snapshot::default(),
+            &start,
             &[1, 2],
-            HashMap::from([(1, success(20, t0)), (2, None)]),
-            t0,
-            STALE,
+            HashMap::from([(1, Some((status(20), t0, wall))), (2, None)]),
         );
-        assert_eq!(first.completed_sweeps, 1);
-        let one = &first.jobs[&1];
+        assert_eq!((first.completed_sweeps, first.stale_after), (1, STALE));
+        let one = first.jobs[&1].clone();
         assert!(one.up);
-        assert_eq!(one.values.as_deref(), Some(&status(20)));
-        assert_eq!(
-            one.last_success,
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1000))
-        );
+        assert_eq!(one.last_success, Some(wall));
+        assert_eq!(one.fresh_values(t0, STALE), Some(&status(20)));
         assert_eq!(
             first.jobs[&2],
             JobSnapshot::default(),
             "never succeeded: up 0 alone"
         );
+        assert_eq!(first.jobs[&2].fresh_values(t0, STALE), None);
 
-        tokio::time::advance(STALE).await;
-        let failing = next_snapshot(
-            &first,
-            &[1, 2],
-            HashMap::from([(1, None), (2, None)]),
-            Instant::now(),
-            STALE,
-        );
+        let failing = next_snapshot(&first, &[1, 2], HashMap::from([(1, None), (2, None)]));
         assert_eq!(
             failing.jobs[&1],
             JobSnapshot {
                 up: false,
                 ..one.clone()
             },
-            "kept at exactly stale_after"
-        );
-
-        tokio::time::advance(Duration::from_millis(1)).await;
-        let stale = next_snapshot(
-            &failing,
-            &[1, 2],
-            HashMap::from([(1, None)]),
-            Instant::now(),
-            STALE,
+            "last values kept"
         );
         assert_eq!(
-            stale.jobs[&1],
-            JobSnapshot {
-                up: false,
-                values: None,
-                ..one.clone()
-            },
-            "values dropped, the last success is remembered"
+            failing.jobs[&1].fresh_values(t0 + STALE, STALE),
+            Some(&status(20))
         );
-        assert_eq!(stale.completed_sweeps, 3);
+        let later = t0 + STALE + Duration::from_millis(1);
+        assert_eq!(
+            failing.jobs[&1].fresh_values(later, STALE),
+            None,
+            "stale after stale_after"
+        );
 
         let back = next_snapshot(
-            &stale,
+            &failing,
             &[1],
-            HashMap::from([(1, success(21, Instant::now()))]),
-            Instant::now(),
-            STALE,
+            HashMap::from([(1, Some((status(21), later, wall)))]),
         );
-        assert_eq!(back.jobs[&1].values.as_deref(), Some(&status(21)));
+        assert_eq!(back.jobs[&1].fresh_values(later, STALE), Some(&status(21)));
         assert!(
             !back.jobs.contains_key(&2),
             "a job no longer listed disappears"
         );
+        assert_eq!(back.completed_sweeps, 3);
     }
 }

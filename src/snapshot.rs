@@ -4,7 +4,7 @@
 use crate::api::model::DeploymentJobStatus;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// What the exporter knows about one job; the default is a job never polled successfully.
@@ -16,8 +16,22 @@ pub struct JobSnapshot {
     pub last_success: Option<SystemTime>,
     /// Monotonic time of the last successful poll, to judge staleness.
     pub last_success_at: Option<Instant>,
-    /// The last good values; dropped once they are older than `stale_after`.
+    /// The last good values, served while younger than the snapshot's `stale_after`.
     pub values: Option<Arc<DeploymentJobStatus>>,
+}
+
+impl JobSnapshot {
+    /// The last good values, unless the last success is older than `stale_after` at `now`.
+    pub fn fresh_values(
+        &self,
+        now: Instant,
+        stale_after: Duration,
+    ) -> Option<&DeploymentJobStatus> {
+        let at = self.last_success_at?;
+        (now.saturating_duration_since(at) <= stale_after)
+            .then_some(self.values.as_deref())
+            .flatten()
+    }
 }
 
 /// Every job's state after a sweep.
@@ -27,6 +41,8 @@ pub struct Snapshot {
     pub jobs: BTreeMap<u64, JobSnapshot>,
     /// Sweeps finished since start; the exporter is ready after the first.
     pub completed_sweeps: u64,
+    /// How long values are served after the last successful poll.
+    pub stale_after: Duration,
 }
 
 /// Holds the current snapshot; one writer swaps it, any number of readers clone the `Arc`.

@@ -203,19 +203,10 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
     let sim = simulator(&sim_spec(&jobs)).await;
     let cfg = config_file(&config(
         &sim.endpoint(),
-        "interval: 1h\ntimeouts:\n  request: 3s\n",
+        "interval: 1h\ntimeouts:\n  request: 1s\n",
         &[1, 2, 3, 4, 5, 6, 7, 8, 9],
     ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
-    // The hanging job holds the first sweep for 3 s: the exporter must answer meanwhile.
-    let (ready, _) = exporter.get("/-/ready").await;
-    assert_eq!(ready, 503);
-    let early = exporter.metrics().await;
-    assert!(
-        early
-            .matching("aliyun_cas_deployment_job_up", &[])
-            .is_empty()
-    );
     exporter.wait_ready().await;
     let m = exporter.metrics().await;
 
@@ -322,76 +313,119 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
     assert_eq!(healthy, 200);
 }
 
+/// The samples of job 8888 other than `up`, as (series, value).
+fn job_values(m: &Metrics) -> Vec<(String, f64)> {
+    m.samples
+        .iter()
+        .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
+        .filter(|s| s.name != "aliyun_cas_deployment_job_up")
+        .map(|s| (format!("{}{:?}", s.name, s.labels), s.value))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
+    let sim = simulator(&sim_spec(&format!(
+        "{SAMPLE_JOB}  - id: 7\n    fault: hang\n"
+    )))
+    .await;
+    // The hanging job holds the first sweep for a minute: long enough to look, short of the test's patience.
+    let cfg = config_file(&config(
+        &sim.endpoint(),
+        "interval: 1h\ntimeouts:\n  request: 1m\n",
+        &[8888, 7],
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    exporter.wait_for_log(&["exporter configured"]).await;
+    for attempt in 0.. {
+        if sim.requests().iter().any(|r| r.code == "hang") {
+            break;
+        }
+        assert!(attempt < 500, "the hanging job was never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        exporter.get("/-/ready").await,
+        (
+            503,
+            "Not ready: the first poll sweep has not finished\n".to_owned()
+        )
+    );
+    assert_eq!(exporter.get("/-/healthy").await.0, 200);
+    let m = exporter.metrics().await;
+    let ups: Vec<(String, f64)> = m
+        .matching("aliyun_cas_deployment_job_up", &[])
+        .into_iter()
+        .map(|s| (s.labels["job_id"].clone(), s.value))
+        .collect();
+    assert_eq!(
+        ups,
+        vec![("7".to_owned(), 0.0), ("8888".to_owned(), 0.0)],
+        "configured jobs are down until polled"
+    );
+    // Shutting down does not wait for the hanging poll.
+    let (exit, logs) = exporter.terminate();
+    assert!(exit.success(), "{logs:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_polls_keep_last_values_until_stale() {
     let sim = simulator(&sim_spec(SAMPLE_JOB)).await;
-    let cfg = config_file(&config(
-        &sim.endpoint(),
-        "interval: 1s\nstale_after: 3s\ntimeouts:\n  request: 500ms\n",
-        &[8888],
-    ));
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let start = |stale_after: &str| {
+        let cfg = config_file(&config(
+            &sim.endpoint(),
+            &format!("interval: 1s\nstale_after: {stale_after}\ntimeouts:\n  request: 500ms\n"),
+            &[8888],
+        ));
+        let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+        (cfg, exporter)
+    };
+    // One exporter whose values never go stale here, one whose values go stale after 2 s.
+    let (_keep_cfg, keeping) = start("1h");
+    let (_stale_cfg, staling) = start("2s");
     let id = [("job_id", "8888")];
-    let good = exporter
-        .wait_for(Duration::from_secs(10), "a successful poll", |m| {
-            m.get("aliyun_cas_deployment_job_up", &id) == Some(1.0)
-        })
+    let up_is =
+        |value: f64| move |m: &Metrics| m.get("aliyun_cas_deployment_job_up", &id) == Some(value);
+    let good = keeping
+        .wait_for(Duration::from_secs(10), "a successful poll", up_is(1.0))
         .await;
-    let last_success = good
-        .get(
-            "aliyun_cas_deployment_job_last_success_timestamp_seconds",
-            &id,
-        )
-        .unwrap();
-    let failing_since = now_unix();
+    staling
+        .wait_for(Duration::from_secs(10), "a successful poll", up_is(1.0))
+        .await;
+    assert_eq!(
+        job_values(&good).len(),
+        15,
+        "12 counts, 2 products, 1 timestamp"
+    );
+
     sim.set_job_fault(8888, Some(Fault::InternalError));
-    let down = exporter
-        .wait_for(Duration::from_secs(10), "up 0", |m| {
-            m.get("aliyun_cas_deployment_job_up", &id) == Some(0.0)
-        })
+    let down = keeping
+        .wait_for(Duration::from_secs(10), "up 0", up_is(0.0))
         .await;
-    if now_unix() - failing_since < 2.5 {
-        // Still within stale_after of the last success: every value is kept as it was.
-        let values = |m: &Metrics| -> Vec<(String, f64)> {
-            m.samples
-                .iter()
-                .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
-                .filter(|s| s.name != "aliyun_cas_deployment_job_up")
-                .map(|s| (format!("{}{:?}", s.name, s.labels), s.value))
-                .collect()
-        };
-        assert_eq!(values(&down), values(&good));
-        assert_eq!(
-            down.get(
-                "aliyun_cas_deployment_job_last_success_timestamp_seconds",
-                &id
-            ),
-            Some(last_success)
-        );
-    }
-    let stale = exporter
+    assert_eq!(
+        job_values(&down),
+        job_values(&good),
+        "every value and the timestamp are kept"
+    );
+
+    let stale = staling
         .wait_for(Duration::from_secs(15), "stale values to disappear", |m| {
             !m.has_job_series("aliyun_cas_deployment_job_workers", 8888)
         })
         .await;
-    let left: Vec<&str> = stale
-        .samples
-        .iter()
-        .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
-        .map(|s| s.name.as_str())
-        .collect();
-    assert_eq!(left, vec!["aliyun_cas_deployment_job_up"]);
+    assert_eq!(job_values(&stale), vec![], "only up remains");
     assert_eq!(stale.get("aliyun_cas_deployment_job_up", &id), Some(0.0));
+
     sim.set_job_fault(8888, None);
-    let back = exporter
-        .wait_for(Duration::from_secs(10), "recovery", |m| {
-            m.get("aliyun_cas_deployment_job_up", &id) == Some(1.0)
-        })
-        .await;
-    assert_eq!(
-        back.get("aliyun_cas_deployment_job_workers", &id),
-        Some(20.0)
-    );
+    for exporter in [&keeping, &staling] {
+        let back = exporter
+            .wait_for(Duration::from_secs(10), "recovery", up_is(1.0))
+            .await;
+        assert_eq!(
+            back.get("aliyun_cas_deployment_job_workers", &id),
+            Some(20.0)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

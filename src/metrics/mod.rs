@@ -13,7 +13,7 @@ use crate::snapshot::Snapshot;
 /// The whole exposition: job families from `snapshot`, then the self-metrics.
 pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> Vec<u8> {
     let mut text = String::with_capacity(256 + snapshot.jobs.len() * 1024);
-    render_jobs(snapshot, &mut text);
+    render_jobs(snapshot, tokio::time::Instant::now(), &mut text);
     let mut out = text.into_bytes();
     self_metrics.render(&mut out);
     out

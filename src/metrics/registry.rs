@@ -28,9 +28,9 @@ fn opts(def: &MetricDef) -> Opts {
     Opts::new(def.name, def.help)
 }
 
-impl SelfMetrics {
+impl Default for SelfMetrics {
     /// Registers every self-metric, the process collector included.
-    pub fn new() -> Self {
+    fn default() -> Self {
         let registry = Registry::new();
         let api_requests =
             IntCounterVec::new(opts(&contract::API_REQUESTS), contract::API_REQUESTS.labels)
@@ -58,17 +58,13 @@ impl SelfMetrics {
             api_duration,
         }
     }
+}
 
+impl SelfMetrics {
     /// Appends every self-metric in the text format.
     pub fn render(&self, out: &mut Vec<u8>) {
         // Encoding into memory can only fail on invalid families, which the contract rules out.
         let _ = TextEncoder::new().encode(&self.registry.gather(), out);
-    }
-}
-
-impl Default for SelfMetrics {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -2,10 +2,11 @@
 
 use super::contract::{self, MetricDef};
 use crate::api::model::DeploymentJobStatus;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{JobSnapshot, Snapshot};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::UNIX_EPOCH;
+use tokio::time::Instant;
 
 type Field = fn(&DeploymentJobStatus) -> Option<i64>;
 
@@ -66,29 +67,28 @@ fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
     counts
 }
 
-/// Renders every job family of `snapshot`.
-pub fn render_jobs(snapshot: &Snapshot, out: &mut String) {
+/// Renders every job family of `snapshot` as it stands at `now`.
+pub fn render_jobs(snapshot: &Snapshot, now: Instant, out: &mut String) {
     let job_label = |id: u64| format!("job_id=\"{id}\"");
+    let fresh: Vec<(u64, &JobSnapshot, &DeploymentJobStatus)> = snapshot
+        .jobs
+        .iter()
+        .filter_map(|(id, job)| Some((*id, job, job.fresh_values(now, snapshot.stale_after)?)))
+        .collect();
     for (def, field) in VALUE_FIELDS {
-        let samples: Vec<(String, String)> = snapshot
-            .jobs
+        let samples: Vec<(String, String)> = fresh
             .iter()
-            .filter_map(|(id, job)| {
-                let value = field(job.values.as_deref()?)?;
-                Some((job_label(*id), value.to_string()))
-            })
+            .filter_map(|(id, _, values)| Some((job_label(*id), field(values)?.to_string())))
             .collect();
         family(out, &def, &samples);
     }
     let mut products = Vec::new();
-    for (id, job) in &snapshot.jobs {
-        if let Some(values) = job.values.as_deref() {
-            for (product, count) in product_counts(values) {
-                products.push((
-                    format!("job_id=\"{id}\",product=\"{}\"", escape(product)),
-                    count.to_string(),
-                ));
-            }
+    for (id, _, values) in &fresh {
+        for (product, count) in product_counts(values) {
+            products.push((
+                format!("job_id=\"{id}\",product=\"{}\"", escape(product)),
+                count.to_string(),
+            ));
         }
     }
     family(out, &contract::JOB_PRODUCT_WORKERS, &products);
@@ -98,11 +98,9 @@ pub fn render_jobs(snapshot: &Snapshot, out: &mut String) {
         .map(|(id, job)| (job_label(*id), u8::from(job.up).to_string()))
         .collect();
     family(out, &contract::JOB_UP, &up);
-    let last_success: Vec<(String, String)> = snapshot
-        .jobs
+    let last_success: Vec<(String, String)> = fresh
         .iter()
-        .filter(|(_, job)| job.values.is_some())
-        .filter_map(|(id, job)| {
+        .filter_map(|(id, job, _)| {
             let since_epoch = job.last_success?.duration_since(UNIX_EPOCH).ok()?;
             Some((job_label(*id), format!("{:.3}", since_epoch.as_secs_f64())))
         })
@@ -139,14 +137,29 @@ mod tests {
             ]),
             ..Default::default()
         };
-        let mut snapshot = Snapshot::default();
+        let mut snapshot = Snapshot {
+            stale_after: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(100);
+        let values = Arc::new(status);
         snapshot.jobs.insert(
             8888,
             JobSnapshot {
                 up: true,
                 last_success: Some(UNIX_EPOCH + Duration::from_millis(1_714_550_460_250)),
-                last_success_at: None,
-                values: Some(Arc::new(status)),
+                last_success_at: Some(now - Duration::from_secs(60)),
+                values: Some(Arc::clone(&values)),
+            },
+        );
+        snapshot.jobs.insert(
+            7777,
+            JobSnapshot {
+                up: false,
+                last_success: Some(UNIX_EPOCH + Duration::from_secs(1_714_550_000)),
+                last_success_at: Some(t0),
+                values: Some(values),
             },
         );
         snapshot.jobs.insert(
@@ -159,7 +172,7 @@ mod tests {
             },
         );
         let mut out = String::new();
-        render_jobs(&snapshot, &mut out);
+        render_jobs(&snapshot, now, &mut out);
         let expected = format!(
             "# HELP aliyun_cas_deployment_job_workers {}\n# TYPE aliyun_cas_deployment_job_workers gauge\naliyun_cas_deployment_job_workers{{job_id=\"8888\"}} 20\n\
 # HELP aliyun_cas_deployment_job_failed_workers {}\n# TYPE aliyun_cas_deployment_job_failed_workers gauge\naliyun_cas_deployment_job_failed_workers{{job_id=\"8888\"}} 2\n\
@@ -167,7 +180,7 @@ mod tests {
 aliyun_cas_deployment_job_product_workers{{job_id=\"8888\",product=\"CDN\"}} 15\n\
 aliyun_cas_deployment_job_product_workers{{job_id=\"8888\",product=\"we\\\"ird\\\\\"}} 1\n\
 # HELP aliyun_cas_deployment_job_up {}\n# TYPE aliyun_cas_deployment_job_up gauge\n\
-aliyun_cas_deployment_job_up{{job_id=\"8888\"}} 1\naliyun_cas_deployment_job_up{{job_id=\"9999\"}} 0\n\
+aliyun_cas_deployment_job_up{{job_id=\"7777\"}} 0\naliyun_cas_deployment_job_up{{job_id=\"8888\"}} 1\naliyun_cas_deployment_job_up{{job_id=\"9999\"}} 0\n\
 # HELP aliyun_cas_deployment_job_last_success_timestamp_seconds {}\n# TYPE aliyun_cas_deployment_job_last_success_timestamp_seconds gauge\n\
 aliyun_cas_deployment_job_last_success_timestamp_seconds{{job_id=\"8888\"}} 1714550460.250\n",
             contract::JOB_WORKERS.help,
