@@ -167,10 +167,16 @@ mod tests {
     #[test]
     fn v0b_post() {
         let signed = sign_query("POST", &v0(), SECRET);
-        assert!(
-            signed
-                .string_to_sign
-                .starts_with("POST&%2F&AccessKeyId%3Dtestid")
+        assert_eq!(
+            signed.query,
+            sign_query("GET", &v0(), SECRET).query.replace(
+                "OLeaidS1JvxuMvnyHOwuJ%2BuX5qY%3D",
+                "MxbnVAM4w6sft9xjVpe%2FGCKueuk%3D"
+            )
+        );
+        assert_eq!(
+            signed.string_to_sign,
+            "POST&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
         );
         assert_eq!(
             signature(&signed.string_to_sign, SECRET),
@@ -201,6 +207,14 @@ mod tests {
     #[test]
     fn v2_post() {
         let signed = sign_query("POST", &v1(), SECRET);
+        assert_eq!(
+            signed.query,
+            "AccessKeyId=testid&Action=DescribeDeploymentJobStatus&Format=JSON&JobId=8888&SignatureMethod=HMAC-SHA1&SignatureNonce=7f8e6d5c-4b3a-4291-8f00-0123456789ab&SignatureVersion=1.0&Timestamp=2024-05-01T08%3A00%3A00Z&Version=2020-04-07&Signature=AdeMfuePtllF9TH28X9ap5voL5Q%3D"
+        );
+        assert_eq!(
+            signed.string_to_sign,
+            "POST&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeDeploymentJobStatus%26Format%3DJSON%26JobId%3D8888%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D7f8e6d5c-4b3a-4291-8f00-0123456789ab%26SignatureVersion%3D1.0%26Timestamp%3D2024-05-01T08%253A00%253A00Z%26Version%3D2020-04-07"
+        );
         assert_eq!(
             signature(&signed.string_to_sign, SECRET),
             "AdeMfuePtllF9TH28X9ap5voL5Q="
@@ -255,6 +269,14 @@ mod tests {
         ]);
         let signed = sign_query("POST", &params, SECRET);
         assert_eq!(
+            canonical_query(&params),
+            "AccessKeyId=testid&Action=DescribeDeploymentJobStatus&Format=json&JobId=8888&SignatureMethod=HMAC-SHA1&SignatureNonce=7f8e6d5c-4b3a-4291-8f00-0123456789ab&SignatureVersion=1.0&Timestamp=2024-05-01T08%3A00%3A00Z&Version=2020-04-07"
+        );
+        assert_eq!(
+            signed.string_to_sign,
+            "POST&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeDeploymentJobStatus%26Format%3Djson%26JobId%3D8888%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D7f8e6d5c-4b3a-4291-8f00-0123456789ab%26SignatureVersion%3D1.0%26Timestamp%3D2024-05-01T08%253A00%253A00Z%26Version%3D2020-04-07"
+        );
+        assert_eq!(
             signature(&signed.string_to_sign, SECRET),
             "dpgbBxwaQ27sOEPRLC8M6YLDyvA="
         );
@@ -300,6 +322,10 @@ mod tests {
             ("SignatureNonce", "7f8e6d5c-4b3a-4291-8f00-0123456789ab"),
             ("AccessKeyId", "testid"),
         ];
+        assert_eq!(
+            canonical_query(&params),
+            "AccessKeyId=testid&Action=AssumeRole&DurationSeconds=3600&Format=JSON&RoleArn=acs%3Aram%3A%3A123456789012%3Arole%2Fcas-exporter&RoleSessionName=cas-exporter&SignatureMethod=HMAC-SHA1&SignatureNonce=7f8e6d5c-4b3a-4291-8f00-0123456789ab&SignatureVersion=1.0&Timestamp=2024-05-01T08%3A00%3A00Z&Version=2015-04-01"
+        );
         let signed = sign_query("GET", &params, SECRET);
         assert_eq!(
             signed.string_to_sign,
