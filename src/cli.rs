@@ -3,6 +3,11 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Where the exporter listens unless told otherwise.
+pub const DEFAULT_LISTEN_ADDRESS: &str = ":19525";
+/// Where demo mode listens unless told otherwise: made-up data stays on this machine.
+pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:19525";
+
 /// `--version` output: version and git revision.
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -27,13 +32,9 @@ pub struct Cli {
     #[arg(long, conflicts_with = "config_file")]
     pub demo: bool,
 
-    /// Address to serve metrics on (`:port` for every interface).
-    #[arg(
-        long = "web.listen-address",
-        value_name = "ADDRESS",
-        default_value = ":19525"
-    )]
-    pub listen_address: String,
+    /// Address to serve metrics on (`:port` for every interface) [default: :19525, or 127.0.0.1:19525 with --demo].
+    #[arg(long = "web.listen-address", value_name = "ADDRESS")]
+    pub listen_address: Option<String>,
 
     /// Path under which metrics are served.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = telemetry_path)]
@@ -117,7 +118,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.config_file.unwrap().to_str(), Some("c.yaml"));
-        assert_eq!(cli.listen_address, "127.0.0.1:0");
+        assert_eq!(cli.listen_address.as_deref(), Some("127.0.0.1:0"));
         assert_eq!(cli.telemetry_path, "/m");
         assert_eq!(cli.log_level, LogLevel::Debug);
         assert_eq!(cli.log_format, LogFormat::Json);

@@ -1,7 +1,7 @@
 //! The `aliyun-cas-exporter` binary: flags in, library out.
 
 use aliyun_cas_exporter::app::{Exporter, credentials_provider};
-use aliyun_cas_exporter::cli::{Cli, Command};
+use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
 use aliyun_cas_exporter::http::WebOptions;
 use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
@@ -17,8 +17,8 @@ fn env(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.config_check {
-        return check_config(cli.config_file.as_deref());
+    if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
+        return check_config(&path.to_string_lossy());
     }
     logging::init(cli.log_level, cli.log_format);
     match run(cli).await {
@@ -42,8 +42,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         simulator.shutdown().await;
         return Ok(());
     }
+    let default_address = if cli.demo {
+        DEMO_LISTEN_ADDRESS
+    } else {
+        DEFAULT_LISTEN_ADDRESS
+    };
     let web = WebOptions {
-        listen_address: cli.listen_address,
+        listen_address: cli
+            .listen_address
+            .unwrap_or_else(|| default_address.to_owned()),
         telemetry_path: cli.telemetry_path,
     };
     let (simulator, config) = match cli.config_file {
@@ -73,11 +80,8 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-fn check_config(path: Option<&std::path::Path>) -> ExitCode {
-    let path = path
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let checked = Config::load(&path, &env)
+fn check_config(path: &str) -> ExitCode {
+    let checked = Config::load(path, &env)
         .map_err(|e| e.to_string())
         .and_then(|config| {
             credentials_provider(&config, &env).map_err(|e| format!("{path}: {e}"))?;
