@@ -1,0 +1,945 @@
+//! The configuration file: read into raw structs (see [`raw`]), checked as a
+//! whole, and turned into a [`Config`] that cannot be wrong.
+
+mod raw;
+
+pub(crate) use raw::deserialize_duration;
+
+use crate::api::Endpoint;
+use crate::api::model::DeploymentJob;
+use crate::credentials::{Credentials, Secret};
+use raw::{RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
+use regex::Regex;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The accounts to poll, in the order written.
+    pub accounts: Vec<AccountConfig>,
+    /// How often and how hard to poll.
+    pub polling: Polling,
+    /// How failed calls are retried.
+    pub retries: RetryPolicy,
+}
+
+/// Polling settings shared by every account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    /// Time between two polls of a job.
+    pub interval: Duration,
+    /// Time between two polls of a finished job whose counts stopped changing.
+    pub settled_interval: Duration,
+    /// How long a job's last values are served after its polls start failing.
+    pub stale_after: Duration,
+    /// How often names and statuses of listed (static) jobs are read with DescribeDeploymentJob.
+    pub job_info_interval: Duration,
+    /// Polls in flight at once, per account.
+    pub concurrency: usize,
+    /// Time allowed to connect to the API.
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole API request.
+    pub request_timeout: Duration,
+}
+
+/// How failed calls are retried (spec section 3.2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The backoff before the second attempt; it doubles each time.
+    pub base_delay: Duration,
+    /// The longest wait between two attempts, `x-acs-retry-after` included.
+    pub max_delay: Duration,
+}
+
+/// One Alibaba Cloud account.
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// Its name, the `account` label.
+    pub name: String,
+    /// The CAS API endpoint.
+    pub endpoint: Endpoint,
+    /// Credentials written in the file; `None` means: take them from the environment.
+    pub credentials: Option<Credentials>,
+    /// Jobs listed by ID.
+    pub jobs: Vec<u64>,
+    /// Finding jobs with ListDeploymentJob, when configured.
+    pub discovery: Option<Discovery>,
+    /// Requests per second the exporter allows itself, per action.
+    pub rate_limit: RateLimit,
+}
+
+/// Requests per second per action, for one account (before sharding divides them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// DescribeDeploymentJobStatus calls per second.
+    pub describe_deployment_job_status: f64,
+    /// ListDeploymentJob calls per second.
+    pub list_deployment_job: f64,
+    /// DescribeDeploymentJob calls per second.
+    pub describe_deployment_job: f64,
+}
+
+/// Which of the account's jobs discovery keeps.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// Time between two listings.
+    pub refresh_interval: Duration,
+    /// Job types kept; empty keeps all.
+    pub job_types: Vec<String>,
+    /// Job statuses kept; empty keeps all.
+    pub statuses: Vec<String>,
+    /// Only names matching this are kept.
+    pub name_include: Option<Regex>,
+    /// Names matching this are dropped.
+    pub name_exclude: Option<Regex>,
+}
+
+impl Discovery {
+    /// Whether a listed job passes every filter.
+    pub fn accepts(&self, job: &DeploymentJob) -> bool {
+        let field = |value: &Option<String>| value.as_deref().unwrap_or_default().to_owned();
+        let in_list = |list: &[String], value: &Option<String>| {
+            list.is_empty() || list.contains(&field(value))
+        };
+        let name = field(&job.name);
+        in_list(&self.job_types, &job.job_type)
+            && in_list(&self.statuses, &job.status)
+            && self.name_include.as_ref().is_none_or(|r| r.is_match(&name))
+            && self
+                .name_exclude
+                .as_ref()
+                .is_none_or(|r| !r.is_match(&name))
+    }
+}
+
+/// Default time between polls.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default time between polls of settled jobs.
+pub const DEFAULT_SETTLED_INTERVAL: Duration = Duration::from_secs(600);
+/// Default time between two reads of static jobs' names and statuses.
+pub const DEFAULT_JOB_INFO_INTERVAL: Duration = Duration::from_secs(300);
+/// Default time between two discovery listings.
+pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
+/// Default number of polls in flight per account.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default connect timeout (the SDK's).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default request timeout (the SDK's read timeout).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// `stale_after` defaults to this many intervals.
+pub const STALE_INTERVALS: u32 = 5;
+/// Default retry policy: the spec's recommendation.
+pub const DEFAULT_RETRIES: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(20),
+};
+/// Default rate limits: half the quota for the poll, a fifth for the rest.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    describe_deployment_job_status: 5.0,
+    list_deployment_job: 2.0,
+    describe_deployment_job: 2.0,
+};
+/// The name of the account of a single-account file.
+pub const DEFAULT_ACCOUNT: &str = "default";
+/// Job types ListDeploymentJob reports.
+pub const JOB_TYPES: [&str; 3] = ["cloud", "user", "trustee"];
+/// Job statuses the API reports.
+pub const JOB_STATUSES: [&str; 6] = [
+    "pending",
+    "editing",
+    "scheduling",
+    "processing",
+    "success",
+    "error",
+];
+
+/// What is wrong with a configuration, and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}; check the path given to --config.file")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, or a key or value is refused where it stands.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A value is wrong in relation to others, or refers to something missing.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The key, as a dotted path.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// Builds [`ConfigError::Invalid`] values for one file.
+struct Checker<'a> {
+    path: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn polling(&self, raw: &RawConfig) -> Result<Polling, ConfigError> {
+        let interval = raw.interval.as_ref().map_or(DEFAULT_INTERVAL, |d| d.0);
+        if interval < Duration::from_secs(1) {
+            return Err(self.invalid(
+                "interval",
+                format!("{interval:?} is too short; poll at most once a second per job (60s is a good start)"),
+            ));
+        }
+        let at_least_interval = |key: &str, value: Duration, what: &str| {
+            if value < interval {
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "{} is shorter than interval ({}); {what}",
+                        humantime::format_duration(value),
+                        humantime::format_duration(interval)
+                    ),
+                ));
+            }
+            Ok(value)
+        };
+        let settled_interval = at_least_interval(
+            "settled_interval",
+            raw.settled_interval
+                .as_ref()
+                .map_or(DEFAULT_SETTLED_INTERVAL.max(interval), |d| d.0),
+            "finished jobs would be polled more often than running ones: make it at least the interval",
+        )?;
+        let stale_after = at_least_interval(
+            "stale_after",
+            raw.stale_after
+                .as_ref()
+                .map_or(interval * STALE_INTERVALS, |d| d.0),
+            &format!(
+                "values would vanish between two polls: make it at least the interval (default {STALE_INTERVALS} × interval)"
+            ),
+        )?;
+        let job_info_interval = raw
+            .job_info_interval
+            .as_ref()
+            .map_or(DEFAULT_JOB_INFO_INTERVAL, |d| d.0);
+        if job_info_interval < Duration::from_secs(1) {
+            return Err(self.invalid(
+                "job_info_interval",
+                "must be at least 1s (5m is a good start)",
+            ));
+        }
+        let timeouts = raw.timeouts.as_ref();
+        let connect_timeout = timeouts
+            .and_then(|t| t.connect.as_ref())
+            .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0);
+        let request_timeout = timeouts
+            .and_then(|t| t.request.as_ref())
+            .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.0);
+        if connect_timeout.is_zero() {
+            return Err(self.invalid("timeouts.connect", "must be longer than 0s"));
+        }
+        if request_timeout.is_zero() {
+            return Err(self.invalid("timeouts.request", "must be longer than 0s"));
+        }
+        if request_timeout >= interval {
+            return Err(self.invalid(
+                "timeouts.request",
+                "must be shorter than interval, or polls would overlap: lower it or lengthen interval",
+            ));
+        }
+        Ok(Polling {
+            interval,
+            settled_interval,
+            stale_after,
+            job_info_interval,
+            concurrency: raw
+                .concurrency
+                .as_ref()
+                .map_or(DEFAULT_CONCURRENCY, |c| c.0),
+            connect_timeout,
+            request_timeout,
+        })
+    }
+
+    fn retries(&self, raw: &RawConfig) -> Result<RetryPolicy, ConfigError> {
+        let Some(r) = &raw.retries else {
+            return Ok(DEFAULT_RETRIES);
+        };
+        let policy = RetryPolicy {
+            max_attempts: r
+                .max_attempts
+                .as_ref()
+                .map_or(DEFAULT_RETRIES.max_attempts, |n| {
+                    u32::try_from(n.0).unwrap_or(u32::MAX)
+                }),
+            base_delay: r
+                .base_delay
+                .as_ref()
+                .map_or(DEFAULT_RETRIES.base_delay, |d| d.0),
+            max_delay: r
+                .max_delay
+                .as_ref()
+                .map_or(DEFAULT_RETRIES.max_delay, |d| d.0),
+        };
+        if policy.max_attempts > 10 {
+            return Err(self.invalid(
+                "retries.max_attempts",
+                format!(
+                    "{} attempts would hammer a failing API; use 10 or fewer (3 is the default)",
+                    policy.max_attempts
+                ),
+            ));
+        }
+        if policy.base_delay.is_zero() || policy.base_delay > policy.max_delay {
+            return Err(self.invalid(
+                "retries.base_delay",
+                "must be above 0s and at most retries.max_delay",
+            ));
+        }
+        Ok(policy)
+    }
+
+    fn account(
+        &self,
+        prefix: &str,
+        name: String,
+        raw: AccountParts,
+    ) -> Result<AccountConfig, ConfigError> {
+        let key = |k: &str| format!("{prefix}{k}");
+        let endpoint = Endpoint::parse(raw.endpoint.as_deref().unwrap_or("cn"))
+            .map_err(|e| self.invalid(&key("endpoint"), e.to_string()))?;
+        let credentials = raw
+            .credentials
+            .map(|c| self.credentials(&key("credentials"), c))
+            .transpose()?;
+        let discovery = raw
+            .discovery
+            .map(|d| self.discovery(&key("discovery"), d))
+            .transpose()?;
+        let jobs = raw.jobs.map(|j| j.0).unwrap_or_default();
+        if jobs.is_empty() && discovery.is_none() {
+            return Err(self.invalid(
+                &key("jobs"),
+                "no deployment jobs to poll: list their IDs (for example `jobs: [8888]`) or add a `discovery:` section",
+            ));
+        }
+        let limits = raw.rate_limit.unwrap_or_default();
+        let rate_limit = RateLimit {
+            describe_deployment_job_status: limits
+                .describe_deployment_job_status
+                .map_or(DEFAULT_RATE_LIMIT.describe_deployment_job_status, |r| r.0),
+            list_deployment_job: limits
+                .list_deployment_job
+                .map_or(DEFAULT_RATE_LIMIT.list_deployment_job, |r| r.0),
+            describe_deployment_job: limits
+                .describe_deployment_job
+                .map_or(DEFAULT_RATE_LIMIT.describe_deployment_job, |r| r.0),
+        };
+        Ok(AccountConfig {
+            name,
+            endpoint,
+            credentials,
+            jobs,
+            discovery,
+            rate_limit,
+        })
+    }
+
+    fn credentials(&self, key: &str, c: RawCredentials) -> Result<Credentials, ConfigError> {
+        let resolve = |field: &str, value: &str| {
+            resolve_reference(value, self.env)
+                .map_err(|message| self.invalid(&format!("{key}.{field}"), message))
+        };
+        let access_key_id = resolve("access_key_id", &c.access_key_id)?;
+        let secret = resolve("access_key_secret", &c.access_key_secret)?;
+        let token = c
+            .security_token
+            .map(|t| resolve("security_token", &t))
+            .transpose()?
+            .filter(|t| !t.is_empty());
+        if access_key_id.is_empty() || secret.is_empty() {
+            return Err(self.invalid(
+                key,
+                "access_key_id and access_key_secret must both be non-empty; remove the section to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead",
+            ));
+        }
+        Ok(Credentials {
+            access_key_id,
+            access_key_secret: Secret::new(secret),
+            security_token: token.map(Secret::new),
+        })
+    }
+
+    fn discovery(&self, key: &str, d: RawDiscovery) -> Result<Discovery, ConfigError> {
+        let refresh_interval = d
+            .refresh_interval
+            .map_or(DEFAULT_DISCOVERY_INTERVAL, |v| v.0);
+        if refresh_interval < Duration::from_secs(10) {
+            return Err(self.invalid(
+                &format!("{key}.refresh_interval"),
+                "must be at least 10s: each listing costs one call per 50 jobs (5m is a good start)",
+            ));
+        }
+        let known = |field: &str, values: Option<Vec<String>>, allowed: &[&str]| {
+            let values = values.unwrap_or_default();
+            match values.iter().find(|v| !allowed.contains(&v.as_str())) {
+                Some(bad) => Err(self.invalid(
+                    &format!("{key}.{field}"),
+                    format!("{bad:?} is not one of {}", allowed.join(", ")),
+                )),
+                None => Ok(values),
+            }
+        };
+        let regex = |field: &str, pattern: Option<String>| {
+            pattern
+                .map(|p| {
+                    Regex::new(&p).map_err(|e| {
+                        self.invalid(
+                            &format!("{key}.{field}"),
+                            format!("{p:?} is not a valid regular expression: {e}"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        Ok(Discovery {
+            refresh_interval,
+            job_types: known("job_types", d.job_types, &JOB_TYPES)?,
+            statuses: known("statuses", d.statuses, &JOB_STATUSES)?,
+            name_include: regex("name_include", d.name_include)?,
+            name_exclude: regex("name_exclude", d.name_exclude)?,
+        })
+    }
+}
+
+/// The keys an account has, whether written at the top or under `accounts`.
+struct AccountParts {
+    endpoint: Option<String>,
+    credentials: Option<RawCredentials>,
+    jobs: Option<raw::JobIds>,
+    discovery: Option<RawDiscovery>,
+    rate_limit: Option<RawRateLimit>,
+}
+
+impl From<RawAccount> for AccountParts {
+    fn from(a: RawAccount) -> Self {
+        Self {
+            endpoint: a.endpoint,
+            credentials: a.credentials,
+            jobs: a.jobs,
+            discovery: a.discovery,
+            rate_limit: a.rate_limit,
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`; `env` resolves `${VAR}` references.
+    pub fn load(path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path, env)
+    }
+
+    /// Parses and validates `text`; `path` names it in errors.
+    pub fn parse(
+        text: &str,
+        path: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: RawConfig = serde_yaml::from_str(text).map_err(|e| syntax_error(path, &e))?;
+        let check = Checker { path, env };
+        let polling = check.polling(&raw)?;
+        let retries = check.retries(&raw)?;
+        let top = AccountParts {
+            endpoint: raw.endpoint.take(),
+            credentials: raw.credentials.take(),
+            jobs: raw.jobs.take(),
+            discovery: raw.discovery.take(),
+            rate_limit: raw.rate_limit.take(),
+        };
+        let top_keys: Vec<&str> = [
+            ("endpoint", top.endpoint.is_some()),
+            ("credentials", top.credentials.is_some()),
+            ("jobs", top.jobs.is_some()),
+            ("discovery", top.discovery.is_some()),
+            ("rate_limit", top.rate_limit.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, present)| present.then_some(k))
+        .collect();
+        let accounts = match raw.accounts.take() {
+            None => vec![check.account("", DEFAULT_ACCOUNT.to_owned(), top)?],
+            Some(_) if !top_keys.is_empty() => {
+                return Err(check.invalid(
+                    "accounts",
+                    format!(
+                        "with `accounts`, {} belong inside an account entry: move them under one of the accounts",
+                        top_keys.join(", ")
+                    ),
+                ));
+            }
+            Some(list) if list.is_empty() => {
+                return Err(check.invalid("accounts", "is empty: list at least one account"));
+            }
+            Some(list) => {
+                let mut names = HashSet::new();
+                let mut accounts = Vec::with_capacity(list.len());
+                for (i, account) in list.into_iter().enumerate() {
+                    let prefix = format!("accounts[{i}].");
+                    let name = account.name.clone();
+                    if name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                    {
+                        return Err(check.invalid(
+                            &format!("{prefix}name"),
+                            format!("{name:?} is not a valid account name; use letters, digits, '_', '.' and '-'"),
+                        ));
+                    }
+                    if !names.insert(name.clone()) {
+                        return Err(check.invalid(
+                            &format!("{prefix}name"),
+                            format!("account {name:?} is listed twice; names must be unique"),
+                        ));
+                    }
+                    accounts.push(check.account(&prefix, name, account.into())?);
+                }
+                accounts
+            }
+        };
+        Ok(Config {
+            accounts,
+            polling,
+            retries,
+        })
+    }
+}
+
+/// `${NAME}` is replaced by the variable's value; anything else is taken literally.
+fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let Some(name) = value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) else {
+        return Ok(value.to_owned());
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        // The value may be a secret that merely looks like a reference: never quote it.
+        return Err(
+            "is not a valid reference; write ${VARIABLE_NAME}, with letters, digits and _ only"
+                .into(),
+        );
+    }
+    env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        format!("refers to ${{{name}}}, which is not set or empty; export {name} before starting the exporter")
+    })
+}
+
+fn syntax_error(path: &str, error: &serde_yaml::Error) -> ConfigError {
+    let (line, column, message) = describe_yaml_error(error);
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+/// Line, column and message of a YAML error, the message without serde_yaml's
+/// own position suffixes and with a remedy where serde's words lack one.
+pub(crate) fn describe_yaml_error(error: &serde_yaml::Error) -> (usize, usize, String) {
+    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let mut message = error.to_string();
+    while let Some(at) = message.find(" at line ") {
+        let rest = &message[at + " at line ".len()..];
+        let digits_and_column = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(rest.len());
+        message.replace_range(at..at + " at line ".len() + digits_and_column, "");
+    }
+    let remedy = if message.contains("unknown field") {
+        "; check the spelling (config.example.yaml lists every key)"
+    } else if message.contains("duplicate field") {
+        "; write each key once"
+    } else if message.contains("invalid type") || message.contains("invalid value") {
+        "; see config.example.yaml for the expected form"
+    } else {
+        ""
+    };
+    message.push_str(remedy);
+    (line, column, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "cfg.yaml", &no_env)
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    fn one(config: &Config) -> &AccountConfig {
+        assert_eq!(config.accounts.len(), 1);
+        &config.accounts[0]
+    }
+
+    #[test]
+    fn minimal_file_gets_the_defaults() {
+        let config = parse("jobs: [8888, \"9999\"]\n").unwrap();
+        let account = one(&config);
+        assert_eq!(account.name, "default");
+        assert_eq!(account.jobs, vec![8888, 9999]);
+        assert_eq!(account.endpoint.as_str(), "https://cas.aliyuncs.com/");
+        assert!(account.credentials.is_none());
+        assert!(account.discovery.is_none());
+        assert_eq!(account.rate_limit, DEFAULT_RATE_LIMIT);
+        assert_eq!(
+            config.polling,
+            Polling {
+                interval: Duration::from_secs(60),
+                settled_interval: Duration::from_secs(600),
+                stale_after: Duration::from_secs(300),
+                job_info_interval: Duration::from_secs(300),
+                concurrency: 4,
+                connect_timeout: Duration::from_secs(5),
+                request_timeout: Duration::from_secs(10),
+            }
+        );
+        assert_eq!(config.retries, DEFAULT_RETRIES);
+    }
+
+    #[test]
+    fn every_key() {
+        let env = |name: &str| (name == "MY_SECRET").then(|| "from-env".to_owned());
+        let config = Config::parse(
+            "endpoint: intl
+credentials:
+  access_key_id: LTAI
+  access_key_secret: ${MY_SECRET}
+  security_token: tok
+interval: 30s
+settled_interval: 15m
+stale_after: 10m
+job_info_interval: 2m
+concurrency: 2
+timeouts:
+  connect: 2s
+  request: 8s
+retries:
+  max_attempts: 5
+  base_delay: 200ms
+  max_delay: 5s
+rate_limit:
+  describe_deployment_job_status: 8
+  list_deployment_job: 1
+  describe_deployment_job: 0.5
+discovery:
+  refresh_interval: 1m
+  job_types: [user]
+  statuses: [processing, error]
+  name_include: ^prod-
+  name_exclude: -test$
+jobs:
+  - 1
+  - 2
+",
+            "cfg.yaml",
+            &env,
+        )
+        .unwrap();
+        let account = one(&config);
+        assert_eq!(
+            account.endpoint.as_str(),
+            "https://cas.ap-southeast-1.aliyuncs.com/"
+        );
+        let creds = account.credentials.clone().unwrap();
+        assert_eq!(creds.access_key_id, "LTAI");
+        assert_eq!(creds.access_key_secret.expose(), "from-env");
+        assert_eq!(creds.security_token.unwrap().expose(), "tok");
+        assert_eq!(
+            account.rate_limit,
+            RateLimit {
+                describe_deployment_job_status: 8.0,
+                list_deployment_job: 1.0,
+                describe_deployment_job: 0.5
+            }
+        );
+        let discovery = account.discovery.clone().unwrap();
+        assert_eq!(discovery.refresh_interval, Duration::from_secs(60));
+        assert_eq!(discovery.job_types, vec!["user"]);
+        assert_eq!(discovery.statuses, vec!["processing", "error"]);
+        assert_eq!(
+            config.polling,
+            Polling {
+                interval: Duration::from_secs(30),
+                settled_interval: Duration::from_secs(900),
+                stale_after: Duration::from_secs(600),
+                job_info_interval: Duration::from_secs(120),
+                concurrency: 2,
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(8),
+            }
+        );
+        assert_eq!(
+            config.retries,
+            RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(5)
+            }
+        );
+    }
+
+    #[test]
+    fn many_accounts() {
+        let config = parse(
+            "interval: 2m
+accounts:
+  - name: prod
+    endpoint: cn
+    jobs: [1]
+  - name: intl-shop
+    endpoint: intl
+    discovery: {}
+    rate_limit: {describe_deployment_job_status: 3}
+",
+        )
+        .unwrap();
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["prod", "intl-shop"]);
+        assert_eq!(config.accounts[0].jobs, vec![1]);
+        assert!(config.accounts[1].jobs.is_empty());
+        assert_eq!(
+            config.accounts[1]
+                .discovery
+                .as_ref()
+                .unwrap()
+                .refresh_interval,
+            DEFAULT_DISCOVERY_INTERVAL
+        );
+        assert_eq!(
+            config.accounts[1].rate_limit.describe_deployment_job_status,
+            3.0
+        );
+        assert_eq!(config.accounts[1].rate_limit.list_deployment_job, 2.0);
+        assert_eq!(config.polling.interval, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn account_errors() {
+        assert_eq!(
+            error("jobs: [1]\naccounts:\n  - name: a\n    jobs: [2]\n"),
+            "cfg.yaml: `accounts`: with `accounts`, jobs belong inside an account entry: move them under one of the accounts"
+        );
+        assert_eq!(
+            error("accounts:\n  - name: a\n    jobs: [1]\n  - name: a\n    jobs: [2]\n"),
+            "cfg.yaml: `accounts[1].name`: account \"a\" is listed twice; names must be unique"
+        );
+        assert_eq!(
+            error("accounts:\n  - name: \"prod account\"\n    jobs: [1]\n"),
+            "cfg.yaml: `accounts[0].name`: \"prod account\" is not a valid account name; use letters, digits, '_', '.' and '-'"
+        );
+        assert_eq!(
+            error("accounts:\n  - name: a\n"),
+            "cfg.yaml: `accounts[0].jobs`: no deployment jobs to poll: list their IDs (for example `jobs: [8888]`) or add a `discovery:` section"
+        );
+        assert_eq!(
+            error("accounts: []\n"),
+            "cfg.yaml: `accounts`: is empty: list at least one account"
+        );
+        assert_eq!(
+            error("accounts:\n  - name: a\n    jobs: [1]\n    endpoint: ftp://x\n"),
+            "cfg.yaml: `accounts[0].endpoint`: endpoint \"ftp://x\" is not valid: the scheme must be https (or http for a local simulator); write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+        );
+    }
+
+    #[test]
+    fn discovery_rate_and_retry_errors() {
+        assert_eq!(
+            error("discovery:\n  job_types: [users]\n"),
+            "cfg.yaml: `discovery.job_types`: \"users\" is not one of cloud, user, trustee"
+        );
+        assert_eq!(
+            error("discovery:\n  statuses: [done]\n"),
+            "cfg.yaml: `discovery.statuses`: \"done\" is not one of pending, editing, scheduling, processing, success, error"
+        );
+        assert!(
+            error("discovery:\n  name_include: \"(\"\n")
+                .starts_with("cfg.yaml: `discovery.name_include`: \"(\" is not a valid regular expression: regex parse error")
+        );
+        assert_eq!(
+            error("discovery:\n  refresh_interval: 1s\n"),
+            "cfg.yaml: `discovery.refresh_interval`: must be at least 10s: each listing costs one call per 50 jobs (5m is a good start)"
+        );
+        assert_eq!(
+            error("jobs: [1]\nrate_limit:\n  list_deployment_job: 0\n"),
+            "cfg.yaml:3:24: rate_limit.list_deployment_job: 0 is not allowed; write requests per second above 0, such as 5 (the account's quota is about 10 per API)"
+        );
+        assert_eq!(
+            error("jobs: [1]\nretries:\n  max_attempts: 50\n"),
+            "cfg.yaml: `retries.max_attempts`: 50 attempts would hammer a failing API; use 10 or fewer (3 is the default)"
+        );
+        assert_eq!(
+            error("jobs: [1]\nretries:\n  base_delay: 1m\n"),
+            "cfg.yaml: `retries.base_delay`: must be above 0s and at most retries.max_delay"
+        );
+        assert_eq!(
+            error("jobs: [1]\nsettled_interval: 30s\n"),
+            "cfg.yaml: `settled_interval`: 30s is shorter than interval (1m); finished jobs would be polled more often than running ones: make it at least the interval"
+        );
+    }
+
+    #[test]
+    fn discovery_filters() {
+        let config = parse("discovery:\n  job_types: [user]\n  statuses: [processing]\n  name_include: ^prod-\n  name_exclude: -test$\n").unwrap();
+        let discovery = one(&config).discovery.clone().unwrap();
+        let job = |name: &str, job_type: &str, status: &str| DeploymentJob {
+            name: Some(name.into()),
+            job_type: Some(job_type.into()),
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        assert!(discovery.accepts(&job("prod-www", "user", "processing")));
+        assert!(!discovery.accepts(&job("prod-www-test", "user", "processing")));
+        assert!(!discovery.accepts(&job("stage-www", "user", "processing")));
+        assert!(!discovery.accepts(&job("prod-www", "cloud", "processing")));
+        assert!(!discovery.accepts(&job("prod-www", "user", "success")));
+        let all = parse("discovery: {}\n").unwrap();
+        assert!(
+            one(&all)
+                .discovery
+                .as_ref()
+                .unwrap()
+                .accepts(&DeploymentJob::default())
+        );
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_shows_the_defaults() {
+        let config = parse(include_str!("../../config.example.yaml")).unwrap();
+        let defaults = parse("jobs: [8888, 9999]\n").unwrap();
+        assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        assert_eq!(
+            error("jobs: [1]\nintervall: 30s\n"),
+            "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `timeouts`, `retries`, `endpoint`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
+        );
+        assert_eq!(
+            error("jobs: [1]\ntimeouts:\n  read: 3s\n"),
+            "cfg.yaml:3:3: timeouts: unknown field `read`, expected `connect` or `request`; check the spelling (config.example.yaml lists every key)"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml() {
+        assert_eq!(
+            error("jobs: [1\n"),
+            "cfg.yaml:2:1: did not find expected ',' or ']', while parsing a flow sequence"
+        );
+    }
+
+    #[test]
+    fn bad_job_ids() {
+        assert_eq!(
+            error("jobs:\n  - 1\n  - abc\n"),
+            "cfg.yaml:3:5: jobs[1]: job ID \"abc\" is not a number; job IDs are the positive integers ListDeploymentJob and the CAS console show"
+        );
+        assert_eq!(
+            error("jobs: [5, 7, 5]\n"),
+            "cfg.yaml:1:14: jobs[2]: job ID 5 is listed twice; remove the duplicate"
+        );
+        assert_eq!(
+            error("jobs: [-3]\n"),
+            "cfg.yaml:1:8: jobs[0]: job ID -3 is not valid; job IDs are the positive integers ListDeploymentJob and the CAS console show"
+        );
+        assert_eq!(
+            error("jobs: []\n"),
+            "cfg.yaml: `jobs`: no deployment jobs to poll: list their IDs (for example `jobs: [8888]`) or add a `discovery:` section"
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        assert_eq!(
+            error("jobs: [1]\ninterval: 30\n"),
+            "cfg.yaml:2:11: interval: \"30\" is not a duration (time unit needed, for example 30sec or 30ms); write it like 30s, 5m or 1h30m"
+        );
+        assert_eq!(
+            error("jobs: [1]\nendpoint: https://cas.aliyuncs.com/api\n"),
+            "cfg.yaml: `endpoint`: endpoint \"https://cas.aliyuncs.com/api\" is not valid: the API is served at path / with no query; write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+        );
+        assert_eq!(
+            error("jobs: [1]\ninterval: 1m\nstale_after: 30s\n"),
+            "cfg.yaml: `stale_after`: 30s is shorter than interval (1m); values would vanish between two polls: make it at least the interval (default 5 × interval)"
+        );
+        assert_eq!(
+            error("jobs: [1]\ninterval: 5s\n"),
+            "cfg.yaml: `timeouts.request`: must be shorter than interval, or polls would overlap: lower it or lengthen interval"
+        );
+        assert_eq!(
+            error("jobs: [1]\nconcurrency: -1\n"),
+            "cfg.yaml:2:14: concurrency: -1 is not allowed; write a whole number of at least 1, such as 4"
+        );
+        assert_eq!(
+            error("jobs: 5\n"),
+            "cfg.yaml:1:7: jobs: invalid type: integer `5`, expected a list of deployment job IDs, such as [8888, 9999]; see config.example.yaml for the expected form"
+        );
+        assert_eq!(
+            error("jobs: [1]\ninterval: 1m\ninterval: 2m\n"),
+            "cfg.yaml:1:1: duplicate field `interval`; write each key once"
+        );
+        assert_eq!(
+            error("jobs: [1]\nconcurrency: 0\n"),
+            "cfg.yaml:2:14: concurrency: 0 is not allowed; write a whole number of at least 1, such as 4"
+        );
+    }
+
+    #[test]
+    fn credentials_references() {
+        assert_eq!(
+            error("jobs: [1]\ncredentials:\n  access_key_id: a\n  access_key_secret: ${NOPE}\n"),
+            "cfg.yaml: `credentials.access_key_secret`: refers to ${NOPE}, which is not set or empty; export NOPE before starting the exporter"
+        );
+        assert_eq!(
+            error("jobs: [1]\ncredentials:\n  access_key_id: ''\n  access_key_secret: x\n"),
+            "cfg.yaml: `credentials`: access_key_id and access_key_secret must both be non-empty; remove the section to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead"
+        );
+    }
+}

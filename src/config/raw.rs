@@ -1,0 +1,319 @@
+//! The configuration file as written: serde structs that refuse unknown keys,
+//! and value types that check themselves while being read, so that an error
+//! carries the line and column of the value at fault.
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+/// The whole file. The account keys may stand at the top for a single account, or under `accounts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub interval: Option<DurationValue>,
+    #[serde(default)]
+    pub settled_interval: Option<DurationValue>,
+    #[serde(default)]
+    pub stale_after: Option<DurationValue>,
+    #[serde(default)]
+    pub job_info_interval: Option<DurationValue>,
+    #[serde(default)]
+    pub concurrency: Option<PositiveCount>,
+    #[serde(default)]
+    pub timeouts: Option<RawTimeouts>,
+    #[serde(default)]
+    pub retries: Option<RawRetries>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<RawCredentials>,
+    #[serde(default)]
+    pub jobs: Option<JobIds>,
+    #[serde(default)]
+    pub discovery: Option<RawDiscovery>,
+    #[serde(default)]
+    pub rate_limit: Option<RawRateLimit>,
+    #[serde(default)]
+    pub accounts: Option<Vec<RawAccount>>,
+}
+
+/// One entry of `accounts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccount {
+    pub name: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<RawCredentials>,
+    #[serde(default)]
+    pub jobs: Option<JobIds>,
+    #[serde(default)]
+    pub discovery: Option<RawDiscovery>,
+    #[serde(default)]
+    pub rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredentials {
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    #[serde(default)]
+    pub security_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTimeouts {
+    #[serde(default)]
+    pub connect: Option<DurationValue>,
+    #[serde(default)]
+    pub request: Option<DurationValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetries {
+    #[serde(default)]
+    pub max_attempts: Option<PositiveCount>,
+    #[serde(default)]
+    pub base_delay: Option<DurationValue>,
+    #[serde(default)]
+    pub max_delay: Option<DurationValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDiscovery {
+    #[serde(default)]
+    pub refresh_interval: Option<DurationValue>,
+    #[serde(default)]
+    pub job_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub statuses: Option<Vec<String>>,
+    #[serde(default)]
+    pub name_include: Option<String>,
+    #[serde(default)]
+    pub name_exclude: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateLimit {
+    #[serde(default)]
+    pub describe_deployment_job_status: Option<Rate>,
+    #[serde(default)]
+    pub list_deployment_job: Option<Rate>,
+    #[serde(default)]
+    pub describe_deployment_job: Option<Rate>,
+}
+
+/// A duration written like `30s`, `5m` or `1h30m`.
+pub(super) struct DurationValue(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Failing inside the visitor lets serde_yaml attach the value's line and column.
+        d.deserialize_str(DurationVisitor)
+    }
+}
+
+/// Reads a duration written like `30s`; for `deserialize_with`.
+pub(crate) fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    DurationValue::deserialize(d).map(|v| v.0)
+}
+
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = DurationValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration such as 30s, 5m or 1h30m")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<DurationValue, E> {
+        humantime::parse_duration(text.trim())
+            .map(DurationValue)
+            .map_err(|e| {
+                E::custom(format!(
+                    "{text:?} is not a duration ({e}); write it like 30s, 5m or 1h30m"
+                ))
+            })
+    }
+}
+
+/// The job list: positive integers (or numeric strings), each once.
+#[derive(Default)]
+pub(super) struct JobIds(pub Vec<u64>);
+
+impl<'de> Deserialize<'de> for JobIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(JobIdsVisitor)
+    }
+}
+
+struct JobIdsVisitor;
+
+impl<'de> Visitor<'de> for JobIdsVisitor {
+    type Value = JobIds;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of deployment job IDs, such as [8888, 9999]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JobIds, A::Error> {
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(id) = seq.next_element_seed(JobIdVisitor { seen: &mut seen })? {
+            ids.push(id);
+        }
+        Ok(JobIds(ids))
+    }
+}
+
+/// Reads one job ID; checks it against those before it, so that an error
+/// raised here carries the position of the offending entry.
+struct JobIdVisitor<'a> {
+    seen: &'a mut HashSet<u64>,
+}
+
+impl<'de> DeserializeSeed<'de> for JobIdVisitor<'_> {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+const JOB_ID_HINT: &str =
+    "job IDs are the positive integers ListDeploymentJob and the CAS console show";
+
+impl Visitor<'_> for JobIdVisitor<'_> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a deployment job ID (a positive integer)")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if v == 0 {
+            return Err(E::custom(format!("job ID 0 is not valid; {JOB_ID_HINT}")));
+        }
+        if !self.seen.insert(v) {
+            return Err(E::custom(format!(
+                "job ID {v} is listed twice; remove the duplicate"
+            )));
+        }
+        Ok(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!("job ID {v} is not valid; {JOB_ID_HINT}"))),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        match v.trim().parse::<u64>() {
+            Ok(id) => self.visit_u64(id),
+            Err(_) => Err(E::custom(format!(
+                "job ID {v:?} is not a number; {JOB_ID_HINT}"
+            ))),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "job ID {v} is not an integer; {JOB_ID_HINT}"
+        )))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "job ID {v} is not a number; {JOB_ID_HINT}"
+        )))
+    }
+}
+
+/// A count of at least 1, such as `concurrency`.
+pub(super) struct PositiveCount(pub usize);
+
+impl<'de> Deserialize<'de> for PositiveCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PositiveCountVisitor)
+    }
+}
+
+struct PositiveCountVisitor;
+
+const POSITIVE_COUNT_HINT: &str = "write a whole number of at least 1, such as 4";
+
+impl Visitor<'_> for PositiveCountVisitor {
+    type Value = PositiveCount;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a whole number of at least 1, such as 4")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<PositiveCount, E> {
+        match usize::try_from(v) {
+            Ok(n) if n >= 1 => Ok(PositiveCount(n)),
+            _ => Err(E::custom(format!(
+                "{v} is not allowed; {POSITIVE_COUNT_HINT}"
+            ))),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<PositiveCount, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!(
+                "{v} is not allowed; {POSITIVE_COUNT_HINT}"
+            ))),
+        }
+    }
+}
+
+/// Requests per second: a number above 0, such as 5 or 0.5.
+pub(super) struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RateVisitor)
+    }
+}
+
+struct RateVisitor;
+
+const RATE_HINT: &str =
+    "write requests per second above 0, such as 5 (the account's quota is about 10 per API)";
+
+impl Visitor<'_> for RateVisitor {
+    type Value = Rate;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("requests per second, such as 5")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+        if v.is_finite() && v > 0.0 {
+            Ok(Rate(v))
+        } else {
+            Err(E::custom(format!("{v} is not allowed; {RATE_HINT}")))
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+        self.visit_f64(v as f64)
+    }
+}
