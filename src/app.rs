@@ -1,29 +1,41 @@
-//! Wires a validated configuration into a running exporter: credentials,
-//! client, poller and web server, until the shutdown token fires.
+//! Wires a validated configuration into a running exporter: per account a
+//! client and a poller, the web server, and reloads, until shutdown.
 
-use crate::api::{Client, ClientOptions};
-use crate::config::Config;
+use crate::api::{Client, ClientOptions, RequestObserver};
+use crate::config::{AccountConfig, Config};
 use crate::credentials::{CredentialsError, CredentialsProvider, StaticProvider};
 use crate::http::serve::serve;
-use crate::http::{ExporterService, WebOptions, listen_address};
+use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
-use crate::poller::{Poller, PollerOptions};
+use crate::poller::{AccountPoller, AccountSettings};
+use crate::shard::Shard;
 use crate::snapshot::SnapshotStore;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How long scrapes in flight may finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Why the exporter could not start.
+/// Looks up an environment variable (injectable for tests).
+pub type EnvLookup = fn(&str) -> Option<String>;
+
+/// Why the exporter could not start or reload.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// No credentials.
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
+    /// No credentials for an account.
+    #[error("account {account}: {source}")]
+    Credentials {
+        /// The account.
+        account: String,
+        /// Why.
+        source: CredentialsError,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the API client: {0}")]
     Client(#[from] crate::api::ApiError),
@@ -35,19 +47,164 @@ pub enum AppError {
         /// Why.
         source: std::io::Error,
     },
+    /// The configuration file is wrong.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
-/// Chooses the credentials: those in the config file, else the environment's.
+/// Chooses an account's credentials: those in the config file, else the environment's.
 pub fn credentials_provider(
-    config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Arc<dyn CredentialsProvider>, CredentialsError> {
-    if let Some(credentials) = &config.credentials {
+    account: &AccountConfig,
+    env: EnvLookup,
+) -> Result<Arc<dyn CredentialsProvider>, AppError> {
+    if let Some(credentials) = &account.credentials {
         return Ok(Arc::new(StaticProvider::new("config", credentials.clone())));
     }
-    match StaticProvider::from_environment(env)? {
+    let fail = |source| AppError::Credentials {
+        account: account.name.clone(),
+        source,
+    };
+    match StaticProvider::from_environment(env).map_err(fail)? {
         Some(provider) => Ok(Arc::new(provider)),
-        None => Err(CredentialsError::NotFound),
+        None => Err(fail(CredentialsError::NotFound)),
+    }
+}
+
+/// Checks that every account has credentials, as `--config.check` does.
+pub fn check_credentials(config: &Config, env: EnvLookup) -> Result<(), AppError> {
+    config
+        .accounts
+        .iter()
+        .try_for_each(|a| credentials_provider(a, env).map(drop))
+}
+
+/// Where the configuration comes from, to read it again on reload.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A file, read again on each reload.
+    File(String),
+    /// Built in (demo mode): nothing to reload.
+    Fixed,
+}
+
+/// A running account poller and the means to update or stop it.
+struct RunningAccount {
+    settings: watch::Sender<Arc<AccountSettings>>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Every account's poller, with what they share.
+struct Pollers {
+    store: Arc<SnapshotStore>,
+    metrics: SelfMetrics,
+    shard: Shard,
+    env: EnvLookup,
+    shutdown: CancellationToken,
+    running: BTreeMap<String, RunningAccount>,
+}
+
+impl Pollers {
+    fn settings(
+        &self,
+        account: &AccountConfig,
+        config: &Config,
+    ) -> Result<AccountSettings, AppError> {
+        let credentials = credentials_provider(account, self.env)?;
+        let client = Client::new(
+            ClientOptions {
+                account: account.name.clone(),
+                endpoint: account.endpoint.clone(),
+                connect_timeout: config.polling.connect_timeout,
+                request_timeout: config.polling.request_timeout,
+            },
+            Arc::clone(&credentials),
+            Arc::new(self.metrics.clone()) as Arc<dyn RequestObserver>,
+        )?;
+        if let Ok(initial) = credentials.credentials() {
+            tracing::info!(
+                account = %account.name,
+                provider = credentials.name(),
+                access_key_id = %initial.key_id_hint(),
+                endpoint = %account.endpoint,
+                jobs = account.jobs.len(),
+                discovery = account.discovery.is_some(),
+                "account configured"
+            );
+        }
+        let rate = account.rate_limit;
+        Ok(AccountSettings {
+            client: Arc::new(client),
+            static_jobs: account.jobs.clone(),
+            discovery: account.discovery.clone(),
+            rate_limit: crate::config::RateLimit {
+                describe_deployment_job_status: self
+                    .shard
+                    .share(rate.describe_deployment_job_status),
+                list_deployment_job: self.shard.share(rate.list_deployment_job),
+                describe_deployment_job: self.shard.share(rate.describe_deployment_job),
+            },
+            polling: config.polling.clone(),
+            retries: config.retries,
+        })
+    }
+
+    /// Builds every account's settings first, so that a bad one changes nothing.
+    fn prepare(&self, config: &Config) -> Result<Vec<(String, AccountSettings)>, AppError> {
+        config
+            .accounts
+            .iter()
+            .map(|a| Ok((a.name.clone(), self.settings(a, config)?)))
+            .collect()
+    }
+
+    /// Starts, updates and stops pollers so that exactly `prepared` run.
+    fn apply(&mut self, prepared: Vec<(String, AccountSettings)>) {
+        let names: Vec<String> = prepared.iter().map(|(n, _)| n.clone()).collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|n| !names.contains(n))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(account) = self.running.remove(&name) {
+                account.stop.cancel();
+                account.task.abort();
+            }
+            self.store.remove(&name);
+            tracing::info!(account = %name, "account removed");
+        }
+        let mut started = Vec::new();
+        for (name, settings) in prepared {
+            let settings = Arc::new(settings);
+            if let Some(running) = self.running.get(&name) {
+                running.settings.send_replace(settings);
+                continue;
+            }
+            let (tx, rx) = watch::channel(settings);
+            let poller = AccountPoller::new(
+                &name,
+                rx,
+                Arc::clone(&self.store),
+                self.metrics.clone(),
+                self.shard,
+            );
+            started.push((name, tx, poller));
+        }
+        // Every new account has published its initial snapshot before any starts polling.
+        for (name, tx, poller) in started {
+            let stop = self.shutdown.child_token();
+            let task = tokio::spawn(poller.run(stop.clone()));
+            self.running.insert(
+                name,
+                RunningAccount {
+                    settings: tx,
+                    stop,
+                    task,
+                },
+            );
+        }
     }
 }
 
@@ -55,60 +212,62 @@ pub fn credentials_provider(
 pub struct Exporter {
     listener: TcpListener,
     service: Arc<ExporterService>,
-    poller: Poller,
+    pollers: Pollers,
+    source: ConfigSource,
+    reloads: mpsc::Receiver<ReloadRequest>,
+    reload_sender: mpsc::Sender<ReloadRequest>,
 }
 
 impl Exporter {
     /// Builds every part and binds the listen address.
     pub async fn bind(
         config: &Config,
-        credentials: Arc<dyn CredentialsProvider>,
+        source: ConfigSource,
+        env: EnvLookup,
         web: &WebOptions,
+        shard: Shard,
+        shutdown: CancellationToken,
     ) -> Result<Self, AppError> {
-        let self_metrics = SelfMetrics::default();
-        let client = Client::new(
-            ClientOptions {
-                endpoint: config.endpoint.clone(),
-                connect_timeout: config.connect_timeout,
-                request_timeout: config.request_timeout,
-            },
-            Arc::clone(&credentials),
-            Arc::new(self_metrics.clone()),
-        )?;
+        let metrics = SelfMetrics::default();
+        metrics.set_shard(shard);
+        metrics.config_loaded(true, SystemTime::now());
         let store = Arc::new(SnapshotStore::default());
-        let poller = Poller::new(
-            Arc::new(client),
-            PollerOptions {
-                jobs: config.jobs.clone(),
-                interval: config.interval,
-                stale_after: config.stale_after,
-                concurrency: config.concurrency,
-            },
-            Arc::clone(&store),
-        );
+        let mut pollers = Pollers {
+            store: Arc::clone(&store),
+            metrics: metrics.clone(),
+            shard,
+            env,
+            shutdown,
+            running: BTreeMap::new(),
+        };
+        let prepared = pollers.prepare(config)?;
         let address = listen_address(&web.listen_address);
         let listener = TcpListener::bind(&address)
             .await
             .map_err(|source| AppError::Bind { address, source })?;
+        let (reload_sender, reloads) = mpsc::channel(4);
+        let lifecycle = web.enable_lifecycle.then(|| reload_sender.clone());
         let service = Arc::new(ExporterService::new(
             web.telemetry_path.clone(),
             store,
-            self_metrics,
+            metrics,
+            lifecycle,
         ));
-        if let Ok(initial) = credentials.credentials() {
+        pollers.apply(prepared);
+        if shard.count > 1 {
             tracing::info!(
-                provider = credentials.name(),
-                access_key_id = %initial.key_id_hint(),
-                endpoint = %config.endpoint,
-                jobs = config.jobs.len(),
-                interval = %humantime::format_duration(config.interval),
-                "exporter configured"
+                index = shard.index,
+                count = shard.count,
+                "polling one shard of the jobs"
             );
         }
         Ok(Self {
             listener,
             service,
-            poller,
+            pollers,
+            source,
+            reloads,
+            reload_sender,
         })
     }
 
@@ -117,14 +276,61 @@ impl Exporter {
         self.listener.local_addr().ok()
     }
 
-    /// Polls and serves until `shutdown` fires.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// A handle that asks for a reload, as SIGHUP does.
+    pub fn reload_handle(&self) -> mpsc::Sender<ReloadRequest> {
+        self.reload_sender.clone()
+    }
+
+    /// Polls and serves until the shutdown token fires; reloads on request.
+    pub async fn run(mut self) {
         if let Some(address) = self.local_addr() {
             tracing::info!(address = %address, "listening");
         }
-        let poller = tokio::spawn(self.poller.run(shutdown.clone()));
-        serve(self.listener, self.service, shutdown, DRAIN).await;
-        let _ = poller.await;
+        let shutdown = self.pollers.shutdown.clone();
+        let server = tokio::spawn(serve(self.listener, self.service, shutdown.clone(), DRAIN));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(reply) = self.reloads.recv() => {
+                    let result = reload(&mut self.pollers, &self.source);
+                    let _ = reply.send(result);
+                }
+            }
+        }
+        let _ = server.await;
+        for account in self.pollers.running.into_values() {
+            let _ = account.task.await;
+        }
         tracing::info!("stopped");
+    }
+}
+
+/// Reads the configuration again and applies it; a bad one is refused and the running one stays.
+fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), String> {
+    let result = match source {
+        ConfigSource::Fixed => {
+            Err("there is no configuration file to reload (demo mode)".to_owned())
+        }
+        ConfigSource::File(path) => Config::load(path, &pollers.env)
+            .map_err(AppError::from)
+            .and_then(|config| pollers.prepare(&config))
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(prepared) => {
+            let accounts = prepared.len();
+            pollers.apply(prepared);
+            pollers.metrics.config_loaded(true, SystemTime::now());
+            tracing::info!(accounts, "configuration reloaded");
+            Ok(())
+        }
+        Err(message) => {
+            pollers.metrics.config_loaded(false, SystemTime::now());
+            tracing::error!(
+                error = %message,
+                "configuration reload refused; the running configuration stays: fix the file and reload again"
+            );
+            Err(message)
+        }
     }
 }

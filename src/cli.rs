@@ -40,6 +40,27 @@ pub struct Cli {
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = telemetry_path)]
     pub telemetry_path: String,
 
+    /// Allow `POST /-/reload` to read the configuration again (SIGHUP always does).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// This replica's shard, from 0 [default: from a host name ending in -N, as StatefulSet pods have].
+    #[arg(
+        long = "shard.index",
+        value_name = "N",
+        env = "ALIYUN_CAS_EXPORTER_SHARD_INDEX"
+    )]
+    pub shard_index: Option<u32>,
+
+    /// How many replicas share the jobs; each polls its shard with its share of every rate limit.
+    #[arg(
+        long = "shard.count",
+        value_name = "N",
+        env = "ALIYUN_CAS_EXPORTER_SHARD_COUNT",
+        default_value_t = 1
+    )]
+    pub shard_count: u32,
+
     /// Only log messages of this level or more severe.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,

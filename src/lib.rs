@@ -3,8 +3,10 @@
 //!
 //! Data flows one way, in the order of these modules:
 //! [`config`] → [`credentials`] → [`api`] (sign, send, parse) → [`poller`]
-//! → [`snapshot`] → [`metrics`] → [`http`]. [`simulator`] is a strict fake of
-//! the CAS API for tests and [`demo`] mode; [`app`] wires it all together.
+//! (per account: schedule, rate limit, retries, discovery; [`shard`] decides
+//! which jobs are ours) → [`snapshot`] → [`metrics`] → [`http`]. [`simulator`]
+//! is a strict fake of the CAS API for tests and [`demo`] mode; [`app`] wires
+//! it all together and reloads it.
 
 pub mod api;
 pub mod app;
@@ -16,5 +18,6 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod poller;
+pub mod shard;
 pub mod simulator;
 pub mod snapshot;

@@ -1,13 +1,16 @@
 //! The `aliyun-cas-exporter` binary: flags in, library out.
 
-use aliyun_cas_exporter::app::{Exporter, credentials_provider};
+use aliyun_cas_exporter::app::{ConfigSource, Exporter, check_credentials};
 use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
+use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
+use aliyun_cas_exporter::shard::Shard;
 use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
 use aliyun_cas_exporter::{demo, logging};
 use clap::Parser;
 use std::process::ExitCode;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 fn env(name: &str) -> Option<String> {
@@ -52,15 +55,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             .listen_address
             .unwrap_or_else(|| default_address.to_owned()),
         telemetry_path: cli.telemetry_path,
+        enable_lifecycle: cli.enable_lifecycle,
     };
-    let (simulator, config) = match cli.config_file {
+    let hostname = std::env::var("HOSTNAME").ok();
+    let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
+        .map_err(|e| e.to_string())?;
+    let (simulator, config, source) = match cli.config_file {
         Some(path) => {
             let path = path.to_string_lossy().into_owned();
-            (None, Config::load(&path, &env).map_err(|e| e.to_string())?)
+            let config = Config::load(&path, &env).map_err(|e| e.to_string())?;
+            (None, config, ConfigSource::File(path))
         }
         None if cli.demo => {
             let (simulator, config) = demo::start().await.map_err(|e| e.to_string())?;
-            (Some(simulator), config)
+            (Some(simulator), config, ConfigSource::Fixed)
         }
         None => {
             return Err(
@@ -68,11 +76,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
         }
     };
-    let credentials = credentials_provider(&config, &env).map_err(|e| e.to_string())?;
-    let exporter = Exporter::bind(&config, credentials, &web)
+    let exporter = Exporter::bind(&config, source, env, &web, shard, shutdown)
         .await
         .map_err(|e| e.to_string())?;
-    exporter.run(shutdown).await;
+    reload_on_hangup(exporter.reload_handle());
+    exporter.run().await;
     if let Some(simulator) = simulator {
         simulator.shutdown().await;
     }
@@ -84,12 +92,21 @@ fn check_config(path: &str) -> ExitCode {
     let checked = Config::load(path, &env)
         .map_err(|e| e.to_string())
         .and_then(|config| {
-            credentials_provider(&config, &env).map_err(|e| format!("{path}: {e}"))?;
+            check_credentials(&config, env).map_err(|e| format!("{path}: {e}"))?;
             Ok(config)
         });
     match checked {
         Ok(config) => {
-            println!("{path}: valid ({} jobs)", config.jobs.len());
+            let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();
+            let discovering = config
+                .accounts
+                .iter()
+                .filter(|a| a.discovery.is_some())
+                .count();
+            println!(
+                "{path}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
+                config.accounts.len()
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -97,6 +114,27 @@ fn check_config(path: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Asks for a reload on every SIGHUP; the outcome is logged by the exporter.
+fn reload_on_hangup(reloads: mpsc::Sender<ReloadRequest>) {
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!(
+                "cannot listen for SIGHUP; reload through POST /-/reload with --web.enable-lifecycle"
+            );
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            let (reply, _answer) = oneshot::channel();
+            if reloads.send(reply).await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM.

@@ -1,65 +1,157 @@
-//! The state of every job as last polled: an immutable value, replaced whole
-//! by the poller and read by scrapes without waiting for anything.
+//! The state of every job as last polled: per account an immutable value,
+//! replaced whole by that account's poller and read by scrapes without
+//! waiting for anything.
 
-use crate::api::model::DeploymentJobStatus;
+use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
+/// How the exporter learned of a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JobSource {
+    /// Listed by ID in the configuration.
+    #[default]
+    Static,
+    /// Found by discovery (ListDeploymentJob).
+    Discovered,
+}
+
+impl JobSource {
+    /// The `source` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobSource::Static => "static",
+            JobSource::Discovered => "discovered",
+        }
+    }
+}
+
 /// What the exporter knows about one job; the default is a job never polled successfully.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobSnapshot {
+    /// How the job came to be polled.
+    pub source: JobSource,
     /// Whether the last poll succeeded.
     pub up: bool,
     /// Wall-clock time of the last successful poll.
     pub last_success: Option<SystemTime>,
-    /// Monotonic time of the last successful poll, to judge staleness.
-    pub last_success_at: Option<Instant>,
-    /// The last good values, served while younger than the snapshot's `stale_after`.
+    /// Until when the last good values are served.
+    pub stale_at: Option<Instant>,
+    /// The last good values.
     pub values: Option<Arc<DeploymentJobStatus>>,
+    /// Name, type, status and times, from ListDeploymentJob or DescribeDeploymentJob.
+    pub info: Option<Arc<DeploymentJob>>,
 }
 
 impl JobSnapshot {
-    /// The last good values, unless the last success is older than `stale_after` at `now`.
-    pub fn fresh_values(
-        &self,
-        now: Instant,
-        stale_after: Duration,
-    ) -> Option<&DeploymentJobStatus> {
-        let at = self.last_success_at?;
-        (now.saturating_duration_since(at) <= stale_after)
+    /// The last good values, unless they are stale at `now`.
+    pub fn fresh_values(&self, now: Instant) -> Option<&DeploymentJobStatus> {
+        let stale_at = self.stale_at?;
+        (now <= stale_at)
             .then_some(self.values.as_deref())
             .flatten()
     }
 }
 
-/// Every job's state after a sweep.
+/// One account's jobs as last published by its poller.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Snapshot {
+pub struct AccountSnapshot {
     /// Jobs by ID.
-    pub jobs: BTreeMap<u64, JobSnapshot>,
-    /// Sweeps finished since start; the exporter is ready after the first.
-    pub completed_sweeps: u64,
-    /// How long values are served after the last successful poll.
-    pub stale_after: Duration,
+    pub jobs: BTreeMap<u64, Arc<JobSnapshot>>,
+    /// Whether every job known at start has been polled once.
+    pub first_sweep_done: bool,
+    /// How long the last full pass over the account's jobs took.
+    pub sweep_duration: Option<Duration>,
 }
 
-/// Holds the current snapshot; one writer swaps it, any number of readers clone the `Arc`.
+/// Holds each account's current snapshot; pollers swap their own, scrapes read them all.
 #[derive(Debug, Default)]
 pub struct SnapshotStore {
-    current: RwLock<Arc<Snapshot>>,
+    accounts: RwLock<BTreeMap<Arc<str>, Arc<AccountSnapshot>>>,
+    ready: AtomicBool,
 }
 
 impl SnapshotStore {
-    /// The current snapshot.
-    pub fn load(&self) -> Arc<Snapshot> {
-        // The lock only guards an Arc swap: a poisoned one still holds a whole value.
-        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    /// Every account's snapshot, by account name.
+    pub fn load(&self) -> BTreeMap<Arc<str>, Arc<AccountSnapshot>> {
+        // The lock only guards Arc swaps: a poisoned one still holds whole values.
+        self.accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    /// Replaces the current snapshot.
-    pub fn store(&self, snapshot: Snapshot) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    /// Replaces `account`'s snapshot; the first time every account has swept once, the store turns ready.
+    pub fn publish(&self, account: &Arc<str>, snapshot: AccountSnapshot) {
+        let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        accounts.insert(Arc::clone(account), Arc::new(snapshot));
+        if !accounts.is_empty() && accounts.values().all(|a| a.first_sweep_done) {
+            self.ready.store(true, Ordering::Release);
+        }
+    }
+
+    /// Forgets `account` (removed by a reload): its series disappear.
+    pub fn remove(&self, account: &str) {
+        self.accounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(account);
+    }
+
+    /// True once every account present at start finished its first sweep; stays true after.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_once_every_account_swept_and_for_good() {
+        let store = SnapshotStore::default();
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        store.publish(&a, AccountSnapshot::default());
+        store.publish(&b, AccountSnapshot::default());
+        assert!(!store.is_ready());
+        let done = AccountSnapshot {
+            first_sweep_done: true,
+            ..Default::default()
+        };
+        store.publish(&a, done.clone());
+        assert!(!store.is_ready());
+        store.publish(&b, done);
+        assert!(store.is_ready());
+        store.publish(&"c".into(), AccountSnapshot::default());
+        assert!(
+            store.is_ready(),
+            "an account added later does not take readiness away"
+        );
+        store.remove("c");
+        assert_eq!(
+            store
+                .load()
+                .keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
+    }
+
+    #[test]
+    fn values_are_served_until_stale_at() {
+        let now = Instant::now();
+        let job = JobSnapshot {
+            stale_at: Some(now),
+            values: Some(Arc::new(DeploymentJobStatus::default())),
+            ..Default::default()
+        };
+        assert!(job.fresh_values(now).is_some());
+        assert!(job.fresh_values(now + Duration::from_nanos(1)).is_none());
+        assert!(JobSnapshot::default().fresh_values(now).is_none());
     }
 }

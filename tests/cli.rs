@@ -22,7 +22,10 @@ fn check(text: &str, env: &[(&str, &str)]) -> (i32, String, String, String) {
 fn config_check_accepts_a_valid_file() {
     let (code, stdout, stderr, path) = check("endpoint: intl\njobs: [8888, 9999]\n", &ENV);
     assert_eq!((code, stderr.as_str()), (0, ""));
-    assert_eq!(stdout, format!("{path}: valid (2 jobs)\n"));
+    assert_eq!(
+        stdout,
+        format!("{path}: valid (accounts: 1, jobs listed by ID: 2, accounts with discovery: 0)\n")
+    );
 }
 
 #[test]
@@ -69,7 +72,7 @@ fn missing_or_partial_credentials_are_explained() {
     assert_eq!(
         stderr,
         format!(
-            "{path}: no credentials found: the config file has no `credentials:` section and ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; set both variables (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) or add a `credentials:` section to the config file\n"
+            "{path}: account default: no credentials found: the config file has no `credentials:` section and ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; set both variables (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) or add a `credentials:` section to the config file\n"
         )
     );
     let (code, _, stderr, _) = check("jobs: [1]\n", &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)]);

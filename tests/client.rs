@@ -16,7 +16,8 @@ use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, TOKEN, simulator};
 struct Recorder(Mutex<Vec<(String, String)>>);
 
 impl RequestObserver for Recorder {
-    fn observe(&self, action: &str, code: &str, _elapsed: Duration) {
+    fn observe(&self, account: &str, action: &str, code: &str, _elapsed: Duration) {
+        assert_eq!(account, "test-account");
         self.0
             .lock()
             .unwrap()
@@ -56,6 +57,7 @@ fn client_for(
     };
     let client = Client::new(
         ClientOptions {
+            account: "test-account".into(),
             endpoint: Endpoint::parse(endpoint).unwrap(),
             connect_timeout: Duration::from_secs(2),
             request_timeout: timeout,

@@ -35,6 +35,7 @@ fn now_unix() -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_every_metric_of_the_table_with_exact_values() {
+    let sim_started = now_unix();
     let sim = simulator(&sim_spec(&format!(
         "{SAMPLE_JOB}  - id: 7777
     workers: {{OSS: 3, \"Brand New\": 2}}
@@ -43,17 +44,39 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
     certificates: 1
     numbers_as_strings: true
     omit_fields: [BuyCount, MatchWorkerCount]
+  - id: 3
+    fault: internal_error
 "
     )))
     .await;
     let before = now_unix();
-    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888, 7777]));
+    let cfg = config_file(&config(
+        &sim.endpoint(),
+        "interval: 1h\nretries: {base_delay: 10ms, max_delay: 20ms}\n",
+        &[8888, 7777, 3],
+    ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
-    let m = exporter.metrics().await;
+    let retried = |action: &'static str| {
+        [
+            ("account", "default"),
+            ("action", action),
+            ("code", "InternalError"),
+        ]
+    };
+    // Job details come from DescribeDeploymentJob, in the background beside the polls.
+    let m = exporter
+        .wait_for(Duration::from_secs(15), "job details and retries", |m| {
+            m.get(
+                "aliyun_cas_api_retries_total",
+                &retried("DescribeDeploymentJob"),
+            ) == Some(2.0)
+                && m.matching("aliyun_cas_deployment_job_info", &[]).len() == 2
+        })
+        .await;
     let after = now_unix();
 
-    let job = |id: &'static str| [("job_id", id)];
+    let job = |id: &'static str| [("account", "default"), ("job_id", id)];
     let expected_8888 = [
         ("aliyun_cas_deployment_job_workers", 20.0),
         ("aliyun_cas_deployment_job_matched_workers", 20.0),
@@ -129,20 +152,162 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         );
     }
 
-    let logged = sim.requests();
-    assert_eq!(logged.len(), 2, "one poll per job: {logged:?}");
-    assert!(logged.iter().all(|r| r.code == "OK"));
-    let ok = [("action", "DescribeDeploymentJobStatus"), ("code", "OK")];
-    assert_eq!(m.get("aliyun_cas_api_requests_total", &ok), Some(2.0));
-    let action = [("action", "DescribeDeploymentJobStatus")];
+    let info = |id: &str, name: &str, cert_domain: &str, product: &str| {
+        m.get(
+            "aliyun_cas_deployment_job_info",
+            &[
+                ("account", "default"),
+                ("job_id", id),
+                ("name", name),
+                ("job_type", "user"),
+                ("cert_type", "buy"),
+                ("cert_domain", cert_domain),
+                ("product", product),
+            ],
+        )
+    };
     assert_eq!(
-        m.get("aliyun_cas_api_request_duration_seconds_count", &action),
+        info("8888", "cdn-renew", "www.example.com", "CDN,SLB"),
+        Some(1.0)
+    );
+    assert_eq!(info("7777", "", "", "Brand New,OSS"), Some(1.0));
+    for id in ["8888", "7777"] {
+        let statuses: Vec<(String, f64)> = m
+            .matching("aliyun_cas_deployment_job_status", &[("job_id", id)])
+            .into_iter()
+            .map(|s| (s.labels["status"].clone(), s.value))
+            .collect();
+        let expected: Vec<(String, f64)> = [
+            "pending",
+            "editing",
+            "scheduling",
+            "processing",
+            "success",
+            "error",
+        ]
+        .iter()
+        .map(|s| (s.to_string(), if *s == "error" { 1.0 } else { 0.0 }))
+        .collect();
+        assert_eq!(statuses, expected, "job {id} finished with failures");
+        for name in [
+            "aliyun_cas_deployment_job_start_timestamp_seconds",
+            "aliyun_cas_deployment_job_end_timestamp_seconds",
+        ] {
+            let ts = m.get(name, &job(id)).expect(name);
+            assert!(
+                ts >= sim_started.floor() - 1.0 && ts <= before,
+                "{name} {ts}"
+            );
+        }
+    }
+    let job3: Vec<&str> = m
+        .samples
+        .iter()
+        .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("3"))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        job3,
+        vec!["aliyun_cas_deployment_job_up"],
+        "job 3 never succeeded"
+    );
+    assert_eq!(
+        m.get(
+            "aliyun_cas_api_retries_total",
+            &retried("DescribeDeploymentJobStatus")
+        ),
         Some(2.0)
     );
-    let plus_inf = [("action", "DescribeDeploymentJobStatus"), ("le", "+Inf")];
+    let sources = |source: &str| {
+        m.get(
+            "aliyun_cas_exporter_jobs",
+            &[("account", "default"), ("source", source)],
+        )
+    };
+    assert_eq!(
+        (sources("static"), sources("discovered")),
+        (Some(3.0), Some(0.0))
+    );
+    let sweep = m
+        .get(
+            "aliyun_cas_poll_sweep_duration_seconds",
+            &[("account", "default")],
+        )
+        .unwrap();
+    assert!(sweep > 0.0 && sweep < after - before + 1.0, "sweep {sweep}");
+    assert_eq!(
+        (
+            m.get("aliyun_cas_exporter_shard_index", &[]),
+            m.get("aliyun_cas_exporter_shard_count", &[])
+        ),
+        (Some(0.0), Some(1.0))
+    );
+    assert_eq!(
+        m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    let loaded = m
+        .get(
+            "aliyun_cas_exporter_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+        .unwrap();
+    assert!(loaded >= before.floor() && loaded <= after, "{loaded}");
+    let waited = m
+        .get(
+            "aliyun_cas_api_rate_limit_wait_seconds_total",
+            &[
+                ("account", "default"),
+                ("action", "DescribeDeploymentJobStatus"),
+            ],
+        )
+        .unwrap();
+    assert!(waited > 0.0, "five polls at 5/s wait for the limiter");
+
+    let logged: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.param("Action") == Some("DescribeDeploymentJobStatus"))
+        .collect();
+    let per_job: Vec<(u64, String)> = logged
+        .iter()
+        .map(|r| (r.job_id().unwrap(), r.code.clone()))
+        .collect();
+    assert_eq!(
+        per_job.len(),
+        5,
+        "one poll per good job, three attempts for job 3: {per_job:?}"
+    );
+    assert_eq!(
+        per_job
+            .iter()
+            .filter(|(id, code)| *id == 3 && code == "InternalError")
+            .count(),
+        3
+    );
+    let ok = [
+        ("account", "default"),
+        ("action", "DescribeDeploymentJobStatus"),
+        ("code", "OK"),
+    ];
+    assert_eq!(m.get("aliyun_cas_api_requests_total", &ok), Some(2.0));
+    let action = [
+        ("account", "default"),
+        ("action", "DescribeDeploymentJobStatus"),
+    ];
+    // Every attempt is timed: two good polls and job 3's three.
+    assert_eq!(
+        m.get("aliyun_cas_api_request_duration_seconds_count", &action),
+        Some(5.0)
+    );
+    let plus_inf = [
+        ("account", "default"),
+        ("action", "DescribeDeploymentJobStatus"),
+        ("le", "+Inf"),
+    ];
     assert_eq!(
         m.get("aliyun_cas_api_request_duration_seconds_bucket", &plus_inf),
-        Some(2.0)
+        Some(5.0)
     );
     assert_eq!(
         m.get(
@@ -203,7 +368,7 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
     let sim = simulator(&sim_spec(&jobs)).await;
     let cfg = config_file(&config(
         &sim.endpoint(),
-        "interval: 1h\ntimeouts:\n  request: 1s\n",
+        "interval: 1h\ntimeouts:\n  request: 1s\nretries: {base_delay: 10ms, max_delay: 20ms}\n",
         &[1, 2, 3, 4, 5, 6, 7, 8, 9],
     ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
@@ -211,13 +376,19 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
     let m = exporter.metrics().await;
 
     assert_eq!(
-        m.get("aliyun_cas_deployment_job_up", &[("job_id", "1")]),
+        m.get(
+            "aliyun_cas_deployment_job_up",
+            &[("account", "default"), ("job_id", "1")]
+        ),
         Some(1.0)
     );
     for id in 2..=9_u64 {
         let label = id.to_string();
         assert_eq!(
-            m.get("aliyun_cas_deployment_job_up", &[("job_id", &label)]),
+            m.get(
+                "aliyun_cas_deployment_job_up",
+                &[("account", "default"), ("job_id", &label)]
+            ),
             Some(0.0),
             "up of {id}"
         );
@@ -233,20 +404,24 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
             "job {id} exports up alone"
         );
     }
+    // Transient failures are tried three times; the others once.
     let expected_codes = [
         ("OK", 1.0),
-        ("InternalError", 1.0),
-        ("ServiceUnavailable", 1.0),
-        ("Throttling.User", 1.0),
+        ("InternalError", 3.0),
+        ("ServiceUnavailable", 3.0),
+        ("Throttling.User", 3.0),
         ("decode", 2.0),
-        ("timeout", 1.0),
-        ("http", 1.0),
+        ("timeout", 3.0),
+        ("http", 3.0),
         ("InvalidParameter.JobId", 1.0),
     ];
     let served: BTreeMap<String, f64> = m
         .matching(
             "aliyun_cas_api_requests_total",
-            &[("action", "DescribeDeploymentJobStatus")],
+            &[
+                ("account", "default"),
+                ("action", "DescribeDeploymentJobStatus"),
+            ],
         )
         .into_iter()
         .map(|s| (s.labels["code"].clone(), s.value))
@@ -256,9 +431,38 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
         .map(|(c, v)| (c.to_string(), *v))
         .collect();
     assert_eq!(served, expected);
+    let retries: BTreeMap<String, f64> = m
+        .matching(
+            "aliyun_cas_api_retries_total",
+            &[
+                ("account", "default"),
+                ("action", "DescribeDeploymentJobStatus"),
+            ],
+        )
+        .into_iter()
+        .map(|s| (s.labels["code"].clone(), s.value))
+        .collect();
+    let expected_retries: BTreeMap<String, f64> = [
+        "InternalError",
+        "ServiceUnavailable",
+        "Throttling.User",
+        "timeout",
+        "http",
+    ]
+    .iter()
+    .map(|c| (c.to_string(), 2.0))
+    .collect();
+    assert_eq!(
+        retries, expected_retries,
+        "never a retry for decode or an unknown job"
+    );
 
-    let logged = sim.requests();
-    assert_eq!(logged.len(), 9);
+    let logged: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.param("Action") == Some("DescribeDeploymentJobStatus"))
+        .collect();
+    assert_eq!(logged.len(), 19);
     let sim_codes: BTreeMap<u64, (String, String)> = logged
         .iter()
         .map(|r| (r.job_id().unwrap(), (r.code.clone(), r.request_id.clone())))
@@ -314,11 +518,19 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
 }
 
 /// The samples of job 8888 other than `up`, as (series, value).
+/// The value series of job 8888: all but `up` and the job's details (info, status, times).
 fn job_values(m: &Metrics) -> Vec<(String, f64)> {
+    const DETAILS: [&str; 5] = [
+        "aliyun_cas_deployment_job_up",
+        "aliyun_cas_deployment_job_info",
+        "aliyun_cas_deployment_job_status",
+        "aliyun_cas_deployment_job_start_timestamp_seconds",
+        "aliyun_cas_deployment_job_end_timestamp_seconds",
+    ];
     m.samples
         .iter()
         .filter(|s| s.labels.get("job_id").map(String::as_str) == Some("8888"))
-        .filter(|s| s.name != "aliyun_cas_deployment_job_up")
+        .filter(|s| !DETAILS.contains(&s.name.as_str()))
         .map(|s| (format!("{}{:?}", s.name, s.labels), s.value))
         .collect()
 }
@@ -336,7 +548,7 @@ async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
         &[8888, 7],
     ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
-    exporter.wait_for_log(&["exporter configured"]).await;
+    exporter.wait_for_log(&["account configured"]).await;
     for attempt in 0.. {
         if sim.requests().iter().any(|r| r.code == "hang") {
             break;
@@ -383,7 +595,7 @@ async fn failed_polls_keep_last_values_until_stale() {
     // One exporter whose values never go stale here, one whose values go stale after 2 s.
     let (_keep_cfg, keeping) = start("1h");
     let (_stale_cfg, staling) = start("2s");
-    let id = [("job_id", "8888")];
+    let id = [("account", "default"), ("job_id", "8888")];
     let up_is =
         |value: f64| move |m: &Metrics| m.get("aliyun_cas_deployment_job_up", &id) == Some(value);
     let good = keeping
@@ -413,7 +625,11 @@ async fn failed_polls_keep_last_values_until_stale() {
             !m.has_job_series("aliyun_cas_deployment_job_workers", 8888)
         })
         .await;
-    assert_eq!(job_values(&stale), vec![], "only up remains");
+    assert_eq!(
+        job_values(&stale),
+        vec![],
+        "only up and the job's details remain"
+    );
     assert_eq!(stale.get("aliyun_cas_deployment_job_up", &id), Some(0.0));
 
     sim.set_job_fault(8888, None);
@@ -465,14 +681,21 @@ async fn credential_and_permission_errors_say_what_to_do() {
         exporter.wait_ready().await;
         let m = exporter.metrics().await;
         assert_eq!(
-            m.get("aliyun_cas_deployment_job_up", &[("job_id", "8888")]),
+            m.get(
+                "aliyun_cas_deployment_job_up",
+                &[("account", "default"), ("job_id", "8888")]
+            ),
             Some(0.0),
             "{code}"
         );
         assert_eq!(
             m.get(
                 "aliyun_cas_api_requests_total",
-                &[("action", "DescribeDeploymentJobStatus"), ("code", code)]
+                &[
+                    ("account", "default"),
+                    ("action", "DescribeDeploymentJobStatus"),
+                    ("code", code)
+                ]
             ),
             Some(1.0),
             "{code}"
@@ -535,7 +758,7 @@ async fn routes_and_graceful_shutdown() {
     assert_eq!(exporter.get("/metrics").await.0, 404);
     let (status, body) = exporter.get("/probe").await;
     assert_eq!(status, 200);
-    assert!(body.contains("aliyun_cas_deployment_job_up{job_id=\"8888\"} 1\n"));
+    assert!(body.contains("aliyun_cas_deployment_job_up{account=\"default\",job_id=\"8888\"} 1\n"));
     let client = reqwest::Client::new();
     let post = client.post(exporter.url("/probe")).send().await.unwrap();
     assert_eq!(post.status().as_u16(), 405);
@@ -566,7 +789,7 @@ async fn demo_mode_serves_the_built_in_jobs() {
         "{logs:?}"
     );
     let m = exporter.metrics().await;
-    let id = [("job_id", "100004")];
+    let id = [("account", "default"), ("job_id", "100004")];
     assert_eq!(m.get("aliyun_cas_deployment_job_workers", &id), Some(20.0));
     assert_eq!(
         m.get("aliyun_cas_deployment_job_succeeded_workers", &id),
@@ -578,7 +801,10 @@ async fn demo_mode_serves_the_built_in_jobs() {
     );
     for job in ["100001", "100002", "100003", "100004"] {
         assert_eq!(
-            m.get("aliyun_cas_deployment_job_up", &[("job_id", job)]),
+            m.get(
+                "aliyun_cas_deployment_job_up",
+                &[("account", "default"), ("job_id", job)]
+            ),
             Some(1.0),
             "{job}"
         );
@@ -586,7 +812,11 @@ async fn demo_mode_serves_the_built_in_jobs() {
     assert_eq!(
         m.get(
             "aliyun_cas_deployment_job_product_workers",
-            &[("job_id", "100003"), ("product", "TencentCDN")]
+            &[
+                ("account", "default"),
+                ("job_id", "100003"),
+                ("product", "TencentCDN")
+            ]
         ),
         Some(4.0)
     );

@@ -16,13 +16,15 @@ use tokio::time::Instant;
 
 /// Receives the outcome of every call, for the self-metrics.
 pub trait RequestObserver: Send + Sync {
-    /// One call of `action` ended with `code` (`OK` or an error class) after `elapsed`.
-    fn observe(&self, action: &str, code: &str, elapsed: Duration);
+    /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`.
+    fn observe(&self, account: &str, action: &str, code: &str, elapsed: Duration);
 }
 
 /// How to reach the API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClientOptions {
+    /// The account's name, for the self-metrics.
+    pub account: String,
     /// Base URL of the API.
     pub endpoint: Endpoint,
     /// Time allowed to establish a connection.
@@ -110,7 +112,8 @@ impl Client {
             Ok(_) => "OK",
             Err(e) => e.code(),
         };
-        self.observer.observe(action, code, started.elapsed());
+        self.observer
+            .observe(&self.options.account, action, code, started.elapsed());
         result
     }
 

@@ -3,4 +3,4 @@
 pub mod serve;
 mod server;
 
-pub use server::{ExporterService, WebOptions, listen_address};
+pub use server::{ExporterService, ReloadRequest, WebOptions, listen_address};

@@ -10,6 +10,7 @@ use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The web flags.
 #[derive(Debug, Clone)]
@@ -18,7 +19,12 @@ pub struct WebOptions {
     pub listen_address: String,
     /// Where the metrics are served.
     pub telemetry_path: String,
+    /// Whether `POST /-/reload` is allowed.
+    pub enable_lifecycle: bool,
 }
+
+/// A request to read the configuration again; the answer says whether it took.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 
 /// The text format's content type.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -37,14 +43,16 @@ pub struct ExporterService {
     store: Arc<SnapshotStore>,
     self_metrics: SelfMetrics,
     landing_page: Bytes,
+    lifecycle: Option<mpsc::Sender<ReloadRequest>>,
 }
 
 impl ExporterService {
-    /// Serves `store` and `self_metrics` at `telemetry_path`.
+    /// Serves `store` and `self_metrics` at `telemetry_path`; reloads through `lifecycle` when given.
     pub fn new(
         telemetry_path: String,
         store: Arc<SnapshotStore>,
         self_metrics: SelfMetrics,
+        lifecycle: Option<mpsc::Sender<ReloadRequest>>,
     ) -> Self {
         let landing_page = Bytes::from(format!(
             "<!DOCTYPE html>\n<html><head><title>Alibaba Cloud CAS exporter</title></head><body>\n\
@@ -56,6 +64,42 @@ impl ExporterService {
             store,
             self_metrics,
             landing_page,
+            lifecycle,
+        }
+    }
+
+    /// `POST /-/reload`, as in Prometheus: 403 unless lifecycle is enabled, 500 with the reason when refused.
+    async fn reload(&self, method: &Method) -> Response<Full<Bytes>> {
+        if method != Method::POST && method != Method::PUT {
+            let mut response = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Only POST and PUT are allowed\n",
+            );
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST, PUT"));
+            return response;
+        }
+        let Some(lifecycle) = &self.lifecycle else {
+            return text(
+                StatusCode::FORBIDDEN,
+                "Lifecycle API is not enabled: start with --web.enable-lifecycle\n",
+            );
+        };
+        let (reply, answer) = oneshot::channel();
+        if lifecycle.send(reply).await.is_err() {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
+        }
+        match answer.await {
+            Ok(Ok(())) => text(StatusCode::OK, "Reloaded\n"),
+            Ok(Err(message)) => with_type(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Bytes::from(format!(
+                    "Reload refused, the running configuration stays: {message}\n"
+                )),
+                "text/plain; charset=utf-8",
+            ),
+            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n"),
         }
     }
 
@@ -75,7 +119,7 @@ impl ExporterService {
             return response;
         }
         if path == self.telemetry_path {
-            let body = metrics::render(&self.store.load(), &self.self_metrics);
+            let body = metrics::render(&self.store, &self.self_metrics);
             return with_type(StatusCode::OK, Bytes::from(body), METRICS_CONTENT_TYPE);
         }
         match path {
@@ -85,7 +129,7 @@ impl ExporterService {
                 "text/html; charset=utf-8",
             ),
             "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
-            _ if self.store.load().completed_sweeps > 0 => text(StatusCode::OK, "Ready\n"),
+            _ if self.store.is_ready() => text(StatusCode::OK, "Ready\n"),
             _ => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Not ready: the first poll sweep has not finished\n",
@@ -113,6 +157,9 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 
 impl Handler for ExporterService {
     async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+        if request.uri().path() == "/-/reload" {
+            return self.reload(request.method()).await;
+        }
         self.route(request.method(), request.uri().path())
     }
 }

@@ -39,11 +39,14 @@ pub struct MetricDef {
     pub help: &'static str,
 }
 
+/// The labels of every per-job series.
+pub const JOB_LABELS: [&str; 2] = ["account", "job_id"];
+
 const fn job_gauge(name: &'static str, field: &'static str, help: &'static str) -> MetricDef {
     MetricDef {
         name,
         kind: Kind::Gauge,
-        labels: &["job_id"],
+        labels: &JOB_LABELS,
         source: field,
         help,
     }
@@ -145,7 +148,7 @@ pub const JOB_CERTIFICATES: MetricDef = job_gauge(
 pub const JOB_PRODUCT_WORKERS: MetricDef = MetricDef {
     name: "aliyun_cas_deployment_job_product_workers",
     kind: Kind::Gauge,
-    labels: &["job_id", "product"],
+    labels: &["account", "job_id", "product"],
     source: "ProductWorkerCount[].Count",
     help: status_help!(
         "Worker tasks of the deployment job for one cloud product",
@@ -156,7 +159,7 @@ pub const JOB_PRODUCT_WORKERS: MetricDef = MetricDef {
 pub const JOB_UP: MetricDef = MetricDef {
     name: "aliyun_cas_deployment_job_up",
     kind: Kind::Gauge,
-    labels: &["job_id"],
+    labels: &JOB_LABELS,
     source: "exporter",
     help: "1 if the last background poll of the deployment job succeeded, 0 if it failed or none succeeded yet.",
 };
@@ -164,15 +167,71 @@ pub const JOB_UP: MetricDef = MetricDef {
 pub const JOB_LAST_SUCCESS: MetricDef = MetricDef {
     name: "aliyun_cas_deployment_job_last_success_timestamp_seconds",
     kind: Kind::Gauge,
-    labels: &["job_id"],
+    labels: &JOB_LABELS,
     source: "exporter",
     help: "Unix time of the last successful background poll of the deployment job.",
+};
+/// A job's name, type, certificate and products.
+pub const JOB_INFO: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_info",
+    kind: Kind::Gauge,
+    labels: &[
+        "account",
+        "job_id",
+        "name",
+        "job_type",
+        "cert_type",
+        "cert_domain",
+        "product",
+    ],
+    source: "Name, JobType, CertType, CertDomain, ProductName",
+    help: "Always 1; the labels describe the deployment job (ListDeploymentJob for discovered jobs, DescribeDeploymentJob for listed ones), refreshed in the background.",
+};
+/// A job's status, one-hot.
+pub const JOB_STATUS: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_status",
+    kind: Kind::Gauge,
+    labels: &["account", "job_id", "status"],
+    source: "Status",
+    help: "1 for the deployment job's current status and 0 for the other known ones (pending, editing, scheduling, processing, success, error); an unexpected status appears as it comes, with 1.",
+};
+/// When a job started.
+pub const JOB_START: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_start_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &JOB_LABELS,
+    source: "StartTime",
+    help: "Unix time the deployment job started (StartTime, normalised from seconds or milliseconds); absent while unknown.",
+};
+/// When a job ended.
+pub const JOB_END: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_end_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &JOB_LABELS,
+    source: "EndTime",
+    help: "Unix time the deployment job ended (EndTime, normalised from seconds or milliseconds); absent while unknown.",
+};
+/// Jobs polled per account and source.
+pub const EXPORTER_JOBS: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_jobs",
+    kind: Kind::Gauge,
+    labels: &["account", "source"],
+    source: "exporter",
+    help: "Deployment jobs this replica polls, by account and by source: static (listed in the configuration) or discovered.",
+};
+/// How long a pass over an account's jobs took.
+pub const SWEEP_DURATION: MetricDef = MetricDef {
+    name: "aliyun_cas_poll_sweep_duration_seconds",
+    kind: Kind::Gauge,
+    labels: &["account"],
+    source: "exporter",
+    help: "Duration of the last full pass over the account's jobs that are not settled; above the poll interval, the rate limit cannot keep up.",
 };
 /// API calls by outcome.
 pub const API_REQUESTS: MetricDef = MetricDef {
     name: "aliyun_cas_api_requests_total",
     kind: Kind::Counter,
-    labels: &["action", "code"],
+    labels: &["account", "action", "code"],
     source: "exporter",
     help: "CAS API calls made, by action and outcome: OK, the API's error Code, or timeout, connect, transport, http, decode, credentials.",
 };
@@ -180,9 +239,57 @@ pub const API_REQUESTS: MetricDef = MetricDef {
 pub const API_REQUEST_DURATION: MetricDef = MetricDef {
     name: "aliyun_cas_api_request_duration_seconds",
     kind: Kind::Histogram,
-    labels: &["action"],
+    labels: &["account", "action"],
     source: "exporter",
     help: "Duration of CAS API calls, whatever their outcome.",
+};
+/// Retries by the failure that caused them.
+pub const API_RETRIES: MetricDef = MetricDef {
+    name: "aliyun_cas_api_retries_total",
+    kind: Kind::Counter,
+    labels: &["account", "action", "code"],
+    source: "exporter",
+    help: "CAS API calls attempted again, by the code of the failure that caused the retry.",
+};
+/// Time spent waiting for the rate limiter.
+pub const RATE_LIMIT_WAIT: MetricDef = MetricDef {
+    name: "aliyun_cas_api_rate_limit_wait_seconds_total",
+    kind: Kind::Counter,
+    labels: &["account", "action"],
+    source: "exporter",
+    help: "Seconds calls waited for the exporter's own rate limit; growing fast means polling runs at the configured quota.",
+};
+/// This replica's shard.
+pub const SHARD_INDEX: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_shard_index",
+    kind: Kind::Gauge,
+    labels: &[],
+    source: "exporter",
+    help: "The shard this replica polls (--shard.index), from 0.",
+};
+/// How many shards share the jobs.
+pub const SHARD_COUNT: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_shard_count",
+    kind: Kind::Gauge,
+    labels: &[],
+    source: "exporter",
+    help: "How many replicas share the jobs (--shard.count).",
+};
+/// Whether the last reload worked.
+pub const RELOAD_SUCCESSFUL: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_config_last_reload_successful",
+    kind: Kind::Gauge,
+    labels: &[],
+    source: "exporter",
+    help: "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused.",
+};
+/// When the configuration was last loaded.
+pub const RELOAD_SUCCESS_TIMESTAMP: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_config_last_reload_success_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &[],
+    source: "exporter",
+    help: "Unix time the configuration was last loaded successfully, at start or by a reload.",
 };
 /// Version information.
 pub const BUILD_INFO: MetricDef = MetricDef {
@@ -203,22 +310,6 @@ const fn process(name: &'static str, kind: Kind, help: &'static str) -> MetricDe
     }
 }
 
-/// The job families, in the order they are served.
-pub const JOB_VALUE_FAMILIES: [MetricDef; 12] = [
-    JOB_WORKERS,
-    JOB_MATCHED_WORKERS,
-    JOB_SUCCEEDED_WORKERS,
-    JOB_FAILED_WORKERS,
-    JOB_ROLLBACK_WORKERS,
-    JOB_ROLLBACK_SUCCEEDED_WORKERS,
-    JOB_ROLLBACK_FAILED_WORKERS,
-    JOB_RESOURCES,
-    JOB_USED_RESOURCES,
-    JOB_PURCHASED_RESOURCES,
-    JOB_CONSUMED_RESOURCES,
-    JOB_CERTIFICATES,
-];
-
 /// Every family the exporter serves.
 pub const CONTRACT: &[MetricDef] = &[
     JOB_WORKERS,
@@ -236,9 +327,21 @@ pub const CONTRACT: &[MetricDef] = &[
     JOB_PRODUCT_WORKERS,
     JOB_UP,
     JOB_LAST_SUCCESS,
+    JOB_INFO,
+    JOB_STATUS,
+    JOB_START,
+    JOB_END,
+    EXPORTER_JOBS,
+    SWEEP_DURATION,
     API_REQUESTS,
     API_REQUEST_DURATION,
+    API_RETRIES,
+    RATE_LIMIT_WAIT,
     BUILD_INFO,
+    SHARD_INDEX,
+    SHARD_COUNT,
+    RELOAD_SUCCESSFUL,
+    RELOAD_SUCCESS_TIMESTAMP,
     process(
         "process_cpu_seconds_total",
         Kind::Counter,

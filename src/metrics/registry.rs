@@ -1,12 +1,16 @@
-//! The exporter's own metrics (API calls, build info, process), kept in a
-//! `prometheus` registry whose HELP texts come from the contract.
+//! The exporter's own metrics (API calls, retries, rate-limit waits, shard,
+//! reloads, build, process), kept in a `prometheus` registry whose HELP texts
+//! come from the contract.
 
 use super::contract::{self, MetricDef};
 use crate::api::RequestObserver;
+use crate::shard::Shard;
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The exporter's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -16,46 +20,96 @@ pub const REVISION: &str = env!("ALIYUN_CAS_EXPORTER_REVISION");
 /// Buckets for API latency: the default request timeout is 10 s.
 const DURATION_BUCKETS: &[f64] = &[0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// The self-metrics and the registry that serves them.
+/// The self-metrics and the registry that serves them; clones share the same series.
 #[derive(Clone)]
 pub struct SelfMetrics {
     registry: Registry,
     api_requests: IntCounterVec,
     api_duration: HistogramVec,
+    api_retries: IntCounterVec,
+    rate_limit_wait: CounterVec,
+    shard_index: IntGauge,
+    shard_count: IntGauge,
+    reload_successful: IntGauge,
+    reload_timestamp: Gauge,
 }
 
 fn opts(def: &MetricDef) -> Opts {
     Opts::new(def.name, def.help)
 }
 
+fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
+    registry
+        .register(Box::new(collector.clone()))
+        .expect("the contract's names are unique");
+    collector
+}
+
 impl Default for SelfMetrics {
     /// Registers every self-metric, the process collector included.
     fn default() -> Self {
         let registry = Registry::new();
-        let api_requests =
-            IntCounterVec::new(opts(&contract::API_REQUESTS), contract::API_REQUESTS.labels)
-                .expect("valid metric");
-        let api_duration = HistogramVec::new(
-            HistogramOpts::from(opts(&contract::API_REQUEST_DURATION))
-                .buckets(DURATION_BUCKETS.to_vec()),
-            contract::API_REQUEST_DURATION.labels,
-        )
-        .expect("valid metric");
-        let build_info = IntGaugeVec::new(opts(&contract::BUILD_INFO), contract::BUILD_INFO.labels)
-            .expect("valid metric");
+        let counter = |def: &MetricDef| {
+            register(
+                &registry,
+                IntCounterVec::new(opts(def), def.labels).expect("valid metric"),
+            )
+        };
+        let gauge = |def: &MetricDef| {
+            register(
+                &registry,
+                IntGauge::with_opts(opts(def)).expect("valid metric"),
+            )
+        };
+        let api_requests = counter(&contract::API_REQUESTS);
+        let api_retries = counter(&contract::API_RETRIES);
+        let api_duration = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::from(opts(&contract::API_REQUEST_DURATION))
+                    .buckets(DURATION_BUCKETS.to_vec()),
+                contract::API_REQUEST_DURATION.labels,
+            )
+            .expect("valid metric"),
+        );
+        let rate_limit_wait = register(
+            &registry,
+            CounterVec::new(
+                opts(&contract::RATE_LIMIT_WAIT),
+                contract::RATE_LIMIT_WAIT.labels,
+            )
+            .expect("valid metric"),
+        );
+        let build_info = register(
+            &registry,
+            IntGaugeVec::new(opts(&contract::BUILD_INFO), contract::BUILD_INFO.labels)
+                .expect("valid metric"),
+        );
         build_info.with_label_values(&[VERSION, REVISION]).set(1);
-        for collector in [
-            Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(api_duration.clone()),
-            Box::new(build_info),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ] {
-            registry.register(collector).expect("names are unique");
-        }
+        let shard_index = gauge(&contract::SHARD_INDEX);
+        let shard_count = gauge(&contract::SHARD_COUNT);
+        shard_count.set(1);
+        let reload_successful = gauge(&contract::RELOAD_SUCCESSFUL);
+        reload_successful.set(1);
+        let reload_timestamp = register(
+            &registry,
+            Gauge::with_opts(opts(&contract::RELOAD_SUCCESS_TIMESTAMP)).expect("valid metric"),
+        );
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics register once");
         Self {
             registry,
             api_requests,
             api_duration,
+            api_retries,
+            rate_limit_wait,
+            shard_index,
+            shard_count,
+            reload_successful,
+            reload_timestamp,
         }
     }
 }
@@ -66,13 +120,46 @@ impl SelfMetrics {
         // Encoding into memory can only fail on invalid families, which the contract rules out.
         let _ = TextEncoder::new().encode(&self.registry.gather(), out);
     }
+
+    /// Counts a retry of `action` caused by `code`.
+    pub fn retried(&self, account: &str, action: &str, code: &str) {
+        self.api_retries
+            .with_label_values(&[account, action, code])
+            .inc();
+    }
+
+    /// Adds time spent waiting for the rate limiter.
+    pub fn rate_limit_waited(&self, account: &str, action: &str, waited: Duration) {
+        self.rate_limit_wait
+            .with_label_values(&[account, action])
+            .inc_by(waited.as_secs_f64());
+    }
+
+    /// Publishes this replica's shard.
+    pub fn set_shard(&self, shard: Shard) {
+        self.shard_index.set(i64::from(shard.index));
+        self.shard_count.set(i64::from(shard.count));
+    }
+
+    /// Records a configuration load: at start, or a reload that succeeded or was refused.
+    pub fn config_loaded(&self, ok: bool, at: SystemTime) {
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            self.reload_timestamp.set(
+                at.duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+            );
+        }
+    }
 }
 
 impl RequestObserver for SelfMetrics {
-    fn observe(&self, action: &str, code: &str, elapsed: Duration) {
-        self.api_requests.with_label_values(&[action, code]).inc();
+    fn observe(&self, account: &str, action: &str, code: &str, elapsed: Duration) {
+        self.api_requests
+            .with_label_values(&[account, action, code])
+            .inc();
         self.api_duration
-            .with_label_values(&[action])
+            .with_label_values(&[account, action])
             .observe(elapsed.as_secs_f64());
     }
 }
