@@ -3,7 +3,7 @@
 
 mod raw;
 
-pub(crate) use raw::deserialize_duration;
+pub(crate) use raw::{deserialize_duration, deserialize_optional_duration};
 
 use crate::api::Endpoint;
 use crate::api::model::DeploymentJob;
@@ -400,10 +400,10 @@ impl Checker<'_> {
         let refresh_interval = d
             .refresh_interval
             .map_or(DEFAULT_DISCOVERY_INTERVAL, |v| v.0);
-        if refresh_interval < Duration::from_secs(10) {
+        if refresh_interval < Duration::from_secs(1) {
             return Err(self.invalid(
                 &format!("{key}.refresh_interval"),
-                "must be at least 10s: each listing costs one call per 50 jobs (5m is a good start)",
+                "must be at least 1s; each listing costs one call per 50 jobs (5m is a good start)",
             ));
         }
         let known = |field: &str, values: Option<Vec<String>>, allowed: &[&str]| {
@@ -802,8 +802,8 @@ accounts:
                 .starts_with("cfg.yaml: `discovery.name_include`: \"(\" is not a valid regular expression: regex parse error")
         );
         assert_eq!(
-            error("discovery:\n  refresh_interval: 1s\n"),
-            "cfg.yaml: `discovery.refresh_interval`: must be at least 10s: each listing costs one call per 50 jobs (5m is a good start)"
+            error("discovery:\n  refresh_interval: 500ms\n"),
+            "cfg.yaml: `discovery.refresh_interval`: must be at least 1s; each listing costs one call per 50 jobs (5m is a good start)"
         );
         assert_eq!(
             error("jobs: [1]\nrate_limit:\n  list_deployment_job: 0\n"),
@@ -853,6 +853,46 @@ accounts:
         let config = parse(include_str!("../../config.example.yaml")).unwrap();
         let defaults = parse("jobs: [8888, 9999]\n").unwrap();
         assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
+    }
+
+    /// The commented block that starts with `# {key}:` in the example, uncommented.
+    fn example_block(key: &str) -> String {
+        let example = include_str!("../../config.example.yaml");
+        let start = example
+            .find(&format!("\n# {key}:"))
+            .expect("block in the example")
+            + 1;
+        example[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_examples_commented_blocks_are_valid() {
+        let env = |_: &str| Some("value".to_owned());
+        let discovery = Config::parse(&example_block("discovery"), "example", &env).unwrap();
+        let found = one(&discovery).discovery.clone().unwrap();
+        assert_eq!((found.job_types.len(), found.statuses.len()), (2, 2));
+        let accounts = Config::parse(&example_block("accounts"), "example", &env).unwrap();
+        let names: Vec<&str> = accounts.accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["prod", "intl-shop"]);
+        let credentials = Config::parse(
+            &format!("jobs: [1]\n{}", example_block("credentials")),
+            "example",
+            &env,
+        )
+        .unwrap();
+        assert!(
+            one(&credentials)
+                .credentials
+                .as_ref()
+                .unwrap()
+                .security_token
+                .is_some()
+        );
     }
 
     #[test]

@@ -127,6 +127,13 @@ pub(crate) fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Du
     DurationValue::deserialize(d).map(|v| v.0)
 }
 
+/// Reads an optional duration; for `deserialize_with` with `#[serde(default)]`.
+pub(crate) fn deserialize_optional_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    DurationValue::deserialize(d).map(|v| Some(v.0))
+}
+
 struct DurationVisitor;
 
 impl Visitor<'_> for DurationVisitor {

@@ -80,7 +80,8 @@ impl Schedule {
     }
 
     /// Schedules `id` again after a poll ending at `now`: after `wait` when given,
-    /// otherwise at its next phase slot.
+    /// otherwise at the phase slot nearest to one interval from now (so a job
+    /// realigns to its phase without being polled twice within an interval).
     pub fn reschedule(&mut self, id: u64, now: Instant, wait: Option<Duration>) {
         let Some(plan) = self.plans.get_mut(&id) else {
             return;
@@ -90,7 +91,7 @@ impl Schedule {
         }
         let due = match wait {
             Some(wait) => now + wait,
-            None => next_slot(self.epoch + plan.0, self.interval, now),
+            None => next_slot(self.epoch + plan.0, self.interval, now + self.interval / 2),
         };
         plan.1 = Some(due);
         self.queue.insert((due, id));
@@ -143,12 +144,14 @@ mod tests {
         for id in [10, 20, 30] {
             s.reschedule(id, done, None);
         }
-        // Phases 0, 20 and 40 s: the next slots after 1 s are 20 s, 40 s and 60 s.
-        assert_eq!(s.take_due(t0 + Duration::from_secs(19)), None);
-        assert_eq!(drain(&mut s, t0 + Duration::from_secs(20)), vec![20]);
+        // Phases 0, 20 and 40 s: the slots nearest to 61 s (after 31 s) are 40 s, 60 s and 80 s.
+        assert_eq!(s.take_due(t0 + Duration::from_secs(39)), None);
         assert_eq!(drain(&mut s, t0 + Duration::from_secs(40)), vec![30]);
-        assert_eq!(s.next_due(), Some(t0 + MINUTE));
         assert_eq!(drain(&mut s, t0 + MINUTE), vec![10]);
+        assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(80)));
+        // In step, each job comes back exactly one interval later.
+        s.reschedule(30, t0 + Duration::from_secs(40), None);
+        assert!(s.queue.contains(&(t0 + Duration::from_secs(100), 30)));
     }
 
     #[test]
@@ -159,7 +162,11 @@ mod tests {
         assert_eq!(drain(&mut s, t0), vec![1, 2]);
         s.reschedule(1, t0, Some(Duration::from_secs(600)));
         s.reschedule(2, t0, None);
-        assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(30)));
+        assert_eq!(
+            s.next_due(),
+            Some(t0 + Duration::from_secs(90)),
+            "phase 30 s, nearest to 60 s"
+        );
         s.hurry(1, t0 + Duration::from_secs(5));
         assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(5)));
         s.set_jobs(&ids(&[2, 3]), t0 + Duration::from_secs(6));
@@ -171,7 +178,7 @@ mod tests {
         s.reschedule(1, t0, None);
         assert_eq!(
             s.next_due(),
-            Some(t0 + Duration::from_secs(30)),
+            Some(t0 + Duration::from_secs(90)),
             "rescheduling a removed job does nothing"
         );
     }

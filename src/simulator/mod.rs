@@ -252,6 +252,11 @@ impl Simulator {
         });
     }
 
+    /// Adds `job`, or replaces the job with its ID (to change its status, say).
+    pub fn upsert_job(&self, job: JobSpec) {
+        self.with_state(|s| s.jobs.insert(job.id, job));
+    }
+
     /// Removes job `job_id`: it then answers as unknown.
     pub fn remove_job(&self, job_id: u64) {
         self.with_state(|s| s.jobs.remove(&job_id));

@@ -67,6 +67,8 @@ struct Reply {
     content_type: &'static str,
     code: String,
     hang: bool,
+    /// `x-acs-retry-after`, on throttling when the spec asks for it.
+    retry_after: Option<Duration>,
 }
 
 impl Reply {
@@ -77,6 +79,7 @@ impl Reply {
             content_type: "application/json;charset=utf-8",
             code: code.to_owned(),
             hang: false,
+            retry_after: None,
         }
     }
 
@@ -127,6 +130,7 @@ impl Reply {
                 content_type: "text/html",
                 code: fault.name().to_owned(),
                 hang: false,
+                retry_after: None,
             },
             Fault::Malformed => Self {
                 status: 200,
@@ -136,6 +140,7 @@ impl Reply {
                 content_type: "text/html",
                 code: fault.name().to_owned(),
                 hang: false,
+                retry_after: None,
             },
             Fault::Truncated => {
                 let full = Value::Object(ok_body.clone()).to_string();
@@ -146,6 +151,7 @@ impl Reply {
                     content_type: "application/json;charset=utf-8",
                     code: fault.name().to_owned(),
                     hang: false,
+                    retry_after: None,
                 }
             }
             Fault::Hang => Self {
@@ -154,6 +160,7 @@ impl Reply {
                 content_type: "text/plain",
                 code: fault.name().to_owned(),
                 hang: true,
+                retry_after: None,
             },
         }
     }
@@ -175,6 +182,7 @@ pub(crate) struct SimService {
     keys: Vec<AccessKeySpec>,
     qps_limit: u32,
     throttle_status: u16,
+    throttle_retry_after: Option<Duration>,
     shares: [(Fault, f64); 5],
     started: Instant,
     started_unix_ms: u64,
@@ -197,6 +205,7 @@ impl SimService {
             keys: spec.access_keys,
             qps_limit: spec.qps_limit,
             throttle_status: spec.throttle_status,
+            throttle_retry_after: spec.throttle_retry_after,
             shares: [
                 (Fault::InternalError, f.internal_error),
                 (Fault::ServiceUnavailable, f.service_unavailable),
@@ -495,12 +504,14 @@ impl SimService {
     }
 
     fn throttled(&self, request_id: &str) -> Reply {
-        Reply::error(
+        let mut reply = Reply::error(
             self.throttle_status,
             "Throttling.User",
             "Request was denied due to user flow control.",
             request_id,
-        )
+        );
+        reply.retry_after = self.throttle_retry_after;
+        reply
     }
 
     fn ok(
@@ -691,6 +702,12 @@ impl Handler for SimService {
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static(reply.content_type),
         );
+        if let Some(after) = reply.retry_after {
+            response.headers_mut().insert(
+                "x-acs-retry-after",
+                hyper::header::HeaderValue::from(after.as_millis() as u64),
+            );
+        }
         response
     }
 }

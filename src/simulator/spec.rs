@@ -16,6 +16,12 @@ pub struct SimulatorSpec {
     /// HTTP status of `Throttling.User` answers (400 or 429 are both seen in the wild).
     #[serde(default = "default_throttle_status")]
     pub throttle_status: u16,
+    /// When set, `Throttling.User` answers carry `x-acs-retry-after` with this many milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "crate::config::deserialize_optional_duration"
+    )]
+    pub throttle_retry_after: Option<Duration>,
     /// Delay added before every answer.
     #[serde(default, deserialize_with = "crate::config::deserialize_duration")]
     pub latency: Duration,

@@ -2,7 +2,7 @@
 //! started against it, and a parser for what `/metrics` serves.
 #![allow(dead_code)]
 
-use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
+use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator, SimulatorSpec};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -159,6 +159,11 @@ impl Exporter {
             stdout,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The process ID, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Every stderr line so far.
@@ -442,4 +447,44 @@ pub fn documented_metrics() -> BTreeMap<String, (String, Vec<String>, String)> {
         rows.insert(name, (cells[1].to_owned(), labels, cells[4].to_owned()));
     }
     rows
+}
+
+/// `count` jobs from `first`, one worker each, finished, named `job-<id>`.
+pub fn job_list(first: u64, count: u64) -> String {
+    (first..first + count)
+        .map(|id| format!("  - {{id: {id}, name: job-{id}, workers: {{CDN: 1}}, outcomes: {{succeeded: 1}}}}\n"))
+        .collect()
+}
+
+/// The DescribeDeploymentJobStatus requests of a log.
+pub fn status_polls(log: &[LoggedRequest]) -> Vec<&LoggedRequest> {
+    log.iter()
+        .filter(|r| r.param("Action") == Some("DescribeDeploymentJobStatus"))
+        .collect()
+}
+
+/// The most requests of `action` that arrived within any one second.
+pub fn busiest_second(log: &[LoggedRequest], action: &str) -> usize {
+    let times: Vec<_> = log
+        .iter()
+        .filter(|r| r.param("Action") == Some(action))
+        .map(|r| r.at)
+        .collect();
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// How many jobs show `up` with `value`.
+pub fn up_count(m: &Metrics, value: f64) -> usize {
+    m.matching("aliyun_cas_deployment_job_up", &[])
+        .iter()
+        .filter(|s| s.value == value)
+        .count()
 }

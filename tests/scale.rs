@@ -1,0 +1,405 @@
+//! Polling at account scale, end to end: the real binary against the
+//! simulator, with the simulator's request log as the witness.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use support::{
+    Exporter, KEY_ID, Metrics, SECRET, config_file, job_list as jobs, simulator, spec,
+    status_polls, up_count,
+};
+
+const ENV: [(&str, &str); 2] = [
+    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: 0\njobs:\n{}  - {{id: 5000, name: job-5000-test, workers: {{CDN: 1}}}}\n",
+        jobs(1, 1000)
+    ))
+    .await;
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1h\nconcurrency: 16\nrate_limit: {{describe_deployment_job_status: 500, list_deployment_job: 50}}\ndiscovery:\n  refresh_interval: 1s\n  name_exclude: -test$\n",
+        sim.endpoint()
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    exporter.wait_ready().await;
+    let m = exporter
+        .wait_for(Duration::from_secs(30), "1000 discovered jobs up", |m| {
+            up_count(m, 1.0) == 1000
+        })
+        .await;
+    assert_eq!(
+        m.get(
+            "aliyun_cas_exporter_jobs",
+            &[("account", "default"), ("source", "discovered")]
+        ),
+        Some(1000.0)
+    );
+    assert!(
+        !m.has_job_series("aliyun_cas_deployment_job_up", 5000),
+        "excluded by name"
+    );
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_info",
+            &[
+                ("account", "default"),
+                ("job_id", "17"),
+                ("name", "job-17"),
+                ("job_type", "user"),
+                ("cert_type", "buy"),
+                ("cert_domain", ""),
+                ("product", "CDN"),
+            ]
+        ),
+        Some(1.0),
+        "details of discovered jobs come from the listing"
+    );
+    let log = sim.requests();
+    let first_listing: Vec<(String, String)> = log
+        .iter()
+        .filter(|r| r.param("Action") == Some("ListDeploymentJob"))
+        .take(21)
+        .map(|r| {
+            (
+                r.param("CurrentPage").unwrap().to_owned(),
+                r.param("ShowSize").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> =
+        (1..=21).map(|p| (p.to_string(), "50".to_owned())).collect();
+    assert_eq!(first_listing, expected, "1001 jobs take 21 pages of 50");
+    assert!(
+        log.iter()
+            .all(|r| r.param("Action") != Some("DescribeDeploymentJob")),
+        "discovered jobs need no DescribeDeploymentJob"
+    );
+
+    sim.remove_job(17);
+    let gone = exporter
+        .wait_for(Duration::from_secs(15), "job 17 to disappear", |m| {
+            !m.has_job_series("aliyun_cas_deployment_job_up", 17)
+        })
+        .await;
+    assert_eq!(up_count(&gone, 1.0) + up_count(&gone, 0.0), 999);
+    assert!(
+        gone.matching("aliyun_cas_deployment_job_info", &[("job_id", "17")])
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
+    let evolving = "  - {id: 2, workers: {CDN: 100}, evolution: {step: 200ms}}\n";
+    let finished = "  - {id: 1, workers: {CDN: 2}, outcomes: {succeeded: 2}}\n";
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{finished}{evolving}"
+    ))
+    .await;
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1s\nsettled_interval: 1h\njob_info_interval: 1s\ntimeouts: {{request: 900ms}}\njobs: [1, 2]\n",
+        sim.endpoint()
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let polls_of = |job: u64| {
+        status_polls(&sim.requests())
+            .iter()
+            .filter(|r| r.job_id() == Some(job))
+            .count()
+    };
+    exporter
+        .wait_for(Duration::from_secs(20), "job 2 polled six times", |_| {
+            polls_of(2) >= 6
+        })
+        .await;
+    // Job 1: polled, details say "success", polled again unchanged: settled for an hour.
+    assert_eq!(
+        polls_of(1),
+        2,
+        "a finished job with unchanged counts settles after its second poll"
+    );
+    let m = exporter.metrics().await;
+    let status = |m: &Metrics, job: &str, status: &str| {
+        m.get(
+            "aliyun_cas_deployment_job_status",
+            &[("account", "default"), ("job_id", job), ("status", status)],
+        )
+    };
+    assert_eq!(status(&m, "1", "success"), Some(1.0));
+    assert_eq!(status(&m, "2", "processing"), Some(1.0));
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_up",
+            &[("account", "default"), ("job_id", "1")]
+        ),
+        Some(1.0),
+        "a settled job's values do not go stale"
+    );
+
+    // The job is set back to pending: its details show it, and it is polled again at once.
+    let mut reopened = spec(&format!(
+        "access_keys: [{{id: a, secret: b}}]\njobs:\n{finished}"
+    ))
+    .jobs
+    .remove(0);
+    reopened.status = Some("pending".into());
+    sim.upsert_job(reopened);
+    exporter
+        .wait_for(Duration::from_secs(10), "job 1 to be polled again", |m| {
+            status(m, "1", "pending") == Some(1.0) && polls_of(1) >= 3
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_split_the_jobs_exactly() {
+    let sim = simulator(&format!(
+        "access_keys:\n  - {{id: replica-a, secret: {SECRET}}}\n  - {{id: replica-b, secret: {SECRET}}}\nqps_limit: 0\njobs:\n{}",
+        jobs(1, 40)
+    ))
+    .await;
+    let ids: Vec<String> = (1..=40).map(|id| id.to_string()).collect();
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1h\nrate_limit: {{describe_deployment_job_status: 100, describe_deployment_job: 40}}\njobs: [{}]\n",
+        sim.endpoint(),
+        ids.join(", ")
+    ));
+    let path = cfg.path.to_str().unwrap();
+    let env = |key: &'static str| {
+        [
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", key),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+        ]
+    };
+    let a = Exporter::start(
+        &["--config.file", path, "--shard.count=2", "--shard.index=0"],
+        &env("replica-a"),
+    );
+    // The second replica takes its index from a StatefulSet-style host name.
+    let mut env_b = env("replica-b").to_vec();
+    env_b.push(("HOSTNAME", "cas-exporter-1"));
+    let b = Exporter::start(&["--config.file", path, "--shard.count=2"], &env_b);
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let log = sim.requests();
+    let polled_by = |key: &str| -> Vec<u64> {
+        status_polls(&log)
+            .iter()
+            .filter(|r| r.param("AccessKeyId") == Some(key))
+            .map(|r| r.job_id().unwrap())
+            .collect()
+    };
+    let (from_a, from_b) = (polled_by("replica-a"), polled_by("replica-b"));
+    let set_a: BTreeSet<u64> = from_a.iter().copied().collect();
+    let set_b: BTreeSet<u64> = from_b.iter().copied().collect();
+    assert_eq!(from_a.len(), set_a.len(), "each job once");
+    assert_eq!(from_b.len(), set_b.len(), "each job once");
+    assert!(set_a.is_disjoint(&set_b));
+    assert_eq!(
+        set_a.union(&set_b).copied().collect::<Vec<_>>(),
+        (1..=40).collect::<Vec<_>>()
+    );
+    assert!(
+        set_a.len() >= 10 && set_b.len() >= 10,
+        "{} / {}",
+        set_a.len(),
+        set_b.len()
+    );
+    for (exporter, index, polled) in [(&a, 0.0, &set_a), (&b, 1.0, &set_b)] {
+        let m = exporter.metrics().await;
+        assert_eq!(m.get("aliyun_cas_exporter_shard_index", &[]), Some(index));
+        assert_eq!(m.get("aliyun_cas_exporter_shard_count", &[]), Some(2.0));
+        let served: BTreeSet<u64> = m
+            .matching("aliyun_cas_deployment_job_up", &[])
+            .iter()
+            .map(|s| s.labels["job_id"].parse().unwrap())
+            .collect();
+        assert_eq!(&served, polled, "a replica serves exactly its shard");
+        assert_eq!(
+            m.get(
+                "aliyun_cas_exporter_jobs",
+                &[("account", "default"), ("source", "static")]
+            ),
+            Some(polled.len() as f64)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_accounts_each_with_its_own_label() {
+    let sim = simulator(&format!(
+        "access_keys:\n  - {{id: key-prod, secret: {SECRET}, account: prod}}\n  - {{id: key-intl, secret: {SECRET}, account: intl}}\njobs:\n{}",
+        jobs(1, 3)
+    ))
+    .await;
+    let cfg = config_file(&format!(
+        "interval: 1h\naccounts:\n  - name: prod\n    endpoint: {e}\n    credentials:\n      access_key_id: key-prod\n      access_key_secret: ${{CAS_SECRET}}\n    jobs: [1, 2]\n  - name: intl\n    endpoint: {e}\n    credentials:\n      access_key_id: key-intl\n      access_key_secret: ${{CAS_SECRET}}\n    jobs: [3]\n",
+        e = sim.endpoint()
+    ));
+    let exporter = Exporter::start(
+        &["--config.file", cfg.path.to_str().unwrap()],
+        &[("CAS_SECRET", SECRET)],
+    );
+    exporter.wait_ready().await;
+    let m = exporter.metrics().await;
+    let ups: BTreeMap<(String, String), f64> = m
+        .matching("aliyun_cas_deployment_job_up", &[])
+        .iter()
+        .map(|s| {
+            (
+                (s.labels["account"].clone(), s.labels["job_id"].clone()),
+                s.value,
+            )
+        })
+        .collect();
+    let expected: BTreeMap<(String, String), f64> = [("prod", "1"), ("prod", "2"), ("intl", "3")]
+        .iter()
+        .map(|(a, j)| ((a.to_string(), j.to_string()), 1.0))
+        .collect();
+    assert_eq!(ups, expected);
+    for (account, calls) in [("prod", 2.0), ("intl", 1.0)] {
+        assert_eq!(
+            m.get(
+                "aliyun_cas_api_requests_total",
+                &[
+                    ("account", account),
+                    ("action", "DescribeDeploymentJobStatus"),
+                    ("code", "OK")
+                ]
+            ),
+            Some(calls)
+        );
+    }
+}
+
+/// POSTs `/-/reload`: status and body.
+async fn reload(exporter: &Exporter) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(exporter.url("/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn served_jobs(m: &Metrics) -> Vec<String> {
+    m.matching("aliyun_cas_deployment_job_up", &[])
+        .iter()
+        .map(|s| s.labels["job_id"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{}",
+        jobs(1, 4)
+    ))
+    .await;
+    let body = |jobs: &str| {
+        format!(
+            "endpoint: {}\ninterval: 1h\njobs: [{jobs}]\n",
+            sim.endpoint()
+        )
+    };
+    let cfg = config_file(&body("1, 2"));
+    let path = cfg.path.to_str().unwrap();
+    let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &ENV);
+    exporter.wait_ready().await;
+    assert_eq!(served_jobs(&exporter.metrics().await), vec!["1", "2"]);
+
+    std::fs::write(&cfg.path, body("2, 3")).unwrap();
+    assert_eq!(reload(&exporter).await, (200, "Reloaded\n".to_owned()));
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "job 3 polled", |m| {
+            m.get(
+                "aliyun_cas_deployment_job_up",
+                &[("account", "default"), ("job_id", "3")],
+            ) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        served_jobs(&m),
+        vec!["2", "3"],
+        "job 1 is gone, job 3 arrived"
+    );
+    assert_eq!(
+        m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    let polls_of_2 = status_polls(&sim.requests())
+        .iter()
+        .filter(|r| r.job_id() == Some(2))
+        .count();
+    assert_eq!(polls_of_2, 1, "a job that stays is not disturbed");
+
+    std::fs::write(&cfg.path, "jobs: [2, 3]\nintervall: 1m\n").unwrap();
+    let (status, message) = reload(&exporter).await;
+    assert_eq!(status, 500);
+    assert!(
+        message.starts_with("Reload refused, the running configuration stays: ")
+            && message.contains(":2:1: unknown field `intervall`"),
+        "{message}"
+    );
+    let m = exporter.metrics().await;
+    assert_eq!(
+        m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert_eq!(served_jobs(&m), vec!["2", "3"]);
+    exporter
+        .wait_for_log(&["level=error", "configuration reload refused"])
+        .await;
+
+    // SIGHUP reloads as well.
+    std::fs::write(&cfg.path, body("3, 4")).unwrap();
+    let pid = exporter.pid().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "job 4 polled after SIGHUP", |m| {
+            m.get(
+                "aliyun_cas_deployment_job_up",
+                &[("account", "default"), ("job_id", "4")],
+            ) == Some(1.0)
+        })
+        .await;
+    assert_eq!(served_jobs(&m), vec!["3", "4"]);
+    assert_eq!(
+        m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_over_http_needs_the_lifecycle_flag() {
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{}",
+        jobs(1, 1)
+    ))
+    .await;
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1h\njobs: [1]\n",
+        sim.endpoint()
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    assert_eq!(
+        reload(&exporter).await,
+        (
+            403,
+            "Lifecycle API is not enabled: start with --web.enable-lifecycle\n".to_owned()
+        )
+    );
+    assert_eq!(exporter.get("/-/reload").await.0, 405);
+}
