@@ -47,12 +47,11 @@ pub struct JobSnapshot {
 }
 
 impl JobSnapshot {
-    /// The last good values, unless they are stale at `now`.
+    /// The last good values: always while the last poll succeeded (a poll still
+    /// retrying does not hide them), after a failure only until `stale_at`.
     pub fn fresh_values(&self, now: Instant) -> Option<&DeploymentJobStatus> {
-        let stale_at = self.stale_at?;
-        (now <= stale_at)
-            .then_some(self.values.as_deref())
-            .flatten()
+        let fresh = self.up || self.stale_at.is_some_and(|stale_at| now <= stale_at);
+        fresh.then_some(self.values.as_deref()).flatten()
     }
 }
 
@@ -152,6 +151,11 @@ mod tests {
         };
         assert!(job.fresh_values(now).is_some());
         assert!(job.fresh_values(now + Duration::from_nanos(1)).is_none());
+        let up = JobSnapshot { up: true, ..job };
+        assert!(
+            up.fresh_values(now + Duration::from_secs(3600)).is_some(),
+            "the last poll succeeded: a retrying poll does not hide its values"
+        );
         assert!(JobSnapshot::default().fresh_values(now).is_none());
     }
 }

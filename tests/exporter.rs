@@ -586,7 +586,9 @@ async fn failed_polls_keep_last_values_until_stale() {
     let start = |stale_after: &str| {
         let cfg = config_file(&config(
             &sim.endpoint(),
-            &format!("interval: 1s\nstale_after: {stale_after}\ntimeouts:\n  request: 500ms\n"),
+            &format!(
+                "interval: 1s\nsettled_interval: 1s\nstale_after: {stale_after}\ntimeouts:\n  request: 500ms\n"
+            ),
             &[8888],
         ));
         let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
@@ -630,7 +632,12 @@ async fn failed_polls_keep_last_values_until_stale() {
         vec![],
         "only up and the job's details remain"
     );
-    assert_eq!(stale.get("aliyun_cas_deployment_job_up", &id), Some(0.0));
+    assert_eq!(
+        stale.get("aliyun_cas_deployment_job_up", &id),
+        Some(0.0),
+        "{}",
+        stale.text
+    );
 
     sim.set_job_fault(8888, None);
     for exporter in [&keeping, &staling] {
