@@ -548,14 +548,24 @@ async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
         &[8888, 7],
     ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
-    exporter.wait_for_log(&["account configured"]).await;
-    for attempt in 0.. {
-        if sim.requests().iter().any(|r| r.code == "hang") {
-            break;
-        }
-        assert!(attempt < 500, "the hanging job was never polled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let up = |m: &Metrics, job: &str| {
+        m.get(
+            "aliyun_cas_deployment_job_up",
+            &[("account", "default"), ("job_id", job)],
+        )
+    };
+    // From the first scrape on, every configured job is there; job 7 stays down while its poll hangs.
+    let first = exporter.metrics().await;
+    assert_eq!(up(&first, "7"), Some(0.0));
+    assert!(up(&first, "8888").is_some());
+    // Job 8888's result is published as it arrives, without waiting for job 7.
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "job 8888 up", |m| {
+            up(m, "8888") == Some(1.0)
+        })
+        .await;
+    assert_eq!(up(&m, "7"), Some(0.0));
+    assert!(sim.requests().iter().any(|r| r.code == "hang"));
     assert_eq!(
         exporter.get("/-/ready").await,
         (
@@ -564,17 +574,6 @@ async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
         )
     );
     assert_eq!(exporter.get("/-/healthy").await.0, 200);
-    let m = exporter.metrics().await;
-    let ups: Vec<(String, f64)> = m
-        .matching("aliyun_cas_deployment_job_up", &[])
-        .into_iter()
-        .map(|s| (s.labels["job_id"].clone(), s.value))
-        .collect();
-    assert_eq!(
-        ups,
-        vec![("7".to_owned(), 0.0), ("8888".to_owned(), 0.0)],
-        "configured jobs are down until polled"
-    );
     // Shutting down does not wait for the hanging poll.
     let (exit, logs) = exporter.terminate();
     assert!(exit.success(), "{logs:?}");
