@@ -563,7 +563,7 @@ fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
 }
 
 fn syntax_error(path: &str, error: &serde_yaml::Error) -> ConfigError {
-    let (line, column, message) = describe_yaml_error(error);
+    let (line, column, message) = describe_yaml_error(error, "config.example.yaml");
     ConfigError::Syntax {
         path: path.to_owned(),
         line,
@@ -573,7 +573,11 @@ fn syntax_error(path: &str, error: &serde_yaml::Error) -> ConfigError {
 }
 /// Line, column and message of a YAML error, the message without serde_yaml's
 /// own position suffixes and with a remedy where serde's words lack one.
-pub(crate) fn describe_yaml_error(error: &serde_yaml::Error) -> (usize, usize, String) {
+/// `reference` names the document that shows every key.
+pub(crate) fn describe_yaml_error(
+    error: &serde_yaml::Error,
+    reference: &str,
+) -> (usize, usize, String) {
     let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
     let mut message = error.to_string();
     while let Some(at) = message.find(" at line ") {
@@ -584,15 +588,15 @@ pub(crate) fn describe_yaml_error(error: &serde_yaml::Error) -> (usize, usize, S
         message.replace_range(at..at + " at line ".len() + digits_and_column, "");
     }
     let remedy = if message.contains("unknown field") {
-        "; check the spelling (config.example.yaml lists every key)"
+        format!("; check the spelling ({reference} lists every key)")
     } else if message.contains("duplicate field") {
-        "; write each key once"
+        "; write each key once".to_owned()
     } else if message.contains("invalid type") || message.contains("invalid value") {
-        "; see config.example.yaml for the expected form"
+        format!("; see {reference} for the expected form")
     } else {
-        ""
+        String::new()
     };
-    message.push_str(remedy);
+    message.push_str(&remedy);
     (line, column, message)
 }
 

@@ -107,7 +107,8 @@ impl SimulatorSpec {
             reason,
         };
         let spec: SimulatorSpec = serde_yaml::from_str(text).map_err(|e| {
-            let (line, column, message) = crate::config::describe_yaml_error(&e);
+            let (line, column, message) =
+                crate::config::describe_yaml_error(&e, "README's simulator section");
             invalid(format!("line {line}, column {column}: {message}"))
         })?;
         if spec.access_keys.is_empty() {
