@@ -2,7 +2,8 @@
 //! holds more than the configured number, whatever the concurrency.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -11,80 +12,96 @@ use tokio::time::Instant;
 /// previous second's window at the API.
 const HEADROOM: Duration = Duration::from_millis(25);
 
-/// A pacer per action: calls are spaced `(1 s + headroom) / rate` apart, so
-/// there is no burst at all, and any second holds at most `rate` calls.
-#[derive(Debug)]
-pub struct RateLimiter {
-    actions: Mutex<HashMap<&'static str, Pacer>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Pacer {
-    spacing: Duration,
-    next_free: Option<Instant>,
-}
-
 /// The spacing between two calls at `per_second` calls a second.
 pub fn spacing(per_second: f64) -> Duration {
     Duration::from_secs_f64((1.0 + HEADROOM.as_secs_f64()) / per_second)
 }
 
+/// One action's pacer: callers queue in order, and each goes out at least
+/// `spacing` after the one before actually went out.
+#[derive(Debug)]
+struct Pacer {
+    spacing_nanos: AtomicU64,
+    // Held across the wait, so that callers leave in the order they came
+    // and a stall never releases a burst.
+    last_sent: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    fn new(spacing: Duration) -> Self {
+        Self {
+            spacing_nanos: AtomicU64::new(nanos(spacing)),
+            last_sent: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A pacer per action: calls are spaced `(1 s + headroom) / rate` apart by the
+/// time they actually leave, so there is no burst at all and any second holds
+/// at most `rate` calls.
+#[derive(Debug)]
+pub struct RateLimiter {
+    actions: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+}
+
 impl RateLimiter {
     /// A limiter with the given calls per second for each action.
     pub fn new(rates: &[(&'static str, f64)]) -> Self {
-        let actions = rates
-            .iter()
-            .map(|(action, rate)| {
-                (
-                    *action,
-                    Pacer {
-                        spacing: spacing(*rate),
-                        next_free: None,
-                    },
-                )
-            })
-            .collect();
-        Self {
-            actions: Mutex::new(actions),
-        }
+        let limiter = Self {
+            actions: Mutex::new(HashMap::new()),
+        };
+        limiter.set_rates(rates);
+        limiter
     }
 
-    /// Changes the rates (on reload); reservations already made stand.
+    /// Sets the rates (on reload); a call already waiting keeps the spacing it started with.
     pub fn set_rates(&self, rates: &[(&'static str, f64)]) {
         let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
         for (action, rate) in rates {
-            actions
-                .entry(action)
-                .and_modify(|p| p.spacing = spacing(*rate))
-                .or_insert(Pacer {
-                    spacing: spacing(*rate),
-                    next_free: None,
-                });
+            let spacing = spacing(*rate);
+            match actions.get(action) {
+                Some(pacer) => pacer.spacing_nanos.store(nanos(spacing), Ordering::Relaxed),
+                None => {
+                    actions.insert(action, Arc::new(Pacer::new(spacing)));
+                }
+            }
         }
     }
 
-    /// Waits for `action`'s next slot and returns how long it waited.
+    /// Waits until `action` may be called and returns how long that took.
     /// Actions without a configured rate are not limited.
     pub async fn acquire(&self, action: &str) -> Duration {
-        let now = Instant::now();
-        let slot = {
-            let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(pacer) = actions.get_mut(action) else {
-                return Duration::ZERO;
-            };
-            // A slot is reserved at once, so concurrent callers queue in order.
-            let slot = pacer.next_free.map_or(now, |free| free.max(now));
-            pacer.next_free = Some(slot + pacer.spacing);
-            slot
+        let asked = Instant::now();
+        let pacer = {
+            let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+            match actions.get(action) {
+                Some(pacer) => Arc::clone(pacer),
+                None => return Duration::ZERO,
+            }
         };
-        tokio::time::sleep_until(slot).await;
-        slot - now
+        let mut last_sent = pacer.last_sent.lock().await;
+        if let Some(last) = *last_sent {
+            let spacing = Duration::from_nanos(pacer.spacing_nanos.load(Ordering::Relaxed));
+            tokio::time::sleep_until(last + spacing).await;
+        }
+        let now = Instant::now();
+        *last_sent = Some(now);
+        now - asked
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The paused clock wakes timers on whole milliseconds, so each wait may round up by one.
+    fn about(actual: Duration, expected: Duration, waits: u32) -> bool {
+        actual >= expected && actual <= expected + Duration::from_millis(u64::from(waits))
+    }
 
     #[tokio::test(start_paused = true)]
     async fn spaces_calls_evenly_with_headroom() {
@@ -109,32 +126,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_callers_queue_in_order_and_report_their_wait() {
-        let t0 = Instant::now();
-        let limiter = std::sync::Arc::new(RateLimiter::new(&[("A", 10.0)]));
-        let waits: Vec<Duration> = futures_wait(&limiter, 4).await;
-        assert_eq!(
-            waits,
-            vec![
-                Duration::ZERO,
-                Duration::from_micros(102_500),
-                Duration::from_micros(205_000),
-                Duration::from_micros(307_500)
-            ]
-        );
-        // The next slot was reserved at 410 ms; a new rate applies from the slot after it.
-        limiter.set_rates(&[("A", 1.0)]);
-        let asked = Instant::now();
-        let waited = limiter.acquire("A").await;
-        assert_eq!(asked + waited, t0 + Duration::from_millis(410));
-        let asked = Instant::now();
-        let waited = limiter.acquire("A").await;
-        assert_eq!(asked + waited, t0 + Duration::from_millis(410 + 1025));
-    }
-
-    async fn futures_wait(limiter: &std::sync::Arc<RateLimiter>, n: usize) -> Vec<Duration> {
+        let limiter = Arc::new(RateLimiter::new(&[("A", 10.0)]));
         let mut handles = Vec::new();
-        for _ in 0..n {
-            let limiter = std::sync::Arc::clone(limiter);
+        for _ in 0..4 {
+            let limiter = Arc::clone(&limiter);
             handles.push(tokio::spawn(async move { limiter.acquire("A").await }));
             tokio::task::yield_now().await;
         }
@@ -142,6 +137,41 @@ mod tests {
         for handle in handles {
             waits.push(handle.await.unwrap());
         }
-        waits
+        for (i, wait) in waits.iter().enumerate() {
+            let expected = Duration::from_micros(102_500) * i as u32;
+            assert!(
+                about(*wait, expected, i as u32),
+                "caller {i} waited {wait:?}, expected {expected:?}"
+            );
+        }
+        limiter.set_rates(&[("A", 1.0)]);
+        let waited = limiter.acquire("A").await;
+        assert!(
+            about(waited, Duration::from_millis(1025), 1),
+            "the new rate applies: {waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_caller_does_not_make_up_for_lost_time() {
+        let limiter = RateLimiter::new(&[("A", 10.0)]);
+        limiter.acquire("A").await;
+        // Nothing is asked for a while; then three callers come at once.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            limiter.acquire("A").await;
+            sent.push(Instant::now() - start);
+        }
+        assert_eq!(sent[0], Duration::ZERO);
+        assert!(
+            about(sent[1], Duration::from_micros(102_500), 1),
+            "{sent:?}"
+        );
+        assert!(
+            about(sent[2] - sent[1], Duration::from_micros(102_500), 1),
+            "{sent:?}"
+        );
     }
 }
