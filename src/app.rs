@@ -94,6 +94,16 @@ struct RunningAccount {
     task: JoinHandle<()>,
 }
 
+/// An account's settings, built and checked, with what the log says about them.
+struct Prepared {
+    name: String,
+    settings: AccountSettings,
+    provider: &'static str,
+    key_hint: String,
+    endpoint: String,
+    discovery: bool,
+}
+
 /// Every account's poller, with what they share.
 struct Pollers {
     store: Arc<SnapshotStore>,
@@ -105,11 +115,7 @@ struct Pollers {
 }
 
 impl Pollers {
-    fn settings(
-        &self,
-        account: &AccountConfig,
-        config: &Config,
-    ) -> Result<AccountSettings, AppError> {
+    fn settings(&self, account: &AccountConfig, config: &Config) -> Result<Prepared, AppError> {
         let credentials = credentials_provider(account, self.env)?;
         let client = Client::new(
             ClientOptions {
@@ -121,19 +127,8 @@ impl Pollers {
             Arc::clone(&credentials),
             Arc::new(self.metrics.clone()) as Arc<dyn RequestObserver>,
         )?;
-        if let Ok(initial) = credentials.credentials() {
-            tracing::info!(
-                account = %account.name,
-                provider = credentials.name(),
-                access_key_id = %initial.key_id_hint(),
-                endpoint = %account.endpoint,
-                jobs = account.jobs.len(),
-                discovery = account.discovery.is_some(),
-                "account configured"
-            );
-        }
         let rate = account.rate_limit;
-        Ok(AccountSettings {
+        let settings = AccountSettings {
             client: Arc::new(client),
             static_jobs: account.jobs.clone(),
             discovery: account.discovery.clone(),
@@ -146,21 +141,32 @@ impl Pollers {
             },
             polling: config.polling.clone(),
             retries: config.retries,
+        };
+        Ok(Prepared {
+            name: account.name.clone(),
+            settings,
+            provider: credentials.name(),
+            key_hint: credentials
+                .credentials()
+                .map(|c| c.key_id_hint())
+                .unwrap_or_default(),
+            endpoint: account.endpoint.to_string(),
+            discovery: account.discovery.is_some(),
         })
     }
 
     /// Builds every account's settings first, so that a bad one changes nothing.
-    fn prepare(&self, config: &Config) -> Result<Vec<(String, AccountSettings)>, AppError> {
+    fn prepare(&self, config: &Config) -> Result<Vec<Prepared>, AppError> {
         config
             .accounts
             .iter()
-            .map(|a| Ok((a.name.clone(), self.settings(a, config)?)))
+            .map(|a| self.settings(a, config))
             .collect()
     }
 
     /// Starts, updates and stops pollers so that exactly `prepared` run.
-    fn apply(&mut self, prepared: Vec<(String, AccountSettings)>) {
-        let names: Vec<String> = prepared.iter().map(|(n, _)| n.clone()).collect();
+    async fn apply(&mut self, prepared: Vec<Prepared>) {
+        let names: Vec<String> = prepared.iter().map(|p| p.name.clone()).collect();
         let gone: Vec<String> = self
             .running
             .keys()
@@ -171,12 +177,31 @@ impl Pollers {
             if let Some(account) = self.running.remove(&name) {
                 account.stop.cancel();
                 account.task.abort();
+                // Once the task has ended it cannot publish again over the removal.
+                let _ = account.task.await;
             }
             self.store.remove(&name);
             tracing::info!(account = %name, "account removed");
         }
         let mut started = Vec::new();
-        for (name, settings) in prepared {
+        for Prepared {
+            name,
+            settings,
+            provider,
+            key_hint,
+            endpoint,
+            discovery,
+        } in prepared
+        {
+            tracing::info!(
+                account = %name,
+                provider,
+                access_key_id = %key_hint,
+                endpoint = %endpoint,
+                jobs = settings.static_jobs.len(),
+                discovery,
+                "account configured"
+            );
             let settings = Arc::new(settings);
             if let Some(running) = self.running.get(&name) {
                 running.settings.send_replace(settings);
@@ -253,7 +278,7 @@ impl Exporter {
             metrics,
             lifecycle,
         ));
-        pollers.apply(prepared);
+        pollers.apply(prepared).await;
         if shard.count > 1 {
             tracing::info!(
                 index = shard.index,
@@ -292,7 +317,7 @@ impl Exporter {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(reply) = self.reloads.recv() => {
-                    let result = reload(&mut self.pollers, &self.source);
+                    let result = reload(&mut self.pollers, &self.source).await;
                     let _ = reply.send(result);
                 }
             }
@@ -306,7 +331,7 @@ impl Exporter {
 }
 
 /// Reads the configuration again and applies it; a bad one is refused and the running one stays.
-fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), String> {
+async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), String> {
     let result = match source {
         ConfigSource::Fixed => {
             Err("there is no configuration file to reload (demo mode)".to_owned())
@@ -319,7 +344,7 @@ fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), String> {
     match result {
         Ok(prepared) => {
             let accounts = prepared.len();
-            pollers.apply(prepared);
+            pollers.apply(prepared).await;
             pollers.metrics.config_loaded(true, SystemTime::now());
             tracing::info!(accounts, "configuration reloaded");
             Ok(())

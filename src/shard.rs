@@ -32,22 +32,28 @@ impl Shard {
         if count == 0 {
             return Err(ShardError("--shard.count must be at least 1".into()));
         }
-        let index = match index {
-            Some(index) => index,
-            None if count == 1 => 0,
-            None => hostname
-                .and_then(|h| h.rsplit_once('-'))
-                .and_then(|(_, n)| n.parse::<u32>().ok())
-                .ok_or_else(|| {
-                    ShardError(format!(
-                        "--shard.count is {count} but no --shard.index was given, and the host name {:?} does not end in -N as a StatefulSet pod's does; set --shard.index",
-                        hostname.unwrap_or("")
-                    ))
-                })?,
+        let (index, from) = match index {
+            Some(index) => (index, format!("--shard.index {index}")),
+            None if count == 1 => (0, "--shard.index".to_owned()),
+            None => {
+                let name = hostname.unwrap_or("");
+                let index = name
+                    .rsplit_once('-')
+                    .and_then(|(_, n)| n.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        ShardError(format!(
+                            "--shard.count is {count} but no --shard.index was given, and the host name {name:?} does not end in -N as a StatefulSet pod's does; set --shard.index"
+                        ))
+                    })?;
+                (
+                    index,
+                    format!("the shard index {index} taken from the host name {name:?}"),
+                )
+            }
         };
         if index >= count {
             return Err(ShardError(format!(
-                "--shard.index {index} is out of range for --shard.count {count}; use 0 to {}",
+                "{from} is out of range for --shard.count {count}: use 0 to {}",
                 count - 1
             )));
         }
@@ -120,9 +126,15 @@ mod tests {
         );
         assert_eq!(
             Shard::resolve(Some(3), 3, None).unwrap_err().0,
-            "--shard.index 3 is out of range for --shard.count 3; use 0 to 2"
+            "--shard.index 3 is out of range for --shard.count 3: use 0 to 2"
         );
         assert!(Shard::resolve(None, 0, None).is_err());
+        assert_eq!(
+            Shard::resolve(None, 2, Some("cas-exporter-4"))
+                .unwrap_err()
+                .0,
+            "the shard index 4 taken from the host name \"cas-exporter-4\" is out of range for --shard.count 2: use 0 to 1"
+        );
         assert_eq!(Shard { index: 0, count: 4 }.share(10.0), 2.5);
     }
 }

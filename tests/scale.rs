@@ -76,6 +76,10 @@ async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
         (1..=21).map(|p| (p.to_string(), "50".to_owned())).collect();
     assert_eq!(first_listing, expected, "1001 jobs take 21 pages of 50");
     assert!(
+        log.iter().all(|r| r.param("CurrentPage") != Some("22")),
+        "and never a 22nd"
+    );
+    assert!(
         log.iter()
             .all(|r| r.param("Action") != Some("DescribeDeploymentJob")),
         "discovered jobs need no DescribeDeploymentJob"
@@ -113,24 +117,42 @@ async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
             .filter(|r| r.job_id() == Some(job))
             .count()
     };
-    exporter
-        .wait_for(Duration::from_secs(20), "job 2 polled six times", |_| {
-            polls_of(2) >= 6
-        })
-        .await;
-    // Job 1: polled, details say "success", polled again unchanged: settled for an hour.
-    assert_eq!(
-        polls_of(1),
-        2,
-        "a finished job with unchanged counts settles after its second poll"
-    );
-    let m = exporter.metrics().await;
     let status = |m: &Metrics, job: &str, status: &str| {
         m.get(
             "aliyun_cas_deployment_job_status",
             &[("account", "default"), ("job_id", job), ("status", status)],
         )
     };
+    // Once job 1's details say "success", one more poll with unchanged counts settles it.
+    exporter
+        .wait_for(Duration::from_secs(20), "job 1's details", |m| {
+            status(m, "1", "success") == Some(1.0)
+        })
+        .await;
+    let known = polls_of(1);
+    let job2 = polls_of(2);
+    exporter
+        .wait_for(Duration::from_secs(20), "four more polls of job 2", |_| {
+            polls_of(2) >= job2 + 4
+        })
+        .await;
+    let settled = polls_of(1);
+    assert!(
+        settled - known <= 1,
+        "{known} polls when the status came, {settled} after"
+    );
+    let job2 = polls_of(2);
+    exporter
+        .wait_for(Duration::from_secs(20), "three more polls of job 2", |_| {
+            polls_of(2) >= job2 + 3
+        })
+        .await;
+    assert_eq!(
+        polls_of(1),
+        settled,
+        "a settled job is left alone while the others are polled every second"
+    );
+    let m = exporter.metrics().await;
     assert_eq!(status(&m, "1", "success"), Some(1.0));
     assert_eq!(status(&m, "2", "processing"), Some(1.0));
     assert_eq!(
@@ -164,9 +186,10 @@ async fn two_shards_split_the_jobs_exactly() {
         jobs(1, 40)
     ))
     .await;
-    let ids: Vec<String> = (1..=40).map(|id| id.to_string()).collect();
+    // Jobs 1 to 20 are listed; discovery finds all 40: both kinds are sharded.
+    let ids: Vec<String> = (1..=20).map(|id| id.to_string()).collect();
     let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nrate_limit: {{describe_deployment_job_status: 100, describe_deployment_job: 40}}\njobs: [{}]\n",
+        "endpoint: {}\ninterval: 1h\nrate_limit: {{describe_deployment_job_status: 100, describe_deployment_job: 40, list_deployment_job: 40}}\njobs: [{}]\ndiscovery: {{}}\n",
         sim.endpoint(),
         ids.join(", ")
     ));
@@ -221,13 +244,16 @@ async fn two_shards_split_the_jobs_exactly() {
             .map(|s| s.labels["job_id"].parse().unwrap())
             .collect();
         assert_eq!(&served, polled, "a replica serves exactly its shard");
-        assert_eq!(
-            m.get(
+        let count = |source: &str, listed: bool| {
+            let expected = polled.iter().filter(|id| (**id <= 20) == listed).count() as f64;
+            let served = m.get(
                 "aliyun_cas_exporter_jobs",
-                &[("account", "default"), ("source", "static")]
-            ),
-            Some(polled.len() as f64)
-        );
+                &[("account", "default"), ("source", source)],
+            );
+            assert_eq!(served, Some(expected), "{source} jobs of shard {index}");
+        };
+        count("static", true);
+        count("discovered", false);
     }
 }
 

@@ -177,6 +177,7 @@ impl Client {
             return Err(ApiError::Http {
                 status,
                 snippet: snippet(&redact(&String::from_utf8_lossy(&body), &credentials)),
+                retry_after,
             });
         };
         let code = error.code.unwrap_or_default();

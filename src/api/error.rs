@@ -58,6 +58,8 @@ pub enum ApiError {
         status: u16,
         /// The start of the body, for the log.
         snippet: String,
+        /// `x-acs-retry-after`, when sent.
+        retry_after: Option<Duration>,
     },
     /// A success status whose body is not the expected JSON (malformed or truncated).
     #[error("cannot decode the response (HTTP {status}): {detail}")]
@@ -91,6 +93,15 @@ impl ApiError {
         match self {
             ApiError::Service(e) => Some(e.status),
             ApiError::Http { status, .. } | ApiError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the service asked to wait before trying again (`x-acs-retry-after`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Service(e) => e.retry_after,
+            ApiError::Http { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

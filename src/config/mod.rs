@@ -98,6 +98,16 @@ pub struct Discovery {
 }
 
 impl Discovery {
+    /// Whether `other` lists and filters the same way (regular expressions compared by their text).
+    pub fn same_as(&self, other: &Discovery) -> bool {
+        let pattern = |r: &Option<Regex>| r.as_ref().map(|r| r.as_str().to_owned());
+        self.refresh_interval == other.refresh_interval
+            && self.job_types == other.job_types
+            && self.statuses == other.statuses
+            && pattern(&self.name_include) == pattern(&other.name_include)
+            && pattern(&self.name_exclude) == pattern(&other.name_exclude)
+    }
+
     /// Whether a listed job passes every filter.
     pub fn accepts(&self, job: &DeploymentJob) -> bool {
         let field = |value: &Option<String>| value.as_deref().unwrap_or_default().to_owned();

@@ -9,7 +9,9 @@ pub const PAGE_SIZE: u32 = 50;
 /// A bound on pages per listing (50,000 jobs), should `Total` ever be wrong.
 const MAX_PAGES: u32 = 1000;
 
-/// Every job ListDeploymentJob returns, across all pages.
+/// Every job ListDeploymentJob returns, across all pages. A listing that ends
+/// short of its `Total`, or runs past the page bound, is an error: the jobs it
+/// missed must not look as if they had vanished.
 pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiError> {
     let mut jobs = Vec::new();
     for page in 1..=MAX_PAGES {
@@ -23,13 +25,28 @@ pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiE
         let data = listed.data.unwrap_or_default();
         let got = data.len();
         jobs.extend(data);
-        let total = listed
-            .total
-            .and_then(|t| usize::try_from(t).ok())
-            .unwrap_or(0);
-        if got == 0 || jobs.len() >= total {
-            break;
+        let total = listed.total.and_then(|t| usize::try_from(t).ok());
+        let more = match total {
+            Some(total) if jobs.len() < total && got == 0 => {
+                return Err(incomplete(format!(
+                    "page {page} was empty after {} of {total} jobs",
+                    jobs.len()
+                )));
+            }
+            Some(total) => jobs.len() < total,
+            // Without a total, a full page means there may be another.
+            None => got == PAGE_SIZE as usize,
+        };
+        if !more {
+            return Ok(jobs);
         }
     }
-    Ok(jobs)
+    Err(incomplete(format!("more than {MAX_PAGES} pages")))
+}
+
+fn incomplete(detail: String) -> ApiError {
+    ApiError::Decode {
+        status: 200,
+        detail: format!("the job listing is incomplete ({detail}); the jobs found before are kept"),
+    }
 }

@@ -9,10 +9,9 @@ mod rate_limit;
 mod retry;
 mod schedule;
 
-pub use discovery::PAGE_SIZE;
-pub use rate_limit::{RateLimiter, spacing};
-pub use retry::{backoff, is_retryable};
-pub use schedule::Schedule;
+use rate_limit::RateLimiter;
+use retry::{backoff, is_retryable};
+use schedule::Schedule;
 
 use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use crate::api::{
@@ -176,7 +175,12 @@ impl AccountPoller {
             metrics,
             shard,
         };
-        let initial = State::new(&poller, Instant::now());
+        let initial = State::new(
+            Arc::clone(&poller.account),
+            poller.shard,
+            Arc::clone(&poller.settings.borrow()),
+            Instant::now(),
+        );
         poller.store.publish(&poller.account, initial.snapshot());
         poller
     }
@@ -184,8 +188,13 @@ impl AccountPoller {
     /// Polls until `shutdown`; follows new settings as they are sent.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let now = Instant::now();
-        let mut state = State::new(&self, now);
         let mut settings = Arc::clone(&self.settings.borrow_and_update());
+        let mut state = State::new(
+            Arc::clone(&self.account),
+            self.shard,
+            Arc::clone(&settings),
+            now,
+        );
         let limiter = Arc::new(RateLimiter::new(&settings.rates()));
         let mut caller = Caller {
             account: Arc::clone(&self.account),
@@ -278,11 +287,10 @@ struct State {
 }
 
 impl State {
-    fn new(poller: &AccountPoller, now: Instant) -> Self {
-        let settings = Arc::clone(&poller.settings.borrow());
+    fn new(account: Arc<str>, shard: Shard, settings: Arc<AccountSettings>, now: Instant) -> Self {
         let mut state = Self {
-            account: Arc::clone(&poller.account),
-            shard: poller.shard,
+            account,
+            shard,
             polls: Schedule::new(settings.polling.interval, now),
             describes: Schedule::new(settings.polling.job_info_interval, now),
             next_listing: settings.discovery.as_ref().map(|_| now),
@@ -352,30 +360,43 @@ impl State {
             self.set_info(id, info, now);
         }
         self.check_round(now);
+        self.check_first_sweep();
         self.dirty = true;
     }
 
+    /// Takes new settings: intervals apply at once (a job waiting longer than the
+    /// new interval allows is brought forward), changed discovery lists again now.
     fn apply(&mut self, settings: Arc<AccountSettings>, now: Instant) {
-        if settings.polling.interval != self.settings.polling.interval {
-            self.polls.set_interval(settings.polling.interval);
+        let (old, new) = (&self.settings.polling, &settings.polling);
+        if new.interval != old.interval {
+            self.polls.set_interval(new.interval, now);
         }
-        if settings.polling.job_info_interval != self.settings.polling.job_info_interval {
-            self.describes
-                .set_interval(settings.polling.job_info_interval);
+        if new.job_info_interval != old.job_info_interval {
+            self.describes.set_interval(new.job_info_interval, now);
+        }
+        if new.settled_interval < old.settled_interval {
+            for (id, job) in &self.jobs {
+                if job.settled {
+                    self.polls.bring_forward(*id, now + new.settled_interval);
+                }
+            }
         }
         match (&self.settings.discovery, &settings.discovery) {
             (_, None) => {
                 self.discovered.clear();
                 self.next_listing = None;
             }
-            (None, Some(_)) => self.next_listing = Some(now),
-            (Some(_), Some(_)) => {}
+            (Some(old), Some(new)) if old.same_as(new) => {}
+            // New filters may keep jobs the old ones dropped: list again rather than wait
+            // (a listing in flight is filtered with the settings current when it ends).
+            (_, Some(_)) => self.next_listing = Some(now),
         }
         self.settings = settings;
         self.sync_jobs(now);
         for job in self.jobs.values_mut() {
             job.snapshot.stale_at = stale_at(&self.settings.polling, job);
         }
+        self.check_first_sweep();
     }
 
     fn start_due(
@@ -390,20 +411,7 @@ impl State {
                 break;
             };
             self.polls_in_flight += 1;
-            if self.round_started.is_none() {
-                self.round_started = Some(now);
-                let active: BTreeSet<u64> = self
-                    .jobs
-                    .iter()
-                    .filter(|(_, j)| !j.settled)
-                    .map(|(id, _)| *id)
-                    .collect();
-                self.round_remaining = if active.is_empty() {
-                    self.jobs.keys().copied().collect()
-                } else {
-                    active
-                };
-            }
+            self.start_round(job_id, now);
             let caller = caller.clone();
             let handle = tasks.spawn(async move {
                 let client = caller.client();
@@ -449,6 +457,21 @@ impl State {
         }
     }
 
+    /// Starts a pass over the jobs that are not settled, unless one is under way;
+    /// settled jobs wait by design and start none.
+    fn start_round(&mut self, job_id: u64, now: Instant) {
+        let settled = self.jobs.get(&job_id).is_some_and(|j| j.settled);
+        if self.round_started.is_none() && !settled {
+            self.round_started = Some(now);
+            self.round_remaining = self
+                .jobs
+                .iter()
+                .filter(|(_, j)| !j.settled)
+                .map(|(id, _)| *id)
+                .collect();
+        }
+    }
+
     fn next_wakeup(&self, now: Instant) -> Option<Instant> {
         let polls = (self.polls_in_flight < self.settings.polling.concurrency)
             .then(|| self.polls.next_due())
@@ -489,6 +512,7 @@ impl State {
                 self.listing_in_flight = false;
                 self.listed_once = true;
                 let Some(discovery) = self.settings.discovery.clone() else {
+                    self.check_first_sweep();
                     return;
                 };
                 match result {
@@ -560,6 +584,8 @@ impl State {
                     job.snapshot.last_success = Some(wall);
                     job.last_success_at = Some(now);
                     job.snapshot.values = Some(Arc::new(status));
+                    // A settled job's values stay fresh across its longer wait.
+                    job.snapshot.stale_at = stale_at(&polling, job);
                 }
                 Err(error) => {
                     log_failure(
@@ -569,13 +595,11 @@ impl State {
                         &error,
                     );
                     job.snapshot.up = false;
+                    // A failing job is tried again at the normal pace, settled or not.
+                    job.settled = false;
                 }
             }
-            job.snapshot.stale_at = stale_at(&polling, job);
             let wait = job.settled.then_some(polling.settled_interval);
-            if job.settled {
-                self.round_remaining.remove(&job_id);
-            }
             self.polls.reschedule(job_id, now, wait);
         }
         self.round_remaining.remove(&job_id);
@@ -689,5 +713,211 @@ fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiErro
             hint,
             "{what}: {error}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ClientOptions, Endpoint, RequestObserver, ServiceError};
+    use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES};
+    use crate::credentials::{Credentials, Secret, StaticProvider};
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn settings(jobs: &[u64], interval: Duration) -> Arc<AccountSettings> {
+        let client = Client::new(
+            ClientOptions {
+                account: "a".into(),
+                endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap(),
+                connect_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(2),
+            },
+            Arc::new(StaticProvider::new(
+                "test",
+                Credentials {
+                    access_key_id: "id".into(),
+                    access_key_secret: Secret::new("secret"),
+                    security_token: None,
+                },
+            )),
+            Arc::new(SelfMetrics::default()) as Arc<dyn RequestObserver>,
+        )
+        .unwrap();
+        Arc::new(AccountSettings {
+            client: Arc::new(client),
+            static_jobs: jobs.to_vec(),
+            discovery: None,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            polling: Polling {
+                interval,
+                settled_interval: MINUTE * 10,
+                stale_after: MINUTE * 5,
+                job_info_interval: MINUTE * 5,
+                concurrency: 4,
+                connect_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(2),
+            },
+            retries: DEFAULT_RETRIES,
+        })
+    }
+
+    fn state(jobs: &[u64], shard: Shard) -> State {
+        State::new(
+            Arc::from("a"),
+            shard,
+            settings(jobs, MINUTE),
+            Instant::now(),
+        )
+    }
+
+    fn counts(workers: i64) -> DeploymentJobStatus {
+        DeploymentJobStatus {
+            worker_count: Some(workers),
+            ..Default::default()
+        }
+    }
+
+    /// Polls `job` now, as if its call returned `result`.
+    fn poll(state: &mut State, job: u64, result: Result<DeploymentJobStatus, ApiError>) {
+        let now = Instant::now();
+        assert_eq!(state.polls.take_due(now), Some(job), "job {job} is due");
+        state.polls_in_flight += 1;
+        state.finish(
+            Done::Poll {
+                job_id: job,
+                result,
+                wall: SystemTime::now(),
+            },
+            now,
+        );
+    }
+
+    fn failure() -> ApiError {
+        ApiError::Service(Box::new(ServiceError {
+            status: 500,
+            code: "InternalError".into(),
+            message: String::new(),
+            request_id: None,
+            retry_after: None,
+            signature: None,
+        }))
+    }
+
+    fn status(state: &mut State, job: u64, status: &str) {
+        let info = DeploymentJob {
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        state.set_info(job, Arc::new(info), Instant::now());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shard_with_no_jobs_is_ready_at_once() {
+        let owner = |index| Shard { index, count: 2 }.owns("a", 1);
+        let other = if owner(0) { 1 } else { 0 };
+        let state = state(
+            &[1],
+            Shard {
+                index: other,
+                count: 2,
+            },
+        );
+        assert!(state.jobs.is_empty());
+        assert!(state.snapshot().first_sweep_done);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finished_jobs_settle_and_failures_unsettle_them() {
+        let mut state = state(&[1], Shard::default());
+        let t0 = Instant::now();
+        poll(&mut state, 1, Ok(counts(3)));
+        assert!(state.first_sweep_done);
+        status(&mut state, 1, "success");
+        tokio::time::advance(MINUTE).await;
+        poll(&mut state, 1, Ok(counts(3)));
+        let job = &state.jobs[&1];
+        assert!(job.settled, "final status, counts unchanged");
+        assert_eq!(state.polls.next_due(), Some(t0 + MINUTE + MINUTE * 10));
+        assert_eq!(
+            job.snapshot.stale_at,
+            Some(t0 + MINUTE + MINUTE * 5 + MINUTE * 9),
+            "fresh across the longer wait"
+        );
+
+        tokio::time::advance(MINUTE * 10).await;
+        poll(&mut state, 1, Err(failure()));
+        let job = &state.jobs[&1];
+        assert!(!job.settled && !job.snapshot.up);
+        assert_eq!(
+            job.snapshot.stale_at,
+            Some(t0 + MINUTE * 15),
+            "kept from the last success"
+        );
+        assert_eq!(
+            state.polls.next_due(),
+            Some(t0 + MINUTE * 12),
+            "back to the normal pace"
+        );
+        let now = Instant::now();
+        assert!(
+            job.snapshot.fresh_values(now).is_some(),
+            "values still within the settled window"
+        );
+
+        // Unchanged again: settled again. Then a status that leaves success brings it back at once.
+        tokio::time::advance(MINUTE).await;
+        poll(&mut state, 1, Ok(counts(3)));
+        assert!(state.jobs[&1].settled);
+        status(&mut state, 1, "processing");
+        assert!(!state.jobs[&1].settled);
+        assert_eq!(state.polls.next_due(), Some(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reload_applies_intervals_and_jobs_at_once() {
+        let mut state = state(&[1, 2], Shard::default());
+        let t0 = Instant::now();
+        state.apply(settings(&[1, 2], MINUTE * 60), t0);
+        poll(&mut state, 1, Ok(counts(1)));
+        poll(&mut state, 2, Ok(counts(1)));
+        assert!(state.polls.next_due().unwrap() >= t0 + MINUTE * 30);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        state.apply(settings(&[2, 3], MINUTE), Instant::now());
+        assert!(!state.jobs.contains_key(&1), "a removed job is gone");
+        assert_eq!(
+            state.polls.take_due(Instant::now()),
+            Some(3),
+            "an added job is due at once"
+        );
+        assert!(
+            state.polls.next_due().unwrap() <= t0 + MINUTE,
+            "job 2 waits at most the new interval"
+        );
+        assert_eq!(
+            state.jobs[&2].snapshot.values.as_deref(),
+            Some(&counts(1)),
+            "job 2 keeps its values"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sweep_duration_covers_a_pass_over_active_jobs() {
+        let mut state = state(&[1, 2, 3], Shard::default());
+        let t0 = Instant::now();
+        state.start_round(1, t0);
+        state.start_round(2, t0);
+        poll(&mut state, 1, Ok(counts(1)));
+        tokio::time::advance(Duration::from_secs(3)).await;
+        poll(&mut state, 2, Ok(counts(1)));
+        assert_eq!(state.sweep_duration, None, "job 3 is still to come");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        poll(&mut state, 3, Ok(counts(1)));
+        assert_eq!(state.sweep_duration, Some(Duration::from_secs(5)));
+        assert_eq!(state.round_started, None);
+        // Settled jobs start no round of their own.
+        state.jobs.values_mut().for_each(|j| j.settled = true);
+        state.start_round(1, Instant::now());
+        assert_eq!(state.round_started, None);
     }
 }

@@ -12,9 +12,16 @@ use tokio::time::Instant;
 /// previous second's window at the API.
 const HEADROOM: Duration = Duration::from_millis(25);
 
-/// The spacing between two calls at `per_second` calls a second.
+/// The spacing between two calls at `per_second` calls a second: any one-second
+/// window then holds at most `max(1, floor(per_second))` calls, so a fractional
+/// rate (a shard's share, say) is rounded down rather than up.
 pub fn spacing(per_second: f64) -> Duration {
-    Duration::from_secs_f64((1.0 + HEADROOM.as_secs_f64()) / per_second)
+    let per_window = if per_second >= 1.0 {
+        per_second.floor()
+    } else {
+        per_second
+    };
+    Duration::from_secs_f64((1.0 + HEADROOM.as_secs_f64()) / per_window)
 }
 
 /// One action's pacer: callers queue in order, and each goes out at least
@@ -122,6 +129,17 @@ mod tests {
             "actions are paced apart"
         );
         assert_eq!(limiter.acquire("unlisted").await, Duration::ZERO);
+    }
+
+    #[test]
+    fn fractional_rates_round_down_per_second() {
+        assert_eq!(
+            spacing(2.5),
+            Duration::from_micros(512_500),
+            "two a second, never three"
+        );
+        assert_eq!(spacing(2.0), Duration::from_micros(512_500));
+        assert_eq!(spacing(0.5), Duration::from_millis(2050));
     }
 
     #[tokio::test(start_paused = true)]

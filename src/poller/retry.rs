@@ -6,10 +6,28 @@ use crate::api::ApiError;
 use crate::config::RetryPolicy;
 use std::time::Duration;
 
+/// Codes that another attempt cannot fix, whatever the HTTP status says (the spec
+/// classifies by Code first): signature, credential, permission and parameter errors.
+fn is_permanent(code: &str) -> bool {
+    const PREFIXES: [&str; 9] = [
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidAccessKeyId",
+        "InvalidSecurityToken",
+        "Forbidden",
+        "NoPermission",
+        "MissingParameter",
+        "InvalidParameter",
+        "InvalidTimeStamp",
+    ];
+    PREFIXES.iter().any(|p| code.starts_with(p))
+}
+
 /// Whether another attempt may succeed: throttling, server-side failures, timeouts and broken connections.
 /// Signature, credential, permission and parameter errors never are.
 pub fn is_retryable(error: &ApiError) -> bool {
     match error {
+        ApiError::Service(e) if is_permanent(&e.code) => false,
         ApiError::Service(e) => {
             e.code.starts_with("Throttling")
                 || matches!(
@@ -27,9 +45,7 @@ pub fn is_retryable(error: &ApiError) -> bool {
 
 /// The wait before attempt `attempt + 1` (`attempt` counts from 1); `unit` in [0, 1) draws the jitter.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, error: &ApiError, unit: f64) -> Duration {
-    if let ApiError::Service(e) = error
-        && let Some(after) = e.retry_after
-    {
+    if let Some(after) = error.retry_after() {
         return after.min(policy.max_delay);
     }
     let exponent = attempt.saturating_sub(1).min(30);
@@ -89,14 +105,18 @@ mod tests {
         assert!(is_retryable(&ApiError::Timeout(Duration::from_secs(1))));
         assert!(is_retryable(&ApiError::Connect("refused".into())));
         assert!(is_retryable(&ApiError::Transport("reset".into())));
-        assert!(is_retryable(&ApiError::Http {
-            status: 502,
-            snippet: String::new()
-        }));
-        assert!(!is_retryable(&ApiError::Http {
-            status: 404,
-            snippet: String::new()
-        }));
+        let http = |status| ApiError::Http {
+            status,
+            snippet: String::new(),
+            retry_after: None,
+        };
+        assert!(is_retryable(&http(502)));
+        assert!(!is_retryable(&http(404)));
+        assert!(
+            !is_retryable(&service("InvalidParameter", 500, None)),
+            "the code decides before the status"
+        );
+        assert!(!is_retryable(&service("Forbidden.RAM", 503, None)));
         assert!(!is_retryable(&ApiError::Decode {
             status: 200,
             detail: String::new()
@@ -130,5 +150,15 @@ mod tests {
         assert_eq!(backoff(&policy, 1, &told, 0.1), Duration::from_millis(1200));
         let told_long = service("Throttling.User", 429, Some(Duration::from_secs(60)));
         assert_eq!(backoff(&policy, 1, &told_long, 0.1), Duration::from_secs(3));
+        let gateway = ApiError::Http {
+            status: 503,
+            snippet: String::new(),
+            retry_after: Some(Duration::from_millis(700)),
+        };
+        assert_eq!(
+            backoff(&policy, 2, &gateway, 0.9),
+            Duration::from_millis(700),
+            "also without an API body"
+        );
     }
 }

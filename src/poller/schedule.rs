@@ -27,10 +27,31 @@ impl Schedule {
         }
     }
 
-    /// Changes the interval; phases are spread anew, due times stand.
-    pub fn set_interval(&mut self, interval: Duration) {
+    /// Changes the interval; phases are spread anew, and a job due later than its
+    /// next slot under the new interval is brought forward to it.
+    pub fn set_interval(&mut self, interval: Duration, now: Instant) {
         self.interval = interval;
         self.spread();
+        let slots: Vec<(u64, Instant)> = self
+            .plans
+            .iter()
+            .map(|(id, (phase, _))| (*id, next_slot(self.epoch + *phase, interval, now)))
+            .collect();
+        for (id, slot) in slots {
+            self.bring_forward(id, slot);
+        }
+    }
+
+    /// Moves `id`'s due time to `latest` if it waits for later (not while it is being polled).
+    pub fn bring_forward(&mut self, id: u64, latest: Instant) {
+        if let Some(plan) = self.plans.get_mut(&id)
+            && let Some(due) = plan.1
+            && due > latest
+        {
+            self.queue.remove(&(due, id));
+            self.queue.insert((latest, id));
+            plan.1 = Some(latest);
+        }
     }
 
     /// Makes `ids` the scheduled jobs: new ones are due `now`, missing ones are dropped.
@@ -99,14 +120,7 @@ impl Schedule {
 
     /// Brings `id` forward to `now` if it waits for later.
     pub fn hurry(&mut self, id: u64, now: Instant) {
-        if let Some(plan) = self.plans.get_mut(&id)
-            && let Some(due) = plan.1
-            && due > now
-        {
-            self.queue.remove(&(due, id));
-            self.queue.insert((now, id));
-            plan.1 = Some(now);
-        }
+        self.bring_forward(id, now);
     }
 }
 
@@ -168,6 +182,7 @@ mod tests {
             "phase 30 s, nearest to 60 s"
         );
         s.hurry(1, t0 + Duration::from_secs(5));
+        s.hurry(1, t0 + Duration::from_secs(8));
         assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(5)));
         s.set_jobs(&ids(&[2, 3]), t0 + Duration::from_secs(6));
         assert_eq!(
@@ -180,6 +195,28 @@ mod tests {
             s.next_due(),
             Some(t0 + Duration::from_secs(90)),
             "rescheduling a removed job does nothing"
+        );
+    }
+
+    #[test]
+    fn a_shorter_interval_brings_waiting_jobs_forward() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(Duration::from_secs(3600), t0);
+        s.set_jobs(&ids(&[1, 2]), t0);
+        assert_eq!(drain(&mut s, t0), vec![1, 2]);
+        s.reschedule(1, t0, None);
+        s.reschedule(2, t0, None);
+        assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(3600)));
+        let now = t0 + Duration::from_secs(5);
+        s.set_interval(MINUTE, now);
+        // Phases 0 and 30 s under the new interval: slots after 5 s are 30 s and 60 s.
+        assert_eq!(drain(&mut s, t0 + Duration::from_secs(30)), vec![2]);
+        assert_eq!(s.next_due(), Some(t0 + MINUTE));
+        s.set_interval(Duration::from_secs(3600), now);
+        assert_eq!(
+            s.next_due(),
+            Some(t0 + MINUTE),
+            "a longer interval waits for the job's next poll"
         );
     }
 
