@@ -2,8 +2,11 @@
 //! client and a poller, the web server, and reloads, until shutdown.
 
 use crate::api::{Client, ClientOptions, RequestObserver};
+use crate::config::CredentialsConfig;
 use crate::config::{AccountConfig, Config};
-use crate::credentials::{CredentialsError, CredentialsProvider, StaticProvider};
+use crate::credentials::{
+    BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
+};
 use crate::http::serve::serve;
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
@@ -52,30 +55,61 @@ pub enum AppError {
     Config(#[from] crate::config::ConfigError),
 }
 
-/// Chooses an account's credentials: those in the config file, else the environment's.
-pub fn credentials_provider(
-    account: &AccountConfig,
-    env: EnvLookup,
-) -> Result<Arc<dyn CredentialsProvider>, AppError> {
-    if let Some(credentials) = &account.credentials {
-        return Ok(Arc::new(StaticProvider::new("config", credentials.clone())));
+/// Counts an account's credential refreshes in the self-metrics.
+struct RefreshMetrics {
+    metrics: SelfMetrics,
+    account: String,
+}
+
+impl RefreshObserver for RefreshMetrics {
+    fn refreshed(&self, expiration: SystemTime) {
+        self.metrics
+            .credentials_refreshed(&self.account, expiration);
     }
-    let fail = |source| AppError::Credentials {
-        account: account.name.clone(),
-        source,
-    };
-    match StaticProvider::from_environment(env).map_err(fail)? {
-        Some(provider) => Ok(Arc::new(provider)),
-        None => Err(fail(CredentialsError::NotFound)),
+
+    fn refresh_failed(&self, provider: &str) {
+        self.metrics
+            .credentials_refresh_failed(&self.account, provider);
     }
 }
 
-/// Checks that every account has credentials, as `--config.check` does.
-pub fn check_credentials(config: &Config, env: EnvLookup) -> Result<(), AppError> {
-    config
-        .accounts
-        .iter()
-        .try_for_each(|a| credentials_provider(a, env).map(drop))
+/// Obtains an account's credentials: from the provider its file names, else
+/// from the first place of the default chain that yields them. Temporary
+/// credentials are fetched now, then refreshed until `stop`.
+pub async fn credentials_provider(
+    account: &AccountConfig,
+    env: EnvLookup,
+    metrics: &SelfMetrics,
+    stop: CancellationToken,
+) -> Result<Arc<dyn CredentialsProvider>, AppError> {
+    let ctx = BuildContext {
+        observer: Arc::new(RefreshMetrics {
+            metrics: metrics.clone(),
+            account: account.name.clone(),
+        }),
+        shutdown: stop,
+        imdsv1_disabled: env("ALIBABA_CLOUD_IMDSV1_DISABLED")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    };
+    let result = match &account.credentials {
+        CredentialsConfig::Provider(spec) => build(spec, &ctx).await,
+        CredentialsConfig::Chain(options) => resolve_chain(&env, options, &ctx).await,
+    };
+    result.map_err(|source| AppError::Credentials {
+        account: account.name.clone(),
+        source,
+    })
+}
+
+/// Checks that every account obtains credentials, as `--config.check` does.
+pub async fn check_credentials(config: &Config, env: EnvLookup) -> Result<(), AppError> {
+    let stop = CancellationToken::new();
+    let metrics = SelfMetrics::default();
+    for account in &config.accounts {
+        credentials_provider(account, env, &metrics, stop.clone()).await?;
+    }
+    stop.cancel();
+    Ok(())
 }
 
 /// Where the configuration comes from, to read it again on reload.
@@ -92,11 +126,14 @@ struct RunningAccount {
     settings: watch::Sender<Arc<AccountSettings>>,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// Stops the refreshing of the credentials the current settings use.
+    credentials_stop: CancellationToken,
 }
 
 /// An account's settings, built and checked, with what the log says about them.
 struct Prepared {
     name: String,
+    credentials_stop: CancellationToken,
     settings: AccountSettings,
     provider: &'static str,
     key_hint: String,
@@ -115,8 +152,15 @@ struct Pollers {
 }
 
 impl Pollers {
-    fn settings(&self, account: &AccountConfig, config: &Config) -> Result<Prepared, AppError> {
-        let credentials = credentials_provider(account, self.env)?;
+    async fn settings(
+        &self,
+        account: &AccountConfig,
+        config: &Config,
+    ) -> Result<Prepared, AppError> {
+        let credentials_stop = self.shutdown.child_token();
+        let credentials =
+            credentials_provider(account, self.env, &self.metrics, credentials_stop.clone())
+                .await?;
         let client = Client::new(
             ClientOptions {
                 account: account.name.clone(),
@@ -144,6 +188,7 @@ impl Pollers {
         };
         Ok(Prepared {
             name: account.name.clone(),
+            credentials_stop,
             settings,
             provider: credentials.name(),
             key_hint: credentials
@@ -156,12 +201,18 @@ impl Pollers {
     }
 
     /// Builds every account's settings first, so that a bad one changes nothing.
-    fn prepare(&self, config: &Config) -> Result<Vec<Prepared>, AppError> {
-        config
-            .accounts
-            .iter()
-            .map(|a| self.settings(a, config))
-            .collect()
+    async fn prepare(&self, config: &Config) -> Result<Vec<Prepared>, AppError> {
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(config.accounts.len());
+        for account in &config.accounts {
+            match self.settings(account, config).await {
+                Ok(p) => prepared.push(p),
+                Err(error) => {
+                    prepared.iter().for_each(|p| p.credentials_stop.cancel());
+                    return Err(error);
+                }
+            }
+        }
+        Ok(prepared)
     }
 
     /// Starts, updates and stops pollers so that exactly `prepared` run.
@@ -176,6 +227,7 @@ impl Pollers {
         for name in gone {
             if let Some(account) = self.running.remove(&name) {
                 account.stop.cancel();
+                account.credentials_stop.cancel();
                 account.task.abort();
                 // Once the task has ended it cannot publish again over the removal.
                 let _ = account.task.await;
@@ -186,6 +238,7 @@ impl Pollers {
         let mut started = Vec::new();
         for Prepared {
             name,
+            credentials_stop,
             settings,
             provider,
             key_hint,
@@ -203,8 +256,10 @@ impl Pollers {
                 "account configured"
             );
             let settings = Arc::new(settings);
-            if let Some(running) = self.running.get(&name) {
+            if let Some(running) = self.running.get_mut(&name) {
                 running.settings.send_replace(settings);
+                // The poller now signs with the new credentials: the old ones need no more refreshing.
+                std::mem::replace(&mut running.credentials_stop, credentials_stop).cancel();
                 continue;
             }
             let (tx, rx) = watch::channel(settings);
@@ -215,10 +270,10 @@ impl Pollers {
                 self.metrics.clone(),
                 self.shard,
             );
-            started.push((name, tx, poller));
+            started.push((name, tx, poller, credentials_stop));
         }
         // Every new account has published its initial snapshot before any starts polling.
-        for (name, tx, poller) in started {
+        for (name, tx, poller, credentials_stop) in started {
             let stop = self.shutdown.child_token();
             let task = tokio::spawn(poller.run(stop.clone()));
             self.running.insert(
@@ -227,6 +282,7 @@ impl Pollers {
                     settings: tx,
                     stop,
                     task,
+                    credentials_stop,
                 },
             );
         }
@@ -265,7 +321,7 @@ impl Exporter {
             shutdown,
             running: BTreeMap::new(),
         };
-        let prepared = pollers.prepare(config)?;
+        let prepared = pollers.prepare(config).await?;
         let address = listen_address(&web.listen_address);
         let listener = TcpListener::bind(&address)
             .await
@@ -336,10 +392,10 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
         ConfigSource::Fixed => {
             Err("there is no configuration file to reload (demo mode)".to_owned())
         }
-        ConfigSource::File(path) => Config::load(path, &pollers.env)
-            .map_err(AppError::from)
-            .and_then(|config| pollers.prepare(&config))
-            .map_err(|e| e.to_string()),
+        ConfigSource::File(path) => match Config::load(path, &pollers.env) {
+            Ok(config) => pollers.prepare(&config).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        },
     };
     match result {
         Ok(prepared) => {

@@ -21,7 +21,7 @@ fn env(name: &str) -> Option<String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-        return check_config(&path.to_string_lossy());
+        return check_config(&path.to_string_lossy()).await;
     }
     logging::init(cli.log_level, cli.log_format);
     match run(cli).await {
@@ -88,13 +88,14 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-fn check_config(path: &str) -> ExitCode {
-    let checked = Config::load(path, &env)
-        .map_err(|e| e.to_string())
-        .and_then(|config| {
-            check_credentials(&config, env).map_err(|e| format!("{path}: {e}"))?;
-            Ok(config)
-        });
+async fn check_config(path: &str) -> ExitCode {
+    let checked = match Config::load(path, &env) {
+        Err(error) => Err(error.to_string()),
+        Ok(config) => match check_credentials(&config, env).await {
+            Ok(()) => Ok(config),
+            Err(error) => Err(format!("{path}: {error}")),
+        },
+    };
     match checked {
         Ok(config) => {
             let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();

@@ -72,7 +72,8 @@ fn missing_or_partial_credentials_are_explained() {
     assert_eq!(
         stderr,
         format!(
-            "{path}: account default: no credentials found: the config file has no `credentials:` section and ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; set both variables (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) or add a `credentials:` section to the config file\n"
+            "{path}: account default: no credentials found; tried, in order: environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; oidc_role_arn: not all of ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE are set; cli_profile: no file at {home}/.aliyun/config.json; profile: no profile file at {home}/.alibabacloud/credentials or {home}/.alibabacloud/credentials.ini; ecs_ram_role: ALIBABA_CLOUD_ECS_METADATA_DISABLED is true; credentials_uri: ALIBABA_CLOUD_CREDENTIALS_URI is not set. Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)\n",
+            home = support::empty_home().display()
         )
     );
     let (code, _, stderr, _) = check("jobs: [1]\n", &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)]);

@@ -3,7 +3,7 @@
 
 use super::error::{redact, split_signature_message};
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
-use super::sign::sign_query;
+use super::sign::sign_rpc;
 use super::{
     API_VERSION, ApiError, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, Endpoint,
     LIST_DEPLOYMENT_JOB, ServiceError, SignatureMismatch,
@@ -11,7 +11,7 @@ use super::{
 use crate::credentials::CredentialsProvider;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Receives the outcome of every call, for the self-metrics.
@@ -123,24 +123,8 @@ impl Client {
         params: &[(&'static str, String)],
     ) -> Result<T, ApiError> {
         let credentials = self.credentials.credentials()?;
-        let nonce = uuid::Uuid::new_v4().to_string();
-        let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        let token = credentials.security_token.as_ref().map(|t| t.expose());
-        let mut all: Vec<(&str, &str)> = vec![
-            ("AccessKeyId", credentials.access_key_id.as_str()),
-            ("Action", action),
-            ("Format", "JSON"),
-            ("SignatureMethod", "HMAC-SHA1"),
-            ("SignatureNonce", &nonce),
-            ("SignatureVersion", "1.0"),
-            ("Timestamp", &timestamp),
-            ("Version", API_VERSION),
-        ];
-        all.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
-        if let Some(token) = token {
-            all.push(("SecurityToken", token));
-        }
-        let signed = sign_query("POST", &all, credentials.access_key_secret.expose());
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let signed = sign_rpc("POST", API_VERSION, action, &params, &credentials);
         let url = format!("{}?{}", self.options.endpoint.as_str(), signed.query);
 
         let response = self

@@ -4,10 +4,12 @@
 //! simulator, so a mistake cannot hide behind two matching implementations:
 //! the unit tests pin them to the spec's vectors, byte for byte.
 
+use crate::credentials::Credentials;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
+use std::time::SystemTime;
 
 /// Every byte except the unreserved `A-Z a-z 0-9 - _ . ~` is escaped.
 const RPC_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -77,6 +79,35 @@ pub fn sign_query<K: AsRef<str>, V: AsRef<str>>(
         query,
         string_to_sign,
     }
+}
+
+/// Signs an RPC call of `action` (API `version`) as the SDK does: the common
+/// parameters, a fresh nonce and timestamp, the `SecurityToken` of STS
+/// credentials, then `params`.
+pub fn sign_rpc(
+    method: &str,
+    version: &str,
+    action: &str,
+    params: &[(&str, &str)],
+    credentials: &Credentials,
+) -> SignedQuery {
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("AccessKeyId", credentials.access_key_id.as_str()),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", &nonce),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", &timestamp),
+        ("Version", version),
+    ];
+    all.extend_from_slice(params);
+    if let Some(token) = &credentials.security_token {
+        all.push(("SecurityToken", token.expose()));
+    }
+    sign_query(method, &all, credentials.access_key_secret.expose())
 }
 
 #[cfg(test)]

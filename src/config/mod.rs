@@ -7,7 +7,10 @@ pub(crate) use raw::{deserialize_duration, deserialize_optional_duration};
 
 use crate::api::Endpoint;
 use crate::api::model::DeploymentJob;
-use crate::credentials::{Credentials, Secret};
+use crate::credentials::{
+    ChainOptions, Credentials, CredentialsProvider, ProviderSpec, Secret, StaticProvider,
+    role_settings,
+};
 use raw::{RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use regex::Regex;
 use std::collections::HashSet;
@@ -61,8 +64,8 @@ pub struct AccountConfig {
     pub name: String,
     /// The CAS API endpoint.
     pub endpoint: Endpoint,
-    /// Credentials written in the file; `None` means: take them from the environment.
-    pub credentials: Option<Credentials>,
+    /// Where the account's credentials come from.
+    pub credentials: CredentialsConfig,
     /// Jobs listed by ID.
     pub jobs: Vec<u64>,
     /// Finding jobs with ListDeploymentJob, when configured.
@@ -70,6 +73,25 @@ pub struct AccountConfig {
     /// Requests per second the exporter allows itself, per action.
     pub rate_limit: RateLimit,
 }
+
+/// Where an account's credentials come from.
+#[derive(Debug, Clone)]
+pub enum CredentialsConfig {
+    /// The SDKs' default chain (no `credentials:` section, or `type: default`).
+    Chain(ChainOptions),
+    /// One provider, named in the file.
+    Provider(ProviderSpec),
+}
+
+/// The credential types a `credentials:` section may name.
+pub const CREDENTIAL_TYPES: [&str; 6] = [
+    "default",
+    "access_key",
+    "ram_role_arn",
+    "oidc_role_arn",
+    "ecs_ram_role",
+    "credentials_uri",
+];
 
 /// Requests per second per action, for one account (before sharding divides them).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -344,10 +366,8 @@ impl Checker<'_> {
         let key = |k: &str| format!("{prefix}{k}");
         let endpoint = Endpoint::parse(raw.endpoint.as_deref().unwrap_or("cn"))
             .map_err(|e| self.invalid(&key("endpoint"), e.to_string()))?;
-        let credentials = raw
-            .credentials
-            .map(|c| self.credentials(&key("credentials"), c))
-            .transpose()?;
+        let credentials =
+            self.credentials(&key("credentials"), raw.credentials.unwrap_or_default())?;
         let discovery = raw
             .discovery
             .map(|d| self.discovery(&key("discovery"), d))
@@ -381,29 +401,196 @@ impl Checker<'_> {
         })
     }
 
-    fn credentials(&self, key: &str, c: RawCredentials) -> Result<Credentials, ConfigError> {
-        let resolve = |field: &str, value: &str| {
-            resolve_reference(value, self.env)
-                .map_err(|message| self.invalid(&format!("{key}.{field}"), message))
+    fn credentials(&self, key: &str, c: RawCredentials) -> Result<CredentialsConfig, ConfigError> {
+        let field = |name: &str| format!("{key}.{name}");
+        let resolve = |name: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
+            value
+                .as_deref()
+                .map(|v| resolve_reference(v, self.env).map_err(|m| self.invalid(&field(name), m)))
+                .transpose()
+                .map(|v| v.filter(|v| !v.is_empty()))
         };
-        let access_key_id = resolve("access_key_id", &c.access_key_id)?;
-        let secret = resolve("access_key_secret", &c.access_key_secret)?;
-        let token = c
-            .security_token
-            .map(|t| resolve("security_token", &t))
-            .transpose()?
-            .filter(|t| !t.is_empty());
-        if access_key_id.is_empty() || secret.is_empty() {
+        let kind = c.kind.clone().unwrap_or_else(|| {
+            if c.access_key_id.is_some() {
+                "access_key"
+            } else {
+                "default"
+            }
+            .to_owned()
+        });
+        let allowed: &[&str] = match kind.as_str() {
+            "default" => &["sts_endpoint", "metadata_endpoint"],
+            "access_key" => &["access_key_id", "access_key_secret", "security_token"],
+            "ram_role_arn" => &[
+                "access_key_id",
+                "access_key_secret",
+                "security_token",
+                "role_arn",
+                "role_session_name",
+                "policy",
+                "external_id",
+                "duration",
+                "sts_endpoint",
+                "sts_region",
+                "sts_vpc",
+            ],
+            "oidc_role_arn" => &[
+                "role_arn",
+                "oidc_provider_arn",
+                "oidc_token_file",
+                "role_session_name",
+                "policy",
+                "duration",
+                "sts_endpoint",
+                "sts_region",
+                "sts_vpc",
+            ],
+            "ecs_ram_role" => &["role_name", "metadata_endpoint"],
+            "credentials_uri" => &["uri"],
+            other => {
+                return Err(self.invalid(
+                    &field("type"),
+                    format!(
+                        "{other:?} is not a credentials type; use one of {}",
+                        CREDENTIAL_TYPES.join(", ")
+                    ),
+                ));
+            }
+        };
+        let given = [
+            ("access_key_id", c.access_key_id.is_some()),
+            ("access_key_secret", c.access_key_secret.is_some()),
+            ("security_token", c.security_token.is_some()),
+            ("role_arn", c.role_arn.is_some()),
+            ("role_session_name", c.role_session_name.is_some()),
+            ("policy", c.policy.is_some()),
+            ("external_id", c.external_id.is_some()),
+            ("duration", c.duration.is_some()),
+            ("oidc_provider_arn", c.oidc_provider_arn.is_some()),
+            ("oidc_token_file", c.oidc_token_file.is_some()),
+            ("role_name", c.role_name.is_some()),
+            ("uri", c.uri.is_some()),
+            ("sts_endpoint", c.sts_endpoint.is_some()),
+            ("sts_region", c.sts_region.is_some()),
+            ("sts_vpc", c.sts_vpc.is_some()),
+            ("metadata_endpoint", c.metadata_endpoint.is_some()),
+        ];
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(name, present)| *present && !allowed.contains(name))
+        {
             return Err(self.invalid(
-                key,
-                "access_key_id and access_key_secret must both be non-empty; remove the section to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead",
+                &field(name),
+                format!(
+                    "does not apply to credentials of type {kind}; it takes {}",
+                    allowed.join(", ")
+                ),
             ));
         }
-        Ok(Credentials {
-            access_key_id,
-            access_key_secret: Secret::new(secret),
-            security_token: token.map(Secret::new),
-        })
+        let options = ChainOptions {
+            sts_endpoint: c.sts_endpoint.clone(),
+            metadata_endpoint: c.metadata_endpoint.clone(),
+        };
+        let mut role = role_settings(self.env, &options);
+        if let Some(region) = &c.sts_region {
+            role.sts.region = Some(region.clone());
+        }
+        if let Some(vpc) = c.sts_vpc {
+            role.sts.vpc = vpc;
+        }
+        let duration = match c.duration.as_ref().map(|d| d.0) {
+            Some(d) if d < Duration::from_secs(900) => {
+                return Err(self.invalid(&field("duration"), "STS issues credentials for 15m at least; write 15m or more (1h is the default)"));
+            }
+            Some(d) => d,
+            None => role.duration,
+        };
+        let session_name = c
+            .role_session_name
+            .clone()
+            .unwrap_or_else(|| role.session_name.clone());
+        let need = |name: &str, value: &Option<String>| {
+            resolve(name, value)?.ok_or_else(|| {
+                self.invalid(
+                    &field(name),
+                    format!("is required for credentials of type {kind}"),
+                )
+            })
+        };
+        let key_pair = |name: &'static str| -> Result<Option<ProviderSpec>, ConfigError> {
+            let id = resolve("access_key_id", &c.access_key_id)?;
+            let secret = resolve("access_key_secret", &c.access_key_secret)?;
+            let token = resolve("security_token", &c.security_token)?;
+            match (id, secret) {
+                (Some(id), Some(secret)) => Ok(Some(ProviderSpec::Static {
+                    name,
+                    credentials: Credentials {
+                        access_key_id: id,
+                        access_key_secret: Secret::new(secret),
+                        security_token: token.map(Secret::new),
+                    },
+                })),
+                (None, None) => Ok(None),
+                _ => Err(self.invalid(
+                    key,
+                    "access_key_id and access_key_secret must both be given and non-empty; remove both to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead",
+                )),
+            }
+        };
+        let spec = match kind.as_str() {
+            "default" => return Ok(CredentialsConfig::Chain(options)),
+            "access_key" => key_pair("config")?.ok_or_else(|| {
+                self.invalid(
+                    key,
+                    "access_key_id and access_key_secret must both be given and non-empty; remove the section to use the default chain (ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET and the rest)",
+                )
+            })?,
+            "ram_role_arn" => {
+                let source = match key_pair("config")? {
+                    Some(spec) => spec,
+                    None => match StaticProvider::from_environment(|n| (self.env)(n))
+                        .map_err(|e| self.invalid(key, e.to_string()))?
+                    {
+                        Some(env) => ProviderSpec::Static {
+                            name: "environment",
+                            credentials: (*env.credentials().map_err(|e| self.invalid(key, e.to_string()))?).clone(),
+                        },
+                        None => {
+                            return Err(self.invalid(
+                                key,
+                                "a ram_role_arn needs source credentials: give access_key_id and access_key_secret here, or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                            ));
+                        }
+                    },
+                };
+                ProviderSpec::RamRoleArn {
+                    source: Box::new(source),
+                    role_arn: need("role_arn", &c.role_arn)?,
+                    session_name,
+                    policy: c.policy.clone(),
+                    external_id: c.external_id.clone(),
+                    duration,
+                    sts: role.sts,
+                }
+            }
+            "oidc_role_arn" => ProviderSpec::Oidc {
+                role_arn: need("role_arn", &c.role_arn)?,
+                provider_arn: need("oidc_provider_arn", &c.oidc_provider_arn)?,
+                token_file: need("oidc_token_file", &c.oidc_token_file)?,
+                session_name,
+                policy: c.policy.clone(),
+                duration,
+                sts: role.sts,
+            },
+            "ecs_ram_role" => ProviderSpec::EcsRamRole {
+                role: c.role_name.clone(),
+                endpoint: role.metadata_endpoint,
+            },
+            _ => ProviderSpec::Uri {
+                uri: need("uri", &c.uri)?,
+            },
+        };
+        Ok(CredentialsConfig::Provider(spec))
     }
 
     fn discovery(&self, key: &str, d: RawDiscovery) -> Result<Discovery, ConfigError> {
@@ -626,6 +813,15 @@ mod tests {
         parse(text).unwrap_err().to_string()
     }
 
+    fn static_credentials(config: &CredentialsConfig) -> Credentials {
+        match config {
+            CredentialsConfig::Provider(ProviderSpec::Static { credentials, .. }) => {
+                credentials.clone()
+            }
+            other => panic!("not fixed credentials: {other:?}"),
+        }
+    }
+
     fn one(config: &Config) -> &AccountConfig {
         assert_eq!(config.accounts.len(), 1);
         &config.accounts[0]
@@ -638,7 +834,10 @@ mod tests {
         assert_eq!(account.name, "default");
         assert_eq!(account.jobs, vec![8888, 9999]);
         assert_eq!(account.endpoint.as_str(), "https://cas.aliyuncs.com/");
-        assert!(account.credentials.is_none());
+        assert!(
+            matches!(account.credentials, CredentialsConfig::Chain(_)),
+            "no section: the default chain"
+        );
         assert!(account.discovery.is_none());
         assert_eq!(account.rate_limit, DEFAULT_RATE_LIMIT);
         assert_eq!(
@@ -700,7 +899,7 @@ jobs:
             account.endpoint.as_str(),
             "https://cas.ap-southeast-1.aliyuncs.com/"
         );
-        let creds = account.credentials.clone().unwrap();
+        let creds = static_credentials(&account.credentials);
         assert_eq!(creds.access_key_id, "LTAI");
         assert_eq!(creds.access_key_secret.expose(), "from-env");
         assert_eq!(creds.security_token.unwrap().expose(), "tok");
@@ -900,10 +1099,7 @@ accounts:
         )
         .unwrap();
         assert!(
-            one(&credentials)
-                .credentials
-                .as_ref()
-                .unwrap()
+            static_credentials(&one(&credentials).credentials)
                 .security_token
                 .is_some()
         );
@@ -993,7 +1189,7 @@ accounts:
         );
         assert_eq!(
             error("jobs: [1]\ncredentials:\n  access_key_id: ''\n  access_key_secret: x\n"),
-            "cfg.yaml: `credentials`: access_key_id and access_key_secret must both be non-empty; remove the section to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead"
+            "cfg.yaml: `credentials`: access_key_id and access_key_secret must both be given and non-empty; remove both to use ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET instead"
         );
     }
 }

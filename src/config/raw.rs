@@ -57,13 +57,43 @@ pub(super) struct RawAccount {
     pub rate_limit: Option<RawRateLimit>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCredentials {
-    pub access_key_id: String,
-    pub access_key_secret: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub access_key_secret: Option<String>,
     #[serde(default)]
     pub security_token: Option<String>,
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub role_session_name: Option<String>,
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub duration: Option<DurationValue>,
+    #[serde(default)]
+    pub oidc_provider_arn: Option<String>,
+    #[serde(default)]
+    pub oidc_token_file: Option<String>,
+    #[serde(default)]
+    pub role_name: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub sts_endpoint: Option<String>,
+    #[serde(default)]
+    pub sts_region: Option<String>,
+    #[serde(default)]
+    pub sts_vpc: Option<bool>,
+    #[serde(default)]
+    pub metadata_endpoint: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

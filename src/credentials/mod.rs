@@ -2,9 +2,25 @@
 //! credentials and never wait on it: providers that fetch temporary
 //! credentials refresh them in the background and hand out what they hold.
 
+mod chain;
+mod ecs;
+mod files;
+mod refresh;
 mod secret;
+mod sts;
+mod uri;
 
+pub use chain::{
+    BuildContext, ChainOptions, ProviderSpec, RoleSettings, Sts, build, default_chain,
+    resolve_chain, role_settings,
+};
+pub use ecs::EcsRamRole;
+pub use refresh::{
+    Expiring, FetchFuture, Fetcher, REFRESH_MARGIN, RefreshObserver, RefreshingProvider,
+};
 pub use secret::Secret;
+pub use sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
+pub use uri::CredentialsUri;
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,11 +64,31 @@ impl fmt::Debug for Credentials {
 /// Why no usable credentials could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    /// Nothing configured anywhere.
+    /// Nothing in the default chain yielded credentials.
     #[error(
-        "no credentials found: the config file has no `credentials:` section and {ENV_ACCESS_KEY_ID} / {ENV_ACCESS_KEY_SECRET} are not set; set both variables (plus {ENV_SECURITY_TOKEN} for STS credentials) or add a `credentials:` section to the config file"
+        "no credentials found; tried, in order: {}. Set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET}, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)",
+        .tried.join("; ")
     )]
-    NotFound,
+    NotFound {
+        /// Each place tried and why it did not apply.
+        tried: Vec<String>,
+    },
+    /// A provider could not obtain credentials.
+    #[error("cannot get credentials from {provider}: {reason}")]
+    Fetch {
+        /// The provider.
+        provider: &'static str,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// Temporary credentials ran out and every refresh failed.
+    #[error(
+        "the {provider} credentials expired and could not be refreshed: see the log for why, and what the provider needs"
+    )]
+    Expired {
+        /// The provider.
+        provider: &'static str,
+    },
     /// Only part of a pair was given.
     #[error("{what}: {hint}")]
     Incomplete {

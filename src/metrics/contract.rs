@@ -291,6 +291,22 @@ pub const RELOAD_SUCCESS_TIMESTAMP: MetricDef = MetricDef {
     source: "exporter",
     help: "Unix time the configuration was last loaded successfully, at start or by a reload.",
 };
+/// When an account's temporary credentials expire.
+pub const CREDENTIALS_EXPIRY: MetricDef = MetricDef {
+    name: "aliyun_cas_credentials_expiry_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["account"],
+    source: "exporter",
+    help: "Unix time the account's current temporary credentials (STS, ECS RAM role, credentials URI) expire; refreshed 15 minutes before.",
+};
+/// Failed credential refreshes.
+pub const CREDENTIALS_REFRESH_ERRORS: MetricDef = MetricDef {
+    name: "aliyun_cas_credentials_refresh_errors_total",
+    kind: Kind::Counter,
+    labels: &["account", "provider"],
+    source: "exporter",
+    help: "Failed refreshes of temporary credentials, by account and provider; the current credentials stay in use while valid.",
+};
 /// Version information.
 pub const BUILD_INFO: MetricDef = MetricDef {
     name: "aliyun_cas_exporter_build_info",
@@ -337,6 +353,8 @@ pub const CONTRACT: &[MetricDef] = &[
     API_REQUEST_DURATION,
     API_RETRIES,
     RATE_LIMIT_WAIT,
+    CREDENTIALS_EXPIRY,
+    CREDENTIALS_REFRESH_ERRORS,
     BUILD_INFO,
     SHARD_INDEX,
     SHARD_COUNT,

@@ -7,8 +7,8 @@ use crate::api::RequestObserver;
 use crate::shard::Shard;
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,6 +32,8 @@ pub struct SelfMetrics {
     shard_count: IntGauge,
     reload_successful: IntGauge,
     reload_timestamp: Gauge,
+    credentials_expiry: GaugeVec,
+    credentials_refresh_errors: IntCounterVec,
 }
 
 fn opts(def: &MetricDef) -> Opts {
@@ -63,6 +65,15 @@ impl Default for SelfMetrics {
         };
         let api_requests = counter(&contract::API_REQUESTS);
         let api_retries = counter(&contract::API_RETRIES);
+        let credentials_refresh_errors = counter(&contract::CREDENTIALS_REFRESH_ERRORS);
+        let credentials_expiry = register(
+            &registry,
+            GaugeVec::new(
+                opts(&contract::CREDENTIALS_EXPIRY),
+                contract::CREDENTIALS_EXPIRY.labels,
+            )
+            .expect("valid metric"),
+        );
         let api_duration = register(
             &registry,
             HistogramVec::new(
@@ -110,6 +121,8 @@ impl Default for SelfMetrics {
             shard_count,
             reload_successful,
             reload_timestamp,
+            credentials_expiry,
+            credentials_refresh_errors,
         }
     }
 }
@@ -139,6 +152,22 @@ impl SelfMetrics {
     pub fn set_shard(&self, shard: Shard) {
         self.shard_index.set(i64::from(shard.index));
         self.shard_count.set(i64::from(shard.count));
+    }
+
+    /// Records new temporary credentials for `account`, expiring at `expiration`.
+    pub fn credentials_refreshed(&self, account: &str, expiration: SystemTime) {
+        self.credentials_expiry.with_label_values(&[account]).set(
+            expiration
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
+    }
+
+    /// Counts a failed refresh of `account`'s credentials by `provider`.
+    pub fn credentials_refresh_failed(&self, account: &str, provider: &str) {
+        self.credentials_refresh_errors
+            .with_label_values(&[account, provider])
+            .inc();
     }
 
     /// Records a configuration load: at start, or a reload that succeeded or was refused.

@@ -77,10 +77,20 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
             command.env_remove(name);
         }
     }
+    // Tests never reach the real metadata service or the user's own credential files.
+    command.env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    command.env("HOME", empty_home());
     for (name, value) in env {
         command.env(name, value);
     }
     command
+}
+
+/// An empty home directory, so that `~/.aliyun` and `~/.alibabacloud` of the machine are never read.
+pub fn empty_home() -> PathBuf {
+    let home = std::env::temp_dir().join("aliyun-cas-exporter-test-home");
+    std::fs::create_dir_all(&home).expect("test home");
+    home
 }
 
 /// Runs the binary to completion and returns its status, stdout and stderr.

@@ -1,0 +1,289 @@
+//! Temporary credentials (STS, ECS RAM role, credentials URI) kept fresh in the
+//! background: refreshed at expiry − 15 minutes, a failed refresh retried with
+//! backoff while the old credentials stay in use for as long as they are valid.
+
+use super::{Credentials, CredentialsError, CredentialsProvider};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long before expiry credentials are refreshed (the SDKs' margin).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
+/// The first wait after a failed refresh; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between two refresh attempts.
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// Credentials that expire.
+#[derive(Debug, Clone)]
+pub struct Expiring {
+    /// The credentials.
+    pub credentials: Credentials,
+    /// When they stop working.
+    pub expiration: SystemTime,
+}
+
+/// The boxed future a [`Fetcher`] returns.
+pub type FetchFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Expiring, CredentialsError>> + Send + 'a>>;
+
+/// Obtains a new set of temporary credentials (one STS, IMDS or URI exchange).
+pub trait Fetcher: Send + Sync + fmt::Debug + 'static {
+    /// The provider's name, for logs and the `provider` label.
+    fn name(&self) -> &'static str;
+    /// Fetches new credentials.
+    fn fetch(&self) -> FetchFuture<'_>;
+}
+
+/// Hears about refreshes, for the self-metrics.
+pub trait RefreshObserver: Send + Sync {
+    /// New credentials that expire at `expiration` were obtained.
+    fn refreshed(&self, expiration: SystemTime);
+    /// A refresh by `provider` failed.
+    fn refresh_failed(&self, provider: &str);
+}
+
+#[derive(Debug)]
+struct Current {
+    credentials: Arc<Credentials>,
+    expires_at: Instant,
+}
+
+/// A provider whose credentials a background task keeps fresh.
+pub struct RefreshingProvider {
+    fetcher: Arc<dyn Fetcher>,
+    current: Arc<RwLock<Current>>,
+}
+
+impl fmt::Debug for RefreshingProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshingProvider")
+            .field("provider", &self.fetcher.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Converts a wall-clock expiry into tokio's clock, so that tests can pause time.
+fn deadline(expiration: SystemTime) -> Instant {
+    let left = expiration
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left
+}
+
+impl RefreshingProvider {
+    /// Fetches the first credentials (the caller waits for these once, at start),
+    /// then keeps them fresh until `shutdown`.
+    pub async fn start(
+        fetcher: Arc<dyn Fetcher>,
+        observer: Arc<dyn RefreshObserver>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, CredentialsError> {
+        let first = fetcher.fetch().await?;
+        observer.refreshed(first.expiration);
+        let current = Arc::new(RwLock::new(Current {
+            credentials: Arc::new(first.credentials),
+            expires_at: deadline(first.expiration),
+        }));
+        tokio::spawn(keep_fresh(
+            Arc::clone(&fetcher),
+            Arc::clone(&current),
+            observer,
+            shutdown,
+        ));
+        Ok(Self { fetcher, current })
+    }
+}
+
+impl CredentialsProvider for RefreshingProvider {
+    fn name(&self) -> &'static str {
+        self.fetcher.name()
+    }
+
+    fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        if Instant::now() >= current.expires_at {
+            return Err(CredentialsError::Expired {
+                provider: self.fetcher.name(),
+            });
+        }
+        Ok(Arc::clone(&current.credentials))
+    }
+}
+
+async fn keep_fresh(
+    fetcher: Arc<dyn Fetcher>,
+    current: Arc<RwLock<Current>>,
+    observer: Arc<dyn RefreshObserver>,
+    shutdown: CancellationToken,
+) {
+    let mut retry = FIRST_RETRY;
+    let mut next = {
+        let expires_at = current.read().unwrap_or_else(|e| e.into_inner()).expires_at;
+        expires_at
+            .checked_sub(REFRESH_MARGIN)
+            .unwrap_or_else(Instant::now)
+    };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        match fetcher.fetch().await {
+            Ok(fresh) => {
+                observer.refreshed(fresh.expiration);
+                let expires_at = deadline(fresh.expiration);
+                tracing::info!(
+                    provider = fetcher.name(),
+                    access_key_id = %fresh.credentials.key_id_hint(),
+                    expires_in_seconds = expires_at.saturating_duration_since(Instant::now()).as_secs(),
+                    "credentials refreshed"
+                );
+                *current.write().unwrap_or_else(|e| e.into_inner()) = Current {
+                    credentials: Arc::new(fresh.credentials),
+                    expires_at,
+                };
+                retry = FIRST_RETRY;
+                next = expires_at
+                    .checked_sub(REFRESH_MARGIN)
+                    .unwrap_or_else(Instant::now);
+            }
+            Err(error) => {
+                observer.refresh_failed(fetcher.name());
+                let expires_at = current.read().unwrap_or_else(|e| e.into_inner()).expires_at;
+                let left = expires_at.saturating_duration_since(Instant::now());
+                tracing::warn!(
+                    provider = fetcher.name(),
+                    valid_for_seconds = left.as_secs(),
+                    retry_in_seconds = retry.as_secs(),
+                    "refreshing credentials failed; the current ones stay in use while valid: {error}"
+                );
+                next = Instant::now() + retry;
+                retry = (retry * 2).min(MAX_RETRY);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Secret;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Hands out `STS.<n>` credentials valid for `lifetime`, failing while `failing` is set.
+    #[derive(Debug)]
+    struct Fake {
+        lifetime: Duration,
+        calls: AtomicUsize,
+        failing: Mutex<bool>,
+    }
+
+    impl Fetcher for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+
+        fn fetch(&self) -> FetchFuture<'_> {
+            Box::pin(async move {
+                let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if *self.failing.lock().unwrap() {
+                    return Err(CredentialsError::Fetch {
+                        provider: "fake",
+                        reason: "down".into(),
+                    });
+                }
+                Ok(Expiring {
+                    credentials: Credentials {
+                        access_key_id: format!("STS.{n}"),
+                        access_key_secret: Secret::new("s"),
+                        security_token: Some(Secret::new("t")),
+                    },
+                    // Expressed on the paused clock's terms: the wall clock does not move in these tests.
+                    expiration: SystemTime::now() + self.lifetime,
+                })
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen(Mutex<(usize, usize)>);
+
+    impl RefreshObserver for Seen {
+        fn refreshed(&self, _: SystemTime) {
+            self.0.lock().unwrap().0 += 1;
+        }
+        fn refresh_failed(&self, _: &str) {
+            self.0.lock().unwrap().1 += 1;
+        }
+    }
+
+    fn key(provider: &RefreshingProvider) -> Result<String, String> {
+        provider
+            .credentials()
+            .map(|c| c.access_key_id.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_ahead_of_expiry_and_survives_failures() {
+        let fake = Arc::new(Fake {
+            lifetime: Duration::from_secs(3600),
+            calls: AtomicUsize::new(0),
+            failing: Mutex::new(false),
+        });
+        let seen = Arc::new(Seen::default());
+        let shutdown = CancellationToken::new();
+        let provider = RefreshingProvider::start(fake.clone(), seen.clone(), shutdown.clone())
+            .await
+            .unwrap();
+        assert_eq!(key(&provider), Ok("STS.1".into()));
+        // Refreshed at expiry − 15 min: 45 minutes in.
+        tokio::time::sleep(Duration::from_secs(45 * 60 - 1)).await;
+        assert_eq!(key(&provider), Ok("STS.1".into()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(key(&provider), Ok("STS.2".into()));
+
+        // STS goes down 45 minutes into STS.2: retries at 5, 10, 20, … seconds; STS.2 stays in use.
+        *fake.failing.lock().unwrap() = true;
+        tokio::time::sleep(Duration::from_secs(45 * 60 + 40)).await;
+        assert_eq!(key(&provider), Ok("STS.2".into()));
+        assert_eq!(
+            fake.calls.load(Ordering::SeqCst),
+            2 + 4,
+            "attempts at +0, +5, +15 and +35 s"
+        );
+        assert_eq!(*seen.0.lock().unwrap(), (2, 4));
+        *fake.failing.lock().unwrap() = false;
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        assert_eq!(key(&provider), Ok("STS.7".into()));
+        assert_eq!(*seen.0.lock().unwrap(), (3, 4));
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_credentials_are_refused_not_used() {
+        let fake = Arc::new(Fake {
+            lifetime: Duration::from_secs(16 * 60),
+            calls: AtomicUsize::new(0),
+            failing: Mutex::new(false),
+        });
+        let shutdown = CancellationToken::new();
+        let provider =
+            RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
+                .await
+                .unwrap();
+        *fake.failing.lock().unwrap() = true;
+        tokio::time::sleep(Duration::from_secs(16 * 60)).await;
+        assert_eq!(
+            key(&provider),
+            Err("the fake credentials expired and could not be refreshed: see the log for why, and what the provider needs".into())
+        );
+        shutdown.cancel();
+    }
+}
