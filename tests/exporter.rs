@@ -36,8 +36,11 @@ fn now_unix() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_every_metric_of_the_table_with_exact_values() {
     let sim_started = now_unix();
-    let sim = simulator(&sim_spec(&format!(
-        "{SAMPLE_JOB}  - id: 7777
+    // Temporary credentials from a credentials URI, lasting 15 min + 1 s: refreshed after a second.
+    let identity = "identity: {credentials_uri: true, credential_lifetime: 901s}\n";
+    let sim = simulator(
+        &sim_spec(&format!(
+            "{SAMPLE_JOB}  - id: 7777
     workers: {{OSS: 3, \"Brand New\": 2}}
     outcomes: {{succeeded: 4, rollback_failed: 1}}
     resources: 5
@@ -47,7 +50,9 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
   - id: 3
     fault: internal_error
 "
-    )))
+        ))
+        .replace("jobs:\n", &format!("{identity}jobs:\n")),
+    )
     .await;
     let before = now_unix();
     let cfg = config_file(&config(
@@ -55,8 +60,15 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         "interval: 1h\nretries: {base_delay: 10ms, max_delay: 20ms}\n",
         &[8888, 7777, 3],
     ));
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let uri = format!("{}/credentials", sim.endpoint());
+    let exporter = Exporter::start(
+        &["--config.file", cfg.path.to_str().unwrap()],
+        &[("ALIBABA_CLOUD_CREDENTIALS_URI", &uri)],
+    );
     exporter.wait_ready().await;
+    // The first refresh fails: the error is counted and the first credentials stay in use.
+    sim.set_identity_failing(true);
+    let refresh_errors = [("account", "default"), ("provider", "credentials_uri")];
     let retried = |action: &'static str| {
         [
             ("account", "default"),
@@ -72,6 +84,11 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
                 &retried("DescribeDeploymentJob"),
             ) == Some(2.0)
                 && m.matching("aliyun_cas_deployment_job_info", &[]).len() == 2
+                && m.get(
+                    "aliyun_cas_credentials_refresh_errors_total",
+                    &refresh_errors,
+                )
+                .is_some()
         })
         .await;
     let after = now_unix();
@@ -253,6 +270,16 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         )
         .unwrap();
     assert!(loaded >= before.floor() && loaded <= after, "{loaded}");
+    let expiry = m
+        .get(
+            "aliyun_cas_credentials_expiry_timestamp_seconds",
+            &[("account", "default")],
+        )
+        .unwrap();
+    assert!(
+        expiry >= before.floor() + 900.0 && expiry <= after + 901.0,
+        "{expiry}"
+    );
     let waited = m
         .get(
             "aliyun_cas_api_rate_limit_wait_seconds_total",

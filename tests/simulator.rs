@@ -597,7 +597,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
     );
     assert_eq!(
         err("access_keys: [{id: a, secret: b}]\nbogus: 1\n"),
-        "the simulator file sim.yaml is not valid: line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `jobs`; check the spelling (README's simulator section lists every key)"
+        "the simulator file sim.yaml is not valid: line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `jobs`, `identity`; check the spelling (README's simulator section lists every key)"
     );
     assert_eq!(
         err("access_keys: [{id: a, secret: b}, {id: a, secret: c}]\n"),

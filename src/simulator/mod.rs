@@ -4,11 +4,16 @@
 //! timestamp, version, action, parameters, rate) and answers with the codes,
 //! statuses and JSON shapes of the spec; it can also misbehave on purpose.
 
+mod identity;
 mod service;
 pub mod spec;
 mod world;
 
-pub use spec::{AccessKeySpec, Evolution, Fault, FaultShares, JobSpec, Outcomes, SimulatorSpec};
+pub use identity::CREDENTIALS_URI_PATH;
+pub use spec::{
+    AccessKeySpec, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes, RoleSpec,
+    SimulatorSpec,
+};
 
 use crate::api::{DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB};
 use crate::http::serve::serve;
@@ -44,6 +49,8 @@ pub struct LoggedRequest {
     pub at: Instant,
     /// The HTTP method.
     pub method: String,
+    /// The path (`/` for RPC calls).
+    pub path: String,
     /// Query and form parameters, without `Signature` and `SecurityToken`.
     pub params: BTreeMap<String, String>,
     /// Whether a `SecurityToken` was sent (never its value).
@@ -261,6 +268,11 @@ impl Simulator {
     /// Removes job `job_id`: it then answers as unknown.
     pub fn remove_job(&self, job_id: u64) {
         self.with_state(|s| s.jobs.remove(&job_id));
+    }
+
+    /// Makes STS, the metadata service and the credentials URI answer 503 (or work again).
+    pub fn set_identity_failing(&self, failing: bool) {
+        self.with_state(|s| s.identity_failing = failing);
     }
 
     /// Sets the delay added before every answer.

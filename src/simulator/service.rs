@@ -1,7 +1,7 @@
 //! Answers one request the way the CAS RPC gateway does: parse, authenticate,
 //! authorise, rate-limit, then dispatch; every refusal with the real code and status.
 
-use super::spec::{AccessKeySpec, Fault, JobSpec, SimulatorSpec};
+use super::spec::{AccessKeySpec, Fault, IdentitySpec, JobSpec, SimulatorSpec};
 use super::world::{instance_id, job_body, job_state, status_body};
 use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 use crate::api::{
@@ -61,7 +61,7 @@ fn action_params(action: &str) -> Option<(&'static [&'static str], &'static [&'s
 }
 
 /// An answer, decided while holding the state lock and sent after it is released.
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: Bytes,
     content_type: &'static str,
@@ -72,7 +72,19 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, code: &str, body: &Map<String, Value>) -> Self {
+    /// A plain-text answer, as the metadata service gives.
+    pub(crate) fn text(status: u16, code: &str, body: &str) -> Self {
+        Self {
+            status,
+            body: Bytes::from(body.to_owned()),
+            content_type: "text/plain",
+            code: code.to_owned(),
+            hang: false,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn json(status: u16, code: &str, body: &Map<String, Value>) -> Self {
         Self {
             status,
             body: Bytes::from(Value::Object(body.clone()).to_string()),
@@ -83,7 +95,7 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, code: &str, message: &str, request_id: &str) -> Self {
+    pub(crate) fn error(status: u16, code: &str, message: &str, request_id: &str) -> Self {
         let mut body = Map::new();
         body.insert("RequestId".into(), request_id.into());
         body.insert("HostId".into(), "cas.aliyuncs.com".into());
@@ -169,6 +181,12 @@ impl Reply {
 /// Mutable state: seen nonces, rate windows, the log, and settings tests may change.
 pub(crate) struct State {
     pub(crate) jobs: BTreeMap<u64, JobSpec>,
+    /// Credentials the simulated STS, metadata service and credentials URI handed out.
+    pub(crate) temp_keys: HashMap<String, TempKey>,
+    /// While set, the identity services answer 503.
+    pub(crate) identity_failing: bool,
+    /// IMDSv2 tokens handed out.
+    pub(crate) imds_tokens: HashSet<String>,
     pub(crate) latency: Duration,
     pub(crate) log: Vec<LoggedRequest>,
     nonces: HashSet<String>,
@@ -177,9 +195,27 @@ pub(crate) struct State {
     admitted: u64,
 }
 
+/// Temporary credentials the simulator issued.
+pub(crate) struct TempKey {
+    pub(crate) secret: String,
+    pub(crate) token: String,
+    pub(crate) expires: SystemTime,
+    pub(crate) account: String,
+}
+
+/// The key a request was signed with, as the checks need it.
+pub(crate) struct KeyView {
+    secret: String,
+    token: Option<String>,
+    expires: Option<SystemTime>,
+    pub(crate) account: String,
+    denied_actions: Vec<String>,
+}
+
 /// The simulator's request handler.
 pub(crate) struct SimService {
     keys: Vec<AccessKeySpec>,
+    pub(crate) identity: IdentitySpec,
     qps_limit: u32,
     throttle_status: u16,
     throttle_retry_after: Option<Duration>,
@@ -203,6 +239,7 @@ impl SimService {
         let f = &spec.faults;
         Self {
             keys: spec.access_keys,
+            identity: spec.identity,
             qps_limit: spec.qps_limit,
             throttle_status: spec.throttle_status,
             throttle_retry_after: spec.throttle_retry_after,
@@ -219,6 +256,9 @@ impl SimService {
                 .map_or(0, |d| d.as_millis() as u64),
             state: Mutex::new(State {
                 jobs: spec.jobs.into_iter().map(|j| (j.id, j)).collect(),
+                temp_keys: HashMap::new(),
+                identity_failing: false,
+                imds_tokens: HashSet::new(),
                 latency: spec.latency,
                 log: Vec::new(),
                 nonces: HashSet::new(),
@@ -229,7 +269,7 @@ impl SimService {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent data behind: keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -332,73 +372,10 @@ impl SimService {
                 );
             }
         }
-        let Some(timestamp) = parse_timestamp(p("Timestamp")) else {
-            return err(
-                400,
-                "InvalidTimeStamp.Format",
-                "Specified time stamp or date value is not well formatted.",
-            );
+        let (key, mut state) = match self.authenticate(method, &params, request_id) {
+            Ok(found) => found,
+            Err(reply) => return reply,
         };
-        let now = SystemTime::now();
-        let skew = match now.duration_since(timestamp) {
-            Ok(behind) => behind,
-            Err(ahead) => ahead.duration(),
-        };
-        if skew > TIMESTAMP_TOLERANCE {
-            return err(
-                400,
-                "InvalidTimeStamp.Expired",
-                "Specified time stamp or date value is expired.",
-            );
-        }
-        let Some(key) = self.keys.iter().find(|k| k.id == p("AccessKeyId")) else {
-            return err(
-                404,
-                "InvalidAccessKeyId.NotFound",
-                "Specified access key is not found.",
-            );
-        };
-        let signed: Vec<(&str, &str)> = params
-            .iter()
-            .filter(|(k, _)| k.as_str() != "Signature")
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let string_to_sign = sign::string_to_sign(method.as_str(), &sign::canonical_query(&signed));
-        if sign::signature(&string_to_sign, &key.secret) != p("Signature") {
-            return err(
-                400,
-                "SignatureDoesNotMatch",
-                &format!(
-                    "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
-                ),
-            );
-        }
-        match (&key.security_token, params.get("SecurityToken")) {
-            (None, None) => {}
-            (Some(expected), Some(given)) if expected == given => {}
-            (Some(_), None) => {
-                return err(
-                    400,
-                    "InvalidSecurityToken.Expired",
-                    "Specified SecurityToken is expired.",
-                );
-            }
-            _ => {
-                return err(
-                    400,
-                    "InvalidSecurityToken.Malformed",
-                    "Specified SecurityToken is malformed.",
-                );
-            }
-        }
-        let mut state = self.lock();
-        if !remember_nonce(&mut state, p("SignatureNonce"), now) {
-            return err(
-                400,
-                "SignatureNonceUsed",
-                "Specified signature nonce was used already.",
-            );
-        }
         if key.denied_actions.iter().any(|a| a == action) {
             return err(
                 403,
@@ -428,6 +405,112 @@ impl SimService {
             request_id,
         };
         self.dispatch(&state, &call)
+    }
+
+    /// Checks what every signed call must pass: timestamp, AccessKey (fixed or
+    /// issued by the simulated STS), signature, security token and nonce.
+    pub(crate) fn authenticate(
+        &self,
+        method: &Method,
+        params: &BTreeMap<String, String>,
+        request_id: &str,
+    ) -> Result<(KeyView, std::sync::MutexGuard<'_, State>), Reply> {
+        let err =
+            |status, code: &str, message: &str| Reply::error(status, code, message, request_id);
+        let p = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        let Some(timestamp) = parse_timestamp(p("Timestamp")) else {
+            return Err(err(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            ));
+        };
+        let now = SystemTime::now();
+        let skew = match now.duration_since(timestamp) {
+            Ok(behind) => behind,
+            Err(ahead) => ahead.duration(),
+        };
+        if skew > TIMESTAMP_TOLERANCE {
+            return Err(err(
+                400,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            ));
+        }
+        let mut state = self.lock();
+        let key = match self.keys.iter().find(|k| k.id == p("AccessKeyId")) {
+            Some(k) => KeyView {
+                secret: k.secret.clone(),
+                token: k.security_token.clone(),
+                expires: None,
+                account: k.account.clone(),
+                denied_actions: k.denied_actions.clone(),
+            },
+            None => match state.temp_keys.get(p("AccessKeyId")) {
+                Some(t) => KeyView {
+                    secret: t.secret.clone(),
+                    token: Some(t.token.clone()),
+                    expires: Some(t.expires),
+                    account: t.account.clone(),
+                    denied_actions: Vec::new(),
+                },
+                None => {
+                    return Err(err(
+                        404,
+                        "InvalidAccessKeyId.NotFound",
+                        "Specified access key is not found.",
+                    ));
+                }
+            },
+        };
+        let signed: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Signature")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let string_to_sign = sign::string_to_sign(method.as_str(), &sign::canonical_query(&signed));
+        if sign::signature(&string_to_sign, &key.secret) != p("Signature") {
+            return Err(err(
+                400,
+                "SignatureDoesNotMatch",
+                &format!(
+                    "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+                ),
+            ));
+        }
+        if key.expires.is_some_and(|at| at <= now) {
+            return Err(err(
+                400,
+                "InvalidSecurityToken.Expired",
+                "Specified SecurityToken is expired.",
+            ));
+        }
+        match (&key.token, params.get("SecurityToken")) {
+            (None, None) => {}
+            (Some(expected), Some(given)) if expected == given => {}
+            (Some(_), None) => {
+                return Err(err(
+                    400,
+                    "InvalidSecurityToken.Expired",
+                    "Specified SecurityToken is expired.",
+                ));
+            }
+            _ => {
+                return Err(err(
+                    400,
+                    "InvalidSecurityToken.Malformed",
+                    "Specified SecurityToken is malformed.",
+                ));
+            }
+        }
+        if !remember_nonce(&mut state, p("SignatureNonce"), now) {
+            return Err(err(
+                400,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        Ok((key, state))
     }
 
     /// Counts the request against its account's per-action window, refusing it when full.
@@ -674,6 +757,7 @@ impl Handler for SimService {
         let mut entry = LoggedRequest {
             at: Instant::now(),
             method: parts.method.to_string(),
+            path: String::new(),
             params: BTreeMap::new(),
             security_token: false,
             body_len,
@@ -681,7 +765,26 @@ impl Handler for SimService {
             status: 0,
             request_id: request_id.clone(),
         };
-        let reply = self.decide(&parts.method, &parts.uri, params, &request_id, &mut entry);
+        let identity = params.as_ref().ok().and_then(|p| {
+            self.identity(
+                &parts.method,
+                parts.uri.path(),
+                &parts.headers,
+                p,
+                &request_id,
+            )
+        });
+        let reply = match identity {
+            Some(reply) => {
+                entry.params = params.unwrap_or_default();
+                entry.params.remove("Signature");
+                entry.params.remove("OIDCToken");
+                entry.params.remove("SecurityToken");
+                reply
+            }
+            None => self.decide(&parts.method, &parts.uri, params, &request_id, &mut entry),
+        };
+        entry.path = parts.uri.path().to_owned();
         entry.code = reply.code.clone();
         entry.status = reply.status;
         let latency = {

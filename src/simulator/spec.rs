@@ -31,6 +31,47 @@ pub struct SimulatorSpec {
     /// The deployment jobs.
     #[serde(default)]
     pub jobs: Vec<JobSpec>,
+    /// The identity services it also plays (STS, ECS metadata, credentials URI).
+    #[serde(default)]
+    pub identity: IdentitySpec,
+}
+
+/// STS roles, the ECS instance's role and the credentials URI.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    /// Roles STS lets any known key assume, and OIDC identities assume.
+    #[serde(default)]
+    pub roles: Vec<RoleSpec>,
+    /// The RAM role of the simulated ECS instance; no role when absent.
+    #[serde(default)]
+    pub ecs_role: Option<String>,
+    /// Refuse metadata requests without an IMDSv2 token.
+    #[serde(default)]
+    pub imdsv2_required: bool,
+    /// Serve credentials at `/credentials`.
+    #[serde(default)]
+    pub credentials_uri: bool,
+    /// How long issued credentials last, instead of what was asked (tests use short ones).
+    #[serde(
+        default,
+        deserialize_with = "crate::config::deserialize_optional_duration"
+    )]
+    pub credential_lifetime: Option<Duration>,
+}
+
+/// A role STS knows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// `acs:ram::<account>:role/<name>`.
+    pub arn: String,
+    /// The OIDC provider trusted to assume it.
+    #[serde(default)]
+    pub oidc_provider_arn: Option<String>,
+    /// The OIDC token it accepts.
+    #[serde(default)]
+    pub oidc_token: Option<String>,
 }
 
 fn default_qps_limit() -> u32 {

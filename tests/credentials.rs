@@ -1,0 +1,320 @@
+//! Every credentials provider end to end: the real binary obtains credentials
+//! from the simulator playing STS, the ECS metadata service or a credentials
+//! URI (or reads the user's files), polls with them, and refreshes them.
+
+mod support;
+
+use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator};
+use std::time::Duration;
+use support::{Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, config_file, simulator};
+
+const ROLE: &str = "acs:ram::123456789012:role/cas-exporter";
+const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack-rrsa";
+const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYXMifQ.c2lnbmF0dXJl";
+
+/// A simulator whose issued credentials last `lifetime`, refreshed 15 minutes before that.
+async fn identity_simulator(lifetime: &str) -> Simulator {
+    simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]
+identity:
+  roles:
+    - arn: {ROLE}
+      oidc_provider_arn: {OIDC_PROVIDER}
+      oidc_token: {OIDC_TOKEN}
+  ecs_role: cas-role
+  imdsv2_required: true
+  credentials_uri: true
+  credential_lifetime: {lifetime}
+jobs:
+{SAMPLE_JOB}"
+    ))
+    .await
+}
+
+fn polls(sim: &Simulator) -> Vec<LoggedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.param("Action") == Some("DescribeDeploymentJobStatus"))
+        .collect()
+}
+
+fn up(m: &Metrics) -> Option<f64> {
+    m.get(
+        "aliyun_cas_deployment_job_up",
+        &[("account", "default"), ("job_id", "8888")],
+    )
+}
+
+/// Starts the exporter with `credentials` and `env`, and waits for a successful poll.
+async fn start(
+    sim: &Simulator,
+    credentials: &str,
+    env: &[(&str, &str)],
+) -> (Exporter, support::ConfigFile) {
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1s\nsettled_interval: 1s\ntimeouts: {{request: 900ms}}\n{credentials}jobs: [8888]\n",
+        sim.endpoint()
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], env);
+    exporter
+        .wait_for(Duration::from_secs(15), "a successful poll", |m| {
+            up(m) == Some(1.0)
+        })
+        .await;
+    (exporter, cfg)
+}
+
+/// The AccessKey IDs the polls were signed with, in order, without repeats.
+fn keys_used(sim: &Simulator) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for poll in polls(sim) {
+        let key = poll.param("AccessKeyId").unwrap().to_owned();
+        assert!(
+            poll.security_token,
+            "temporary credentials carry their token"
+        );
+        if keys.last() != Some(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() {
+    // Credentials that last 15 min + 2 s are refreshed after 2 s.
+    let sim = identity_simulator("902s").await;
+    let (exporter, _cfg) = start(
+        &sim,
+        &format!(
+            "credentials:\n  type: ram_role_arn\n  role_arn: {ROLE}\n  role_session_name: cas\n  sts_endpoint: {}\n",
+            sim.endpoint()
+        ),
+        &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID), ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)],
+    )
+    .await;
+    exporter
+        .wait_for_log(&[
+            "account configured",
+            "provider=ram_role_arn",
+            "access_key_id=STS.****",
+        ])
+        .await;
+    let assume: Vec<LoggedRequest> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.param("Action") == Some("AssumeRole"))
+        .collect();
+    assert_eq!(assume[0].method, "GET");
+    assert_eq!(
+        assume[0].param("AccessKeyId"),
+        Some(KEY_ID),
+        "signed by the source key"
+    );
+    assert_eq!(assume[0].param("RoleArn"), Some(ROLE));
+    assert_eq!(assume[0].param("RoleSessionName"), Some("cas"));
+    assert_eq!(assume[0].param("DurationSeconds"), Some("3600"));
+    assert_eq!(assume[0].code, "OK");
+    exporter
+        .wait_for_log(&["credentials refreshed", "provider=ram_role_arn"])
+        .await;
+    exporter
+        .wait_for(
+            Duration::from_secs(10),
+            "polls with the refreshed key",
+            |_| keys_used(&sim).len() >= 2,
+        )
+        .await;
+    let keys = keys_used(&sim);
+    assert!(keys.iter().all(|k| k.starts_with("STS.")), "{keys:?}");
+
+    // STS fails: refreshes fail and are counted, polls go on with the current key.
+    sim.set_identity_failing(true);
+    let m = exporter
+        .wait_for(Duration::from_secs(15), "a failed refresh", |m| {
+            m.get(
+                "aliyun_cas_credentials_refresh_errors_total",
+                &[("account", "default"), ("provider", "ram_role_arn")],
+            )
+            .is_some_and(|n| n >= 1.0)
+        })
+        .await;
+    assert_eq!(up(&m), Some(1.0));
+    let expiry = m
+        .get(
+            "aliyun_cas_credentials_expiry_timestamp_seconds",
+            &[("account", "default")],
+        )
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        expiry > now + 800.0 && expiry < now + 903.0,
+        "{expiry} vs {now}"
+    );
+    let before = polls(&sim).len();
+    exporter
+        .wait_for(Duration::from_secs(10), "more polls", |_| {
+            polls(&sim).len() >= before + 2
+        })
+        .await;
+    assert!(
+        polls(&sim).iter().skip(before).all(|p| p.code == "OK"),
+        "still valid, still used"
+    );
+    exporter
+        .wait_for_log(&[
+            "level=warn",
+            "refreshing credentials failed",
+            "provider=ram_role_arn",
+        ])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_from_the_environment_reads_its_token_file_at_every_refresh() {
+    let sim = identity_simulator("902s").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, OIDC_TOKEN).unwrap();
+    let (exporter, _cfg) = start(
+        &sim,
+        &format!(
+            "credentials:\n  type: default\n  sts_endpoint: {}\n",
+            sim.endpoint()
+        ),
+        &[
+            ("ALIBABA_CLOUD_ROLE_ARN", ROLE),
+            ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER),
+            (
+                "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+                token_file.to_str().unwrap(),
+            ),
+            ("ALIBABA_CLOUD_ROLE_SESSION_NAME", "rrsa"),
+        ],
+    )
+    .await;
+    exporter
+        .wait_for_log(&["account configured", "provider=oidc_role_arn"])
+        .await;
+    let oidc: Vec<LoggedRequest> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.param("Action") == Some("AssumeRoleWithOIDC"))
+        .collect();
+    assert_eq!(oidc[0].param("OIDCProviderArn"), Some(OIDC_PROVIDER));
+    assert_eq!(oidc[0].param("RoleSessionName"), Some("rrsa"));
+    assert_eq!(oidc[0].param("AccessKeyId"), None, "unsigned");
+    // Kubernetes rotates the token: a token STS does not trust now fails the refresh.
+    std::fs::write(&token_file, "rotated-but-untrusted").unwrap();
+    exporter
+        .wait_for(
+            Duration::from_secs(15),
+            "a refresh refused for the new token",
+            |m| {
+                m.get(
+                    "aliyun_cas_credentials_refresh_errors_total",
+                    &[("account", "default"), ("provider", "oidc_role_arn")],
+                )
+                .is_some_and(|n| n >= 1.0)
+            },
+        )
+        .await;
+    exporter
+        .wait_for_log(&[
+            "refreshing credentials failed",
+            "AuthenticationFail.OIDCToken.Invalid",
+        ])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
+    let sim = identity_simulator("1h").await;
+    let (exporter, _cfg) = start(
+        &sim,
+        &format!(
+            "credentials:\n  type: default\n  metadata_endpoint: {}\n",
+            sim.endpoint()
+        ),
+        &[("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false")],
+    )
+    .await;
+    exporter
+        .wait_for_log(&["account configured", "provider=ecs_ram_role"])
+        .await;
+    let metadata: Vec<(String, String, u16)> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/latest/"))
+        .map(|r| (r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        metadata[..3],
+        [
+            ("PUT".to_owned(), "/latest/api/token".to_owned(), 200),
+            (
+                "GET".to_owned(),
+                "/latest/meta-data/ram/security-credentials/".to_owned(),
+                200
+            ),
+            (
+                "GET".to_owned(),
+                "/latest/meta-data/ram/security-credentials/cas-role".to_owned(),
+                200
+            ),
+        ]
+    );
+    assert_eq!(keys_used(&sim).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_uri_from_the_environment() {
+    let sim = identity_simulator("1h").await;
+    let uri = format!("{}/credentials", sim.endpoint());
+    let (exporter, _cfg) = start(&sim, "", &[("ALIBABA_CLOUD_CREDENTIALS_URI", &uri)]).await;
+    exporter
+        .wait_for_log(&["account configured", "provider=credentials_uri"])
+        .await;
+    assert_eq!(keys_used(&sim).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_files_users_already_have() {
+    let sim = identity_simulator("1h").await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap().to_owned();
+    std::fs::create_dir_all(format!("{h}/.alibabacloud")).unwrap();
+    std::fs::write(
+        format!("{h}/.alibabacloud/credentials.ini"),
+        format!(
+            "[default]\ntype = access_key\naccess_key_id = {KEY_ID}\naccess_key_secret = {SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let (exporter, _cfg) = start(&sim, "", &[("HOME", &h)]).await;
+    exporter
+        .wait_for_log(&[
+            "account configured",
+            "provider=profile",
+            "access_key_id=LTAI****",
+        ])
+        .await;
+    drop(exporter);
+
+    // The aliyun CLI's file comes before the INI file in the chain.
+    std::fs::create_dir_all(format!("{h}/.aliyun")).unwrap();
+    std::fs::write(
+        format!("{h}/.aliyun/config.json"),
+        format!(
+            r#"{{"current":"main","profiles":[{{"name":"main","mode":"AK","access_key_id":"{KEY_ID}","access_key_secret":"{SECRET}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let (exporter, _cfg) = start(&sim, "", &[("HOME", &h)]).await;
+    exporter
+        .wait_for_log(&["account configured", "provider=cli_profile"])
+        .await;
+}
