@@ -167,6 +167,7 @@ impl Pollers {
                 endpoint: account.endpoint.clone(),
                 connect_timeout: config.polling.connect_timeout,
                 request_timeout: config.polling.request_timeout,
+                user_agent_suffix: (self.env)("ALIBABA_CLOUD_USER_AGENT").filter(|v| !v.is_empty()),
             },
             Arc::clone(&credentials),
             Arc::new(self.metrics.clone()) as Arc<dyn RequestObserver>,

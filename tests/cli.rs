@@ -249,6 +249,26 @@ async fn no_secret_or_token_in_any_output() {
     );
     outputs.push(("config.check".into(), format!("{stdout}{stderr}")));
     assert!(stderr.contains("listed twice"), "{stderr}");
+    // A role that STS refuses: the startup error quotes STS, never the source secret or token.
+    let role = config_file(&format!(
+        "endpoint: {e}\ncredentials:\n  type: ram_role_arn\n  role_arn: acs:ram::1:role/unknown\n  sts_endpoint: {e}\njobs: [1]\n",
+        e = sim.endpoint()
+    ));
+    let (status, stdout, stderr) = run_to_end(
+        &[
+            "--config.file",
+            role.path.to_str().unwrap(),
+            "--log.level=debug",
+        ],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN),
+        ],
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("EntityNotExist.Role"), "{stderr}");
+    outputs.push(("refused role".into(), format!("{stdout}{stderr}")));
     let in_url = config_file(&format!(
         "endpoint: https://{KEY_ID}:{SECRET}@cas.aliyuncs.com\njobs: [1]\n"
     ));

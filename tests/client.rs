@@ -61,6 +61,7 @@ fn client_for(
             endpoint: Endpoint::parse(endpoint).unwrap(),
             connect_timeout: Duration::from_secs(2),
             request_timeout: timeout,
+            user_agent_suffix: None,
         },
         Arc::new(StaticProvider::new("test", credentials)),
         Arc::clone(&recorder) as Arc<dyn RequestObserver>,

@@ -274,11 +274,27 @@ async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
 async fn credentials_uri_from_the_environment() {
     let sim = identity_simulator("1h").await;
     let uri = format!("{}/credentials", sim.endpoint());
-    let (exporter, _cfg) = start(&sim, "", &[("ALIBABA_CLOUD_CREDENTIALS_URI", &uri)]).await;
+    let (exporter, _cfg) = start(
+        &sim,
+        "",
+        &[
+            ("ALIBABA_CLOUD_CREDENTIALS_URI", &uri),
+            ("ALIBABA_CLOUD_USER_AGENT", "team-sre/1.0"),
+        ],
+    )
+    .await;
     exporter
         .wait_for_log(&["account configured", "provider=credentials_uri"])
         .await;
     assert_eq!(keys_used(&sim).len(), 1);
+    let agent = &polls(&sim)[0].user_agent;
+    assert_eq!(
+        agent,
+        &format!(
+            "aliyun-cas-exporter/{} team-sre/1.0",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request, connection included.
     pub request_timeout: Duration,
+    /// Text appended to the User-Agent (`ALIBABA_CLOUD_USER_AGENT`, as in the SDKs).
+    pub user_agent_suffix: Option<String>,
 }
 
 /// A CAS API client for one account.
@@ -52,8 +54,12 @@ impl Client {
         credentials: Arc<dyn CredentialsProvider>,
         observer: Arc<dyn RequestObserver>,
     ) -> Result<Self, ApiError> {
+        let user_agent = match &options.user_agent_suffix {
+            Some(suffix) => format!("{USER_AGENT} {suffix}"),
+            None => USER_AGENT.to_owned(),
+        };
         let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
+            .user_agent(user_agent)
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .pool_idle_timeout(Duration::from_secs(90))

@@ -509,13 +509,16 @@ impl Checker<'_> {
             .role_session_name
             .clone()
             .unwrap_or_else(|| role.session_name.clone());
-        let need = |name: &str, value: &Option<String>| {
-            resolve(name, value)?.ok_or_else(|| {
-                self.invalid(
-                    &field(name),
-                    format!("is required for credentials of type {kind}"),
-                )
-            })
+        // As in the SDKs, a role's ARN, OIDC provider and token file default to their variables.
+        let need = |name: &str, value: &Option<String>, variable: &str| {
+            resolve(name, value)?
+                .or_else(|| (self.env)(variable).filter(|v| !v.is_empty()))
+                .ok_or_else(|| {
+                    self.invalid(
+                        &field(name),
+                        format!("is required for credentials of type {kind}: write it here or set {variable}"),
+                    )
+                })
         };
         let key_pair = |name: &'static str| -> Result<Option<ProviderSpec>, ConfigError> {
             let id = resolve("access_key_id", &c.access_key_id)?;
@@ -565,7 +568,7 @@ impl Checker<'_> {
                 };
                 ProviderSpec::RamRoleArn {
                     source: Box::new(source),
-                    role_arn: need("role_arn", &c.role_arn)?,
+                    role_arn: need("role_arn", &c.role_arn, "ALIBABA_CLOUD_ROLE_ARN")?,
                     session_name,
                     policy: c.policy.clone(),
                     external_id: c.external_id.clone(),
@@ -574,9 +577,9 @@ impl Checker<'_> {
                 }
             }
             "oidc_role_arn" => ProviderSpec::Oidc {
-                role_arn: need("role_arn", &c.role_arn)?,
-                provider_arn: need("oidc_provider_arn", &c.oidc_provider_arn)?,
-                token_file: need("oidc_token_file", &c.oidc_token_file)?,
+                role_arn: need("role_arn", &c.role_arn, "ALIBABA_CLOUD_ROLE_ARN")?,
+                provider_arn: need("oidc_provider_arn", &c.oidc_provider_arn, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN")?,
+                token_file: need("oidc_token_file", &c.oidc_token_file, "ALIBABA_CLOUD_OIDC_TOKEN_FILE")?,
                 session_name,
                 policy: c.policy.clone(),
                 duration,
@@ -587,7 +590,7 @@ impl Checker<'_> {
                 endpoint: role.metadata_endpoint,
             },
             _ => ProviderSpec::Uri {
-                uri: need("uri", &c.uri)?,
+                uri: need("uri", &c.uri, "ALIBABA_CLOUD_CREDENTIALS_URI")?,
             },
         };
         Ok(CredentialsConfig::Provider(spec))
@@ -1102,6 +1105,84 @@ accounts:
             static_credentials(&one(&credentials).credentials)
                 .security_token
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn credential_types() {
+        let env = |name: &str| match name {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID" => Some("LTAIenv".to_owned()),
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET" => Some("s".to_owned()),
+            "ALIBABA_CLOUD_ROLE_ARN" => Some("acs:ram::1:role/env".to_owned()),
+            _ => None,
+        };
+        let spec = |section: &str| {
+            Config::parse(
+                &format!("jobs: [1]\ncredentials:\n{section}"),
+                "cfg.yaml",
+                &env,
+            )
+            .map(|c| format!("{:?}", c.accounts[0].credentials))
+            .map_err(|e| e.to_string())
+        };
+        let arn =
+            spec("  type: ram_role_arn\n  duration: 15m\n  sts_region: cn-shanghai\n").unwrap();
+        assert!(arn.contains("role_arn: \"acs:ram::1:role/env\""), "{arn}");
+        assert!(
+            arn.contains("access_key_id: \"LTAI****\""),
+            "the source keys come from the environment: {arn}"
+        );
+        assert!(
+            arn.contains("duration: 900s") && arn.contains("region: Some(\"cn-shanghai\")"),
+            "{arn}"
+        );
+        let oidc =
+            spec("  type: oidc_role_arn\n  oidc_provider_arn: p\n  oidc_token_file: /t\n").unwrap();
+        assert!(
+            oidc.contains("Oidc") && oidc.contains("token_file: \"/t\""),
+            "{oidc}"
+        );
+        let ecs =
+            spec("  type: ecs_ram_role\n  role_name: r\n  metadata_endpoint: http://127.0.0.1:9\n")
+                .unwrap();
+        assert!(
+            ecs.contains("EcsRamRole { role: Some(\"r\"), endpoint: \"http://127.0.0.1:9\" }"),
+            "{ecs}"
+        );
+        assert!(
+            spec("  type: credentials_uri\n  uri: http://127.0.0.1:9/c\n")
+                .unwrap()
+                .contains("Uri")
+        );
+        assert!(
+            spec("  type: default\n  sts_endpoint: http://127.0.0.1:9\n")
+                .unwrap()
+                .starts_with("Chain")
+        );
+        assert_eq!(
+            spec("  type: ecs_ram_role\n  role_arn: x\n").unwrap_err(),
+            "cfg.yaml: `credentials.role_arn`: does not apply to credentials of type ecs_ram_role; it takes role_name, metadata_endpoint"
+        );
+        assert_eq!(
+            spec("  type: ram_role_arn\n  duration: 5m\n").unwrap_err(),
+            "cfg.yaml: `credentials.duration`: STS issues credentials for 15m at least; write 15m or more (1h is the default)"
+        );
+        assert_eq!(
+            spec("  type: oidc_role_arn\n").unwrap_err(),
+            "cfg.yaml: `credentials.oidc_provider_arn`: is required for credentials of type oidc_role_arn: write it here or set ALIBABA_CLOUD_OIDC_PROVIDER_ARN"
+        );
+        assert_eq!(
+            spec("  type: saml\n").unwrap_err(),
+            "cfg.yaml: `credentials.type`: \"saml\" is not a credentials type; use one of default, access_key, ram_role_arn, oidc_role_arn, ecs_ram_role, credentials_uri"
+        );
+        let no_source = Config::parse(
+            "jobs: [1]\ncredentials:\n  type: ram_role_arn\n  role_arn: r\n",
+            "cfg.yaml",
+            &no_env,
+        );
+        assert_eq!(
+            no_source.unwrap_err().to_string(),
+            "cfg.yaml: `credentials`: a ram_role_arn needs source credentials: give access_key_id and access_key_secret here, or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
         );
     }
 

@@ -732,6 +732,7 @@ mod tests {
                 endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap(),
                 connect_timeout: Duration::from_secs(1),
                 request_timeout: Duration::from_secs(2),
+                user_agent_suffix: None,
             },
             Arc::new(StaticProvider::new(
                 "test",

@@ -51,6 +51,8 @@ pub struct LoggedRequest {
     pub method: String,
     /// The path (`/` for RPC calls).
     pub path: String,
+    /// The User-Agent header.
+    pub user_agent: String,
     /// Query and form parameters, without `Signature` and `SecurityToken`.
     pub params: BTreeMap<String, String>,
     /// Whether a `SecurityToken` was sent (never its value).

@@ -758,6 +758,12 @@ impl Handler for SimService {
             at: Instant::now(),
             method: parts.method.to_string(),
             path: String::new(),
+            user_agent: parts
+                .headers
+                .get(hyper::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
             params: BTreeMap::new(),
             security_token: false,
             body_len,
