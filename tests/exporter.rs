@@ -255,7 +255,7 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
     assert_eq!(
         (
             m.get("aliyun_cas_exporter_shard_index", &[]),
-            m.get("aliyun_cas_exporter_shard_count", &[])
+            m.get("aliyun_cas_exporter_shards", &[])
         ),
         (Some(0.0), Some(1.0))
     );

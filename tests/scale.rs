@@ -237,7 +237,7 @@ async fn two_shards_split_the_jobs_exactly() {
     for (exporter, index, polled) in [(&a, 0.0, &set_a), (&b, 1.0, &set_b)] {
         let m = exporter.metrics().await;
         assert_eq!(m.get("aliyun_cas_exporter_shard_index", &[]), Some(index));
-        assert_eq!(m.get("aliyun_cas_exporter_shard_count", &[]), Some(2.0));
+        assert_eq!(m.get("aliyun_cas_exporter_shards", &[]), Some(2.0));
         let served: BTreeSet<u64> = m
             .matching("aliyun_cas_deployment_job_up", &[])
             .iter()

@@ -269,7 +269,7 @@ pub const SHARD_INDEX: MetricDef = MetricDef {
 };
 /// How many shards share the jobs.
 pub const SHARD_COUNT: MetricDef = MetricDef {
-    name: "aliyun_cas_exporter_shard_count",
+    name: "aliyun_cas_exporter_shards",
     kind: Kind::Gauge,
     labels: &[],
     source: "exporter",
