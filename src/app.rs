@@ -171,7 +171,8 @@ impl Pollers {
             },
             Arc::clone(&credentials),
             Arc::new(self.metrics.clone()) as Arc<dyn RequestObserver>,
-        )?;
+        )
+        .inspect_err(|_| credentials_stop.cancel())?;
         let rate = account.rate_limit;
         let settings = AccountSettings {
             client: Arc::new(client),

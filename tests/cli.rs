@@ -175,7 +175,7 @@ async fn no_secret_or_token_in_any_output() {
     // The simulator knows the key with another secret: every answer is a
     // SignatureDoesNotMatch whose server string-to-sign carries the token.
     let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n  - id: 4\n    fault: bad_gateway\n"
+        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n  - id: 4\n    fault: bad_gateway\nidentity:\n  roles: [{{arn: \"acs:ram::1:role/known\"}}]\n"
     ))
     .await;
     let mut outputs: Vec<(String, String)> = Vec::new();
@@ -269,6 +269,29 @@ async fn no_secret_or_token_in_any_output() {
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("EntityNotExist.Role"), "{stderr}");
     outputs.push(("refused role".into(), format!("{stdout}{stderr}")));
+    // A known role with the wrong source secret: STS echoes the string it signed, token and all.
+    let known = std::fs::read_to_string(&role.path)
+        .unwrap()
+        .replace("role/unknown", "role/known");
+    std::fs::write(&role.path, known).unwrap();
+    let (status, stdout, stderr) = run_to_end(
+        &[
+            "--config.file",
+            role.path.to_str().unwrap(),
+            "--log.level=debug",
+        ],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN),
+        ],
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains("SignatureDoesNotMatch") && stderr.contains("SecurityToken%3D<redacted>"),
+        "{stderr}"
+    );
+    outputs.push(("STS signature error".into(), format!("{stdout}{stderr}")));
     let in_url = config_file(&format!(
         "endpoint: https://{KEY_ID}:{SECRET}@cas.aliyuncs.com\njobs: [1]\n"
     ));

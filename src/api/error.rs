@@ -211,10 +211,7 @@ const REDACTED: &str = "<redacted>";
 /// `SecurityToken` value by its position, and both values in every encoding
 /// they can take on the way (raw, percent-encoded once or twice, form-encoded).
 pub(crate) fn redact(text: &str, credentials: &Credentials) -> String {
-    let mut out = text.to_owned();
-    for marker in ["SecurityToken%3D", "SecurityToken="] {
-        out = mask_after(&out, marker);
-    }
+    let mut out = redact_parameters(text);
     let mut values = vec![credentials.access_key_secret.expose()];
     values.extend(credentials.security_token.as_ref().map(Secret::expose));
     for value in values.into_iter().filter(|v| !v.is_empty()) {
@@ -224,6 +221,21 @@ pub(crate) fn redact(text: &str, credentials: &Credentials) -> String {
         for form in [twice, once, form, value.to_owned()] {
             out = out.replace(&form, REDACTED);
         }
+    }
+    out
+}
+
+/// Masks the values of the parameters that carry secrets (`SecurityToken`,
+/// `OIDCToken`) wherever a request is echoed, by their position.
+pub(crate) fn redact_parameters(text: &str) -> String {
+    let mut out = text.to_owned();
+    for marker in [
+        "SecurityToken%3D",
+        "SecurityToken=",
+        "OIDCToken%3D",
+        "OIDCToken=",
+    ] {
+        out = mask_after(&out, marker);
     }
     out
 }

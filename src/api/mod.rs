@@ -2,7 +2,7 @@
 
 mod client;
 mod endpoint;
-mod error;
+pub(crate) mod error;
 mod lenient;
 pub mod model;
 pub mod sign;

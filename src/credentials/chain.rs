@@ -127,6 +127,30 @@ pub type BuildFuture<'a> =
 /// Makes the provider `spec` describes; temporary credentials are fetched once now and then kept fresh.
 pub fn build<'a>(spec: &'a ProviderSpec, ctx: &'a BuildContext) -> BuildFuture<'a> {
     Box::pin(async move {
+        // Refresh tasks started by a build that then fails must not live on.
+        let attempt = ctx.shutdown.child_token();
+        let result = build_attempt(spec, ctx, &attempt).await;
+        if result.is_err() {
+            attempt.cancel();
+        }
+        result
+    })
+}
+
+/// Reports nothing: a role's source credentials are not the account's.
+struct Quiet;
+
+impl RefreshObserver for Quiet {
+    fn refreshed(&self, _: SystemTime) {}
+    fn refresh_failed(&self, _: &str) {}
+}
+
+fn build_attempt<'a>(
+    spec: &'a ProviderSpec,
+    ctx: &'a BuildContext,
+    attempt: &'a CancellationToken,
+) -> BuildFuture<'a> {
+    Box::pin(async move {
         let sts_http = || http(Duration::from_secs(5), Duration::from_secs(10));
         let fetcher: Arc<dyn super::Fetcher> = match spec {
             ProviderSpec::Static { name, credentials } => {
@@ -148,7 +172,14 @@ pub fn build<'a>(spec: &'a ProviderSpec, ctx: &'a BuildContext) -> BuildFuture<'
                     sts.region.as_deref(),
                     sts.vpc,
                 )?,
-                source: build(source, ctx).await?,
+                source: {
+                    let quiet = BuildContext {
+                        observer: Arc::new(Quiet),
+                        shutdown: attempt.clone(),
+                        imdsv1_disabled: ctx.imdsv1_disabled,
+                    };
+                    build(source, &quiet).await?
+                },
                 role_arn: role_arn.clone(),
                 session_name: session_name.clone(),
                 policy: policy.clone(),
@@ -189,8 +220,7 @@ pub fn build<'a>(spec: &'a ProviderSpec, ctx: &'a BuildContext) -> BuildFuture<'
             }),
         };
         let provider =
-            RefreshingProvider::start(fetcher, Arc::clone(&ctx.observer), ctx.shutdown.clone())
-                .await?;
+            RefreshingProvider::start(fetcher, Arc::clone(&ctx.observer), attempt.clone()).await?;
         Ok(Arc::new(provider) as Arc<dyn CredentialsProvider>)
     })
 }
@@ -248,20 +278,19 @@ pub fn default_chain(
     };
     let mut chain = Vec::new();
 
-    let environment = StaticProvider::from_environment(|name| env(name))?
-        .map(|p| match p.credentials() {
-            Ok(c) => Ok(ProviderSpec::Static {
+    let environment = match StaticProvider::from_environment(|name| env(name)) {
+        Err(half_set) => Err(half_set.to_string()),
+        Ok(None) => Err(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set".into(),
+        ),
+        Ok(Some(provider)) => provider
+            .credentials()
+            .map(|c| ProviderSpec::Static {
                 name: "environment",
                 credentials: (*c).clone(),
-            }),
-            Err(e) => Err(e.to_string()),
-        })
-        .unwrap_or_else(|| {
-            Err(
-                "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set"
-                    .into(),
-            )
-        });
+            })
+            .map_err(|e| e.to_string()),
+    };
     chain.push(("environment", environment));
 
     let oidc_vars = [
@@ -313,13 +342,24 @@ pub fn default_chain(
             .collect(),
     };
     let section = profile.as_deref().unwrap_or("default");
-    let ini = ini_paths
-        .iter()
-        .find_map(|path| read(path).ok().map(|text| (path, text)))
-        .ok_or_else(|| format!("no profile file at {}", ini_paths.join(" or ")))
-        .and_then(|(path, text)| {
-            files::ini_profile(&text, section, &role).map_err(|e| format!("{path}: {e}"))
-        });
+    // The first file that exists is used; one that exists but cannot be read is reported as such.
+    let mut found = Err(format!("no profile file at {}", ini_paths.join(" or ")));
+    for path in &ini_paths {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                found = Ok((path, text));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                found = Err(format!("{path}: {e}"));
+                break;
+            }
+        }
+    }
+    let ini = found.and_then(|(path, text)| {
+        files::ini_profile(&text, section, &role).map_err(|e| format!("{path}: {e}"))
+    });
     chain.push(("profile", ini));
 
     let ecs = if flag(env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
@@ -514,6 +554,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(places(&[("HOME", h)])[3].1, Ok("profile LTAIgo".into()));
+    }
+
+    #[test]
+    fn a_half_set_environment_is_one_failed_place_not_the_end_of_the_chain() {
+        let all = places(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI"),
+            ("ALIBABA_CLOUD_CREDENTIALS_URI", "http://127.0.0.1:9/c"),
+        ]);
+        assert!(
+            all[0]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .starts_with("ALIBABA_CLOUD_ACCESS_KEY_ID is set but")
+        );
+        assert_eq!(all[5].1, Ok("uri http://127.0.0.1:9/c".into()));
     }
 
     #[test]

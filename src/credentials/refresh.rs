@@ -67,6 +67,22 @@ impl fmt::Debug for RefreshingProvider {
     }
 }
 
+/// The shortest wait before the next refresh, whatever the lifetime.
+const MIN_WAIT: Duration = Duration::from_secs(10);
+
+/// When to refresh credentials that expire at `expires_at`: 15 minutes before,
+/// or, for credentials that live less than that, halfway (at least 10 s on),
+/// so that short-lived credentials never turn into a fetch loop.
+fn refresh_at(expires_at: Instant) -> Instant {
+    let now = Instant::now();
+    let left = expires_at.saturating_duration_since(now);
+    if left > REFRESH_MARGIN {
+        expires_at - REFRESH_MARGIN
+    } else {
+        now + (left / 2).max(MIN_WAIT)
+    }
+}
+
 /// Converts a wall-clock expiry into tokio's clock, so that tests can pause time.
 fn deadline(expiration: SystemTime) -> Instant {
     let left = expiration
@@ -122,12 +138,7 @@ async fn keep_fresh(
     shutdown: CancellationToken,
 ) {
     let mut retry = FIRST_RETRY;
-    let mut next = {
-        let expires_at = current.read().unwrap_or_else(|e| e.into_inner()).expires_at;
-        expires_at
-            .checked_sub(REFRESH_MARGIN)
-            .unwrap_or_else(Instant::now)
-    };
+    let mut next = refresh_at(current.read().unwrap_or_else(|e| e.into_inner()).expires_at);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -148,9 +159,7 @@ async fn keep_fresh(
                     expires_at,
                 };
                 retry = FIRST_RETRY;
-                next = expires_at
-                    .checked_sub(REFRESH_MARGIN)
-                    .unwrap_or_else(Instant::now);
+                next = refresh_at(expires_at);
             }
             Err(error) => {
                 observer.refresh_failed(fetcher.name());
@@ -263,6 +272,28 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(40)).await;
         assert_eq!(key(&provider), Ok("STS.7".into()));
         assert_eq!(*seen.0.lock().unwrap(), (3, 4));
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_lived_credentials_are_refreshed_halfway_not_in_a_loop() {
+        let fake = Arc::new(Fake {
+            lifetime: Duration::from_secs(600),
+            calls: AtomicUsize::new(0),
+            failing: Mutex::new(false),
+        });
+        let shutdown = CancellationToken::new();
+        let provider =
+            RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
+                .await
+                .unwrap();
+        tokio::time::sleep(Duration::from_secs(301)).await;
+        assert_eq!(
+            fake.calls.load(Ordering::SeqCst),
+            2,
+            "once at start, once at half the lifetime"
+        );
+        assert_eq!(key(&provider), Ok("STS.2".into()));
         shutdown.cancel();
     }
 

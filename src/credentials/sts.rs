@@ -5,6 +5,7 @@
 use super::refresh::{Expiring, FetchFuture, Fetcher};
 use super::{Credentials, CredentialsError, CredentialsProvider, Secret};
 use crate::api::Endpoint;
+use crate::api::error::{redact, redact_parameters};
 use crate::api::sign::{percent_encode, sign_rpc};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -79,6 +80,7 @@ async fn call_sts(
     http: &reqwest::Client,
     provider: &'static str,
     url: String,
+    source: Option<&Credentials>,
 ) -> Result<Expiring, CredentialsError> {
     let fail = |reason: String| CredentialsError::Fetch { provider, reason };
     // The URL carries a signature, token or OIDC token: errors are reported without it.
@@ -110,7 +112,11 @@ async fn call_sts(
             "STS answered {} (HTTP {status}, RequestId {}): {}; check the role ARN, its trust policy and the source credentials' permission to assume it",
             answer.code.as_deref().unwrap_or("no code"),
             answer.request_id.as_deref().unwrap_or("-"),
-            answer.message.as_deref().unwrap_or("no message")
+            // STS echoes the string it signed, source token included: never repeat it.
+            match source {
+                Some(source) => redact(answer.message.as_deref().unwrap_or("no message"), source),
+                None => redact_parameters(answer.message.as_deref().unwrap_or("no message")),
+            }
         ))),
     }
 }
@@ -157,12 +163,8 @@ impl Fetcher for AssumeRole {
                 params.push(("ExternalId", external_id));
             }
             let signed = sign_rpc("GET", STS_VERSION, "AssumeRole", &params, &source);
-            call_sts(
-                &self.http,
-                self.name(),
-                format!("{}?{}", self.endpoint.0.as_str(), signed.query),
-            )
-            .await
+            let url = format!("{}?{}", self.endpoint.0.as_str(), signed.query);
+            call_sts(&self.http, self.name(), url, Some(&source)).await
         })
     }
 }
@@ -223,12 +225,8 @@ impl Fetcher for AssumeRoleWithOidc {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", percent_encode(v)))
                 .collect();
-            call_sts(
-                &self.http,
-                self.name(),
-                format!("{}?{}", self.endpoint.0.as_str(), query.join("&")),
-            )
-            .await
+            let url = format!("{}?{}", self.endpoint.0.as_str(), query.join("&"));
+            call_sts(&self.http, self.name(), url, None).await
         })
     }
 }

@@ -46,12 +46,35 @@ pub(super) fn parse_answer(
 }
 
 /// GETs credentials from a URI (a sidecar or local credentials server).
-#[derive(Debug)]
 pub struct CredentialsUri {
     /// The HTTP client.
     pub http: reqwest::Client,
     /// The URI.
     pub uri: String,
+}
+
+impl CredentialsUri {
+    /// The URI as logs may show it: scheme, host, port and path (a query or user info may hold a token).
+    fn shown(&self) -> String {
+        match reqwest::Url::parse(&self.uri) {
+            Ok(url) => format!(
+                "{}://{}{}{}",
+                url.scheme(),
+                url.host_str().unwrap_or_default(),
+                url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                url.path()
+            ),
+            Err(_) => "(an unparsable URI)".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CredentialsUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsUri")
+            .field("uri", &self.shown())
+            .finish()
+    }
 }
 
 impl Fetcher for CredentialsUri {
@@ -68,13 +91,13 @@ impl Fetcher for CredentialsUri {
             let response = self.http.get(&self.uri).send().await.map_err(|e| {
                 fail(format!(
                     "{} cannot be reached: {}; check ALIBABA_CLOUD_CREDENTIALS_URI",
-                    self.uri,
+                    self.shown(),
                     e.without_url()
                 ))
             })?;
             let status = response.status().as_u16();
             if !(200..300).contains(&status) {
-                return Err(fail(format!("{} answered HTTP {status}", self.uri)));
+                return Err(fail(format!("{} answered HTTP {status}", self.shown())));
             }
             let body = response
                 .bytes()
@@ -88,6 +111,19 @@ impl Fetcher for CredentialsUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_uri_is_shown_without_its_query_or_user_info() {
+        let uri = CredentialsUri {
+            http: reqwest::Client::new(),
+            uri: "http://user:pw@127.0.0.1:8080/creds?token=abc".into(),
+        };
+        assert_eq!(uri.shown(), "http://127.0.0.1:8080/creds");
+        assert_eq!(
+            format!("{uri:?}"),
+            "CredentialsUri { uri: \"http://127.0.0.1:8080/creds\" }"
+        );
+    }
 
     #[test]
     fn answers_must_say_success_and_carry_a_utc_expiry() {
