@@ -1,0 +1,533 @@
+//! The operations kit checked with real Prometheus tooling: the alert rules
+//! and their unit tests (promtool), the dashboard's queries, the generated
+//! PrometheusRule, the exposition's lint, and a real Prometheus server that
+//! scrapes the exporter and evaluates the rules end to end.
+
+mod support;
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Exporter, KEY_ID, SECRET, config_file, documented_metrics, simulator};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Runs a Prometheus tool; CI installs them (Debian's `prometheus` package).
+fn tool(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut command = Command::new(name);
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} is needed for this test ({e}); install Debian's `prometheus` package, as .ci/run does"));
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn alert_rules_are_valid_and_their_unit_tests_pass() {
+    let rules = repo("deploy/prometheus/alerts.yml");
+    let (ok, out) = tool(
+        "promtool",
+        &["check", "rules", rules.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{out}");
+    let tests = repo("tests/prometheus/alerts_test.yml");
+    let (ok, out) = tool(
+        "promtool",
+        &["test", "rules", tests.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{out}");
+}
+
+/// Every metric-looking name in a PromQL expression (`aliyun_cas_…` or `process_…`).
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let bytes: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = (bytes[i].is_ascii_alphabetic() || bytes[i] == '_')
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == '_'));
+        if starts {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '_') {
+                i += 1;
+            }
+            let word: String = bytes[start..i].iter().collect();
+            if word.starts_with("aliyun_cas_") || word.starts_with("process_") {
+                names.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+/// A documented family, allowing the histogram series suffixes.
+fn is_documented(name: &str, table: &BTreeMap<String, (String, Vec<String>, String)>) -> bool {
+    table.contains_key(name)
+        || ["_bucket", "_sum", "_count"].iter().any(|s| {
+            name.strip_suffix(s).is_some_and(|base| {
+                table
+                    .get(base)
+                    .is_some_and(|(kind, _, _)| kind == "histogram")
+            })
+        })
+}
+
+#[test]
+fn alert_rules_use_only_documented_metrics() {
+    let rules: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo("deploy/prometheus/alerts.yml")).unwrap(),
+    )
+    .unwrap();
+    let table = documented_metrics();
+    let groups = rules["groups"].as_sequence().unwrap();
+    assert_eq!(groups.len(), 1, "one group");
+    for rule in groups[0]["rules"].as_sequence().unwrap() {
+        let name = rule["alert"].as_str().unwrap();
+        assert!(name.starts_with("AliyunCas"), "{name}");
+        assert!(
+            ["critical", "warning", "info"].contains(&rule["labels"]["severity"].as_str().unwrap()),
+            "{name}"
+        );
+        for annotation in ["summary", "description", "runbook_url"] {
+            assert!(
+                rule["annotations"][annotation]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name} {annotation}"
+            );
+        }
+        let anchor = rule["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap()
+            .rsplit_once('#')
+            .unwrap()
+            .1
+            .to_owned();
+        let runbook = std::fs::read_to_string(repo("docs/runbook.md")).unwrap();
+        assert!(
+            runbook
+                .lines()
+                .any(|l| l.trim_start_matches('#').trim().to_lowercase() == anchor),
+            "{name}: no runbook section #{anchor}"
+        );
+        for metric in metric_names(rule["expr"].as_str().unwrap()) {
+            assert!(
+                is_documented(&metric, &table),
+                "{name} uses {metric}, which docs/metrics.md does not list"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_prometheusrule_is_generated_from_the_alert_rules() {
+    let alerts: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo("deploy/prometheus/alerts.yml")).unwrap(),
+    )
+    .unwrap();
+    let rule: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo("deploy/kubernetes/prometheusrule.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rule["kind"], "PrometheusRule");
+    assert_eq!(
+        rule["spec"]["groups"], alerts["groups"],
+        "deploy/kubernetes/prometheusrule.yaml is out of date: regenerate it as README (Alert rules) says"
+    );
+}
+
+/// Every panel, rows' nested panels included.
+fn panels(dashboard: &Value) -> Vec<&Value> {
+    let mut all = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        all.push(panel);
+        if let Some(nested) = panel["panels"].as_array() {
+            all.extend(nested);
+        }
+    }
+    all
+}
+
+#[test]
+fn the_dashboard_is_valid_and_queries_only_documented_metrics() {
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("dashboards/aliyun-cas-deployments.json")).unwrap(),
+    )
+    .expect("valid JSON");
+    let variables: BTreeSet<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "datasource",
+        "job",
+        "instance",
+        "account",
+        "job_id",
+        "product",
+    ] {
+        assert!(variables.contains(wanted), "variable {wanted}");
+    }
+    let table = documented_metrics();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    let mut queries = 0;
+    for panel in panels(&dashboard)
+        .into_iter()
+        .filter(|p| p["type"] != "row")
+    {
+        let title = panel["title"].as_str().unwrap_or_default();
+        assert!(!title.is_empty(), "a panel without a title: {panel}");
+        assert!(
+            panel["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{title}: description"
+        );
+        assert!(
+            panel["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .is_some_and(|u| !u.is_empty()),
+            "{title}: unit"
+        );
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let datasource = target["datasource"]["uid"]
+                .as_str()
+                .or(panel["datasource"]["uid"].as_str());
+            assert_eq!(datasource, Some("${datasource}"), "{title}: {expr}");
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{title}: {expr}");
+            for metric in &names {
+                assert!(
+                    is_documented(metric, &table),
+                    "{title} uses {metric}, which docs/metrics.md does not list"
+                );
+            }
+            assert!(
+                expr.contains("job=~\"$job\"") && expr.contains("instance=~\"$instance\""),
+                "{title}: {expr}"
+            );
+            let concrete = ["$job_id", "$job", "$instance", "$account", "$product"]
+                .iter()
+                .fold(expr.to_owned(), |e, v| e.replace(v, ".*"))
+                .replace("$__rate_interval", "5m")
+                .replace("$__range", "1h")
+                .replace("$__interval", "1m");
+            queries += 1;
+            rules.push_str(&format!(
+                "      - record: dashboard:query{queries}\n        expr: {}\n",
+                serde_json::to_string(&concrete).unwrap()
+            ));
+        }
+    }
+    assert!(queries >= 10, "{queries} queries");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-queries.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let (ok, out) = tool(
+        "promtool",
+        &["check", "rules", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        ok,
+        "every dashboard query must parse as PromQL:\n{out}\n{rules}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real Prometheus server on loopback, stopped when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Scrapes `target` every second and evaluates `rules` every second.
+    fn start(target: &str, rules: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("alerts.yml"), rules).unwrap();
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            format!(
+                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\nscrape_configs:\n  - job_name: aliyun-cas-exporter\n    static_configs: [{{targets: ['{target}']}}]\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is needed for this test; install Debian's `prometheus` package, as .ci/run does");
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = reqwest::get(format!("{}{path}", self.url)).await.ok()?;
+        serde_json::from_str(&response.text().await.ok()?).ok()
+    }
+
+    /// Instant query: labels and value of each series.
+    async fn query(&self, expr: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
+        let Some(answer) = self.get(&format!("/api/v1/query?query={encoded}")).await else {
+            return Vec::new();
+        };
+        answer["data"]["result"]
+            .as_array()
+            .map(|series| {
+                series
+                    .iter()
+                    .map(|s| {
+                        let labels = serde_json::from_value(s["metric"].clone()).unwrap();
+                        (labels, s["value"][1].as_str().unwrap().parse().unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Firing alerts as (alert name, job_id label).
+    async fn firing(&self) -> BTreeSet<(String, String)> {
+        let Some(answer) = self.get("/api/v1/alerts").await else {
+            return BTreeSet::new();
+        };
+        answer["data"]["alerts"]
+            .as_array()
+            .map(|alerts| {
+                alerts
+                    .iter()
+                    .filter(|a| a["state"] == "firing")
+                    .map(|a| {
+                        (
+                            a["labels"]["alertname"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            a["labels"]["job_id"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The alert rules with every `for:` shortened to a second, for a test that cannot wait minutes.
+fn quick_rules() -> String {
+    let text = std::fs::read_to_string(repo("deploy/prometheus/alerts.yml")).unwrap();
+    text.lines()
+        .map(|line| match line.trim_start().strip_prefix("for:") {
+            Some(_) => format!("{}for: 1s", &line[..line.len() - line.trim_start().len()]),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_the_exporter_and_fires_exactly_the_expected_alerts() {
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]
+jobs:
+  - {{id: 101, name: failing, workers: {{CDN: 5}}, outcomes: {{succeeded: 3, failed: 2}}}}
+  - {{id: 102, name: rolled-back, workers: {{SLB: 4}}, outcomes: {{succeeded: 3, rollback_succeeded: 1}}}}
+  - {{id: 103, name: rollback-failed, workers: {{OSS: 4}}, outcomes: {{succeeded: 3, rollback_failed: 1}}}}
+  - {{id: 104, name: healthy, workers: {{CDN: 4, WAF: 2}}, outcomes: {{succeeded: 6}}}}
+  - {{id: 105, name: running, workers: {{CDN: 50}}, evolution: {{step: 10s}}}}
+"
+    ))
+    .await;
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 2s\ntimeouts: {{request: 1s}}\njobs: [101, 102, 103, 104, 105]\n",
+        sim.endpoint()
+    ));
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+    ];
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &env);
+    exporter.wait_ready().await;
+    exporter
+        .wait_for(Duration::from_secs(15), "job details", |m| {
+            m.matching("aliyun_cas_deployment_job_info", &[]).len() == 5
+        })
+        .await;
+
+    let (_, body) = exporter.get("/metrics").await;
+    let (ok, lint) = tool("promtool", &["check", "metrics"], Some(&body));
+    assert!(
+        ok && lint.trim().is_empty(),
+        "promtool check metrics: {lint}"
+    );
+
+    let prometheus = Prometheus::start(&exporter.address.to_string(), &quick_rules());
+    let expected: BTreeSet<(String, String)> = [
+        ("AliyunCasJobFailedWorkers", "101"),
+        ("AliyunCasJobStatusError", "101"),
+        ("AliyunCasJobRolledBackWorkers", "102"),
+        ("AliyunCasJobRolledBackWorkers", "103"),
+        ("AliyunCasJobRollbackFailed", "103"),
+        ("AliyunCasJobStatusError", "103"),
+    ]
+    .iter()
+    .map(|(a, j)| (a.to_string(), j.to_string()))
+    .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut firing = BTreeSet::new();
+    while Instant::now() < deadline {
+        firing = prometheus.firing().await;
+        if firing == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(firing, expected, "exactly these alerts fire, and no others");
+
+    // The series arrive in Prometheus with the values the simulator holds.
+    let by_job = |series: Vec<(BTreeMap<String, String>, f64)>| -> BTreeMap<String, f64> {
+        series
+            .into_iter()
+            .map(|(labels, v)| (labels["job_id"].clone(), v))
+            .collect()
+    };
+    let failed = by_job(
+        prometheus
+            .query("aliyun_cas_deployment_job_failed_workers")
+            .await,
+    );
+    let expected_failed: BTreeMap<String, f64> = [
+        ("101", 2.0),
+        ("102", 0.0),
+        ("103", 0.0),
+        ("104", 0.0),
+        ("105", 0.0),
+    ]
+    .iter()
+    .map(|(j, v)| (j.to_string(), *v))
+    .collect();
+    assert_eq!(failed, expected_failed);
+    let workers = by_job(prometheus.query("aliyun_cas_deployment_job_workers").await);
+    let expected_workers: BTreeMap<String, f64> = [
+        ("101", 5.0),
+        ("102", 4.0),
+        ("103", 4.0),
+        ("104", 6.0),
+        ("105", 50.0),
+    ]
+    .iter()
+    .map(|(j, v)| (j.to_string(), *v))
+    .collect();
+    assert_eq!(workers, expected_workers);
+    let up = prometheus.query("up{job=\"aliyun-cas-exporter\"}").await;
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].1, 1.0);
+    let failing_status = by_job(
+        prometheus
+            .query("aliyun_cas_deployment_job_status{status=\"error\"} == 1")
+            .await,
+    );
+    assert_eq!(
+        failing_status.keys().cloned().collect::<Vec<_>>(),
+        vec!["101", "103"]
+    );
+}
+
+#[test]
+fn the_kubernetes_manifests_parse_and_ship_a_valid_configuration() {
+    let dir = repo("deploy/kubernetes");
+    let mut kinds = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = serde_yaml::Value::deserialize(document)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Some(kind) = value["kind"].as_str() {
+                kinds.insert(kind.to_owned());
+            }
+        }
+    }
+    for kind in [
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "StatefulSet",
+        "ServiceAccount",
+        "Kustomization",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "no {kind} in deploy/kubernetes: {kinds:?}"
+        );
+    }
+    let configmap: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("configmap.yaml")).unwrap())
+            .unwrap();
+    let config = configmap["data"]["config.yaml"].as_str().unwrap();
+    aliyun_cas_exporter::config::Config::parse(config, "deploy/kubernetes/configmap.yaml", &|_| {
+        None
+    })
+    .unwrap_or_else(|e| panic!("the shipped configuration is not valid: {e}"));
+}
