@@ -80,6 +80,56 @@ fn keys_used(sim: &Simulator) -> Vec<String> {
     keys
 }
 
+/// With credentials lasting 15 min + 2 s: the provider refreshes after 2 s (polls
+/// switch keys), then, with the identity service down, counts failed refreshes
+/// while polls go on with the current key.
+async fn refreshes_and_survives_a_failed_refresh(
+    sim: &Simulator,
+    exporter: &Exporter,
+    provider: &str,
+) {
+    exporter
+        .wait_for_log(&["credentials refreshed", &format!("provider={provider}")])
+        .await;
+    exporter
+        .wait_for(
+            Duration::from_secs(10),
+            "polls with the refreshed key",
+            |_| keys_used(sim).len() >= 2,
+        )
+        .await;
+    assert!(keys_used(sim).iter().all(|k| k.starts_with("STS.")));
+    sim.set_identity_failing(true);
+    let m = exporter
+        .wait_for(Duration::from_secs(15), "a failed refresh", |m| {
+            m.get(
+                "aliyun_cas_credentials_refresh_errors_total",
+                &[("account", "default"), ("provider", provider)],
+            )
+            .is_some_and(|n| n >= 1.0)
+        })
+        .await;
+    assert_eq!(up(&m), Some(1.0));
+    let before = polls(sim).len();
+    exporter
+        .wait_for(Duration::from_secs(10), "more polls", |_| {
+            polls(sim).len() >= before + 2
+        })
+        .await;
+    assert!(
+        polls(sim).iter().skip(before).all(|p| p.code == "OK"),
+        "still valid, still used"
+    );
+    exporter
+        .wait_for_log(&[
+            "level=warn",
+            "refreshing credentials failed",
+            &format!("provider={provider}"),
+        ])
+        .await;
+    sim.set_identity_failing(false);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() {
     // Credentials that last 15 min + 2 s are refreshed after 2 s.
@@ -115,31 +165,8 @@ async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() 
     assert_eq!(assume[0].param("RoleSessionName"), Some("cas"));
     assert_eq!(assume[0].param("DurationSeconds"), Some("3600"));
     assert_eq!(assume[0].code, "OK");
-    exporter
-        .wait_for_log(&["credentials refreshed", "provider=ram_role_arn"])
-        .await;
-    exporter
-        .wait_for(
-            Duration::from_secs(10),
-            "polls with the refreshed key",
-            |_| keys_used(&sim).len() >= 2,
-        )
-        .await;
-    let keys = keys_used(&sim);
-    assert!(keys.iter().all(|k| k.starts_with("STS.")), "{keys:?}");
-
-    // STS fails: refreshes fail and are counted, polls go on with the current key.
-    sim.set_identity_failing(true);
-    let m = exporter
-        .wait_for(Duration::from_secs(15), "a failed refresh", |m| {
-            m.get(
-                "aliyun_cas_credentials_refresh_errors_total",
-                &[("account", "default"), ("provider", "ram_role_arn")],
-            )
-            .is_some_and(|n| n >= 1.0)
-        })
-        .await;
-    assert_eq!(up(&m), Some(1.0));
+    refreshes_and_survives_a_failed_refresh(&sim, &exporter, "ram_role_arn").await;
+    let m = exporter.metrics().await;
     let expiry = m
         .get(
             "aliyun_cas_credentials_expiry_timestamp_seconds",
@@ -154,23 +181,6 @@ async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() 
         expiry > now + 800.0 && expiry < now + 903.0,
         "{expiry} vs {now}"
     );
-    let before = polls(&sim).len();
-    exporter
-        .wait_for(Duration::from_secs(10), "more polls", |_| {
-            polls(&sim).len() >= before + 2
-        })
-        .await;
-    assert!(
-        polls(&sim).iter().skip(before).all(|p| p.code == "OK"),
-        "still valid, still used"
-    );
-    exporter
-        .wait_for_log(&[
-            "level=warn",
-            "refreshing credentials failed",
-            "provider=ram_role_arn",
-        ])
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,6 +217,7 @@ async fn oidc_from_the_environment_reads_its_token_file_at_every_refresh() {
     assert_eq!(oidc[0].param("OIDCProviderArn"), Some(OIDC_PROVIDER));
     assert_eq!(oidc[0].param("RoleSessionName"), Some("rrsa"));
     assert_eq!(oidc[0].param("AccessKeyId"), None, "unsigned");
+    refreshes_and_survives_a_failed_refresh(&sim, &exporter, "oidc_role_arn").await;
     // Kubernetes rotates the token: a token STS does not trust now fails the refresh.
     std::fs::write(&token_file, "rotated-but-untrusted").unwrap();
     exporter
@@ -232,7 +243,7 @@ async fn oidc_from_the_environment_reads_its_token_file_at_every_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
-    let sim = identity_simulator("1h").await;
+    let sim = identity_simulator("902s").await;
     let (exporter, _cfg) = start(
         &sim,
         &format!(
@@ -267,12 +278,73 @@ async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
             ),
         ]
     );
-    assert_eq!(keys_used(&sim).len(), 1);
+    refreshes_and_survives_a_failed_refresh(&sim, &exporter, "ecs_ram_role").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
+    let sim = simulator(&format!(
+        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nidentity: {{ecs_role: cas-role, imdsv2_unavailable: true}}\njobs:\n{SAMPLE_JOB}"
+    ))
+    .await;
+    let credentials = format!(
+        "credentials:\n  type: default\n  metadata_endpoint: {}\n",
+        sim.endpoint()
+    );
+    // ALIBABA_CLOUD_ECS_METADATA names the role: no need to ask for it.
+    let env = [
+        ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
+        ("ALIBABA_CLOUD_ECS_METADATA", "cas-role"),
+    ];
+    let (exporter, _cfg) = start(&sim, &credentials, &env).await;
+    exporter
+        .wait_for_log(&["account configured", "provider=ecs_ram_role"])
+        .await;
+    let metadata: Vec<(String, u16)> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/latest/"))
+        .map(|r| (r.path, r.status))
+        .collect();
+    assert_eq!(
+        metadata[..2],
+        [
+            ("/latest/api/token".to_owned(), 404),
+            (
+                "/latest/meta-data/ram/security-credentials/cas-role".to_owned(),
+                200
+            ),
+        ]
+    );
+    drop(exporter);
+
+    let cfg = config_file(&format!(
+        "endpoint: {}\n{credentials}jobs: [8888]\n",
+        sim.endpoint()
+    ));
+    let (status, _, stderr) = support::run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+        ],
+        &[
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
+            ("ALIBABA_CLOUD_IMDSV1_DISABLED", "true"),
+        ],
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains(
+            "ecs_ram_role: cannot get credentials from ecs_ram_role: no IMDSv2 token from"
+        ) && stderr.contains("IMDSv1 is disabled (ALIBABA_CLOUD_IMDSV1_DISABLED)"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_uri_from_the_environment() {
-    let sim = identity_simulator("1h").await;
+    let sim = identity_simulator("902s").await;
     let uri = format!("{}/credentials", sim.endpoint());
     let (exporter, _cfg) = start(
         &sim,
@@ -295,6 +367,7 @@ async fn credentials_uri_from_the_environment() {
             env!("CARGO_PKG_VERSION")
         )
     );
+    refreshes_and_survives_a_failed_refresh(&sim, &exporter, "credentials_uri").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

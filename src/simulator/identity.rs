@@ -125,6 +125,9 @@ impl SimService {
             Reply::text(status, if status == 200 { "OK" } else { "refused" }, body)
         };
         if path == "/latest/api/token" {
+            if spec.imdsv2_unavailable {
+                return text(404, "not found");
+            }
             if *method != Method::PUT
                 || !headers.contains_key("x-aliyun-ecs-metadata-token-ttl-seconds")
             {

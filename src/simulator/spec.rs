@@ -49,6 +49,9 @@ pub struct IdentitySpec {
     /// Refuse metadata requests without an IMDSv2 token.
     #[serde(default)]
     pub imdsv2_required: bool,
+    /// Serve no IMDSv2 tokens (an older metadata service): clients must fall back to v1.
+    #[serde(default)]
+    pub imdsv2_unavailable: bool,
     /// Serve credentials at `/credentials`.
     #[serde(default)]
     pub credentials_uri: bool,
