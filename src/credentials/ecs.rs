@@ -94,6 +94,11 @@ impl Fetcher for EcsRamRole {
         "ecs_ram_role"
     }
 
+    /// The SDK refreshes instance credentials an hour after each fetch, well before they expire.
+    fn prefetch_after(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(3600))
+    }
+
     fn fetch(&self) -> FetchFuture<'_> {
         Box::pin(async move {
             let token = self.token().await?;

@@ -37,6 +37,10 @@ pub trait Fetcher: Send + Sync + fmt::Debug + 'static {
     fn name(&self) -> &'static str;
     /// Fetches new credentials.
     fn fetch(&self) -> FetchFuture<'_>;
+    /// Refresh this long after a fetch even if expiry is far (the ECS provider's hourly prefetch).
+    fn prefetch_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Hears about refreshes, for the self-metrics.
@@ -73,14 +77,15 @@ const MIN_WAIT: Duration = Duration::from_secs(10);
 /// When to refresh credentials that expire at `expires_at`: 15 minutes before,
 /// or, for credentials that live less than that, halfway (at least 10 s on),
 /// so that short-lived credentials never turn into a fetch loop.
-fn refresh_at(expires_at: Instant) -> Instant {
+fn refresh_at(expires_at: Instant, prefetch_after: Option<Duration>) -> Instant {
     let now = Instant::now();
     let left = expires_at.saturating_duration_since(now);
-    if left > REFRESH_MARGIN {
+    let due = if left > REFRESH_MARGIN {
         expires_at - REFRESH_MARGIN
     } else {
         now + (left / 2).max(MIN_WAIT)
-    }
+    };
+    prefetch_after.map_or(due, |after| due.min(now + after))
 }
 
 /// Converts a wall-clock expiry into tokio's clock, so that tests can pause time.
@@ -138,7 +143,10 @@ async fn keep_fresh(
     shutdown: CancellationToken,
 ) {
     let mut retry = FIRST_RETRY;
-    let mut next = refresh_at(current.read().unwrap_or_else(|e| e.into_inner()).expires_at);
+    let mut next = refresh_at(
+        current.read().unwrap_or_else(|e| e.into_inner()).expires_at,
+        fetcher.prefetch_after(),
+    );
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -159,7 +167,7 @@ async fn keep_fresh(
                     expires_at,
                 };
                 retry = FIRST_RETRY;
-                next = refresh_at(expires_at);
+                next = refresh_at(expires_at, fetcher.prefetch_after());
             }
             Err(error) => {
                 observer.refresh_failed(fetcher.name());
@@ -191,11 +199,16 @@ mod tests {
         lifetime: Duration,
         calls: AtomicUsize,
         failing: Mutex<bool>,
+        prefetch: Option<Duration>,
     }
 
     impl Fetcher for Fake {
         fn name(&self) -> &'static str {
             "fake"
+        }
+
+        fn prefetch_after(&self) -> Option<Duration> {
+            self.prefetch
         }
 
         fn fetch(&self) -> FetchFuture<'_> {
@@ -245,6 +258,7 @@ mod tests {
             lifetime: Duration::from_secs(3600),
             calls: AtomicUsize::new(0),
             failing: Mutex::new(false),
+            prefetch: None,
         });
         let seen = Arc::new(Seen::default());
         let shutdown = CancellationToken::new();
@@ -281,6 +295,7 @@ mod tests {
             lifetime: Duration::from_secs(600),
             calls: AtomicUsize::new(0),
             failing: Mutex::new(false),
+            prefetch: None,
         });
         let shutdown = CancellationToken::new();
         let provider =
@@ -298,11 +313,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_prefetch_refreshes_long_lived_credentials_early() {
+        let fake = Arc::new(Fake {
+            lifetime: Duration::from_secs(6 * 3600),
+            calls: AtomicUsize::new(0),
+            failing: Mutex::new(false),
+            prefetch: Some(Duration::from_secs(3600)),
+        });
+        let shutdown = CancellationToken::new();
+        let provider =
+            RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
+                .await
+                .unwrap();
+        tokio::time::sleep(Duration::from_secs(3599)).await;
+        assert_eq!(key(&provider), Ok("STS.1".into()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            key(&provider),
+            Ok("STS.2".into()),
+            "an hour after the fetch, not 5 h 45 min"
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn expired_credentials_are_refused_not_used() {
         let fake = Arc::new(Fake {
             lifetime: Duration::from_secs(16 * 60),
             calls: AtomicUsize::new(0),
             failing: Mutex::new(false),
+            prefetch: None,
         });
         let shutdown = CancellationToken::new();
         let provider =
