@@ -62,6 +62,10 @@ struct RefreshMetrics {
 }
 
 impl RefreshObserver for RefreshMetrics {
+    fn watching(&self, provider: &str) {
+        self.metrics.credentials_watched(&self.account, provider);
+    }
+
     fn refreshed(&self, expiration: SystemTime) {
         self.metrics
             .credentials_refreshed(&self.account, expiration);

@@ -342,8 +342,8 @@ impl Prometheus {
             .unwrap_or_default()
     }
 
-    /// Firing alerts as (alert name, job_id label).
-    async fn firing(&self) -> BTreeSet<(String, String)> {
+    /// The label sets of the firing alerts.
+    async fn firing(&self) -> BTreeSet<BTreeMap<String, String>> {
         let Some(answer) = self.get("/api/v1/alerts").await else {
             return BTreeSet::new();
         };
@@ -353,18 +353,7 @@ impl Prometheus {
                 alerts
                     .iter()
                     .filter(|a| a["state"] == "firing")
-                    .map(|a| {
-                        (
-                            a["labels"]["alertname"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_owned(),
-                            a["labels"]["job_id"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_owned(),
-                        )
-                    })
+                    .filter_map(|a| serde_json::from_value(a["labels"].clone()).ok())
                     .collect()
             })
             .unwrap_or_default()
@@ -393,11 +382,12 @@ jobs:
   - {{id: 103, name: rollback-failed, workers: {{OSS: 4}}, outcomes: {{succeeded: 3, rollback_failed: 1}}}}
   - {{id: 104, name: healthy, workers: {{CDN: 4, WAF: 2}}, outcomes: {{succeeded: 6}}}}
   - {{id: 105, name: running, workers: {{CDN: 50}}, evolution: {{step: 10s}}}}
+  - {{id: 106, name: broken, fault: internal_error}}
 "
     ))
     .await;
     let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 2s\ntimeouts: {{request: 1s}}\njobs: [101, 102, 103, 104, 105]\n",
+        "endpoint: {}\ninterval: 2s\ntimeouts: {{request: 1s}}\nretries: {{base_delay: 10ms, max_delay: 20ms}}\njobs: [101, 102, 103, 104, 105, 106]\n",
         sim.endpoint()
     ));
     let env = [
@@ -420,16 +410,74 @@ jobs:
     );
 
     let prometheus = Prometheus::start(&exporter.address.to_string(), &quick_rules());
-    let expected: BTreeSet<(String, String)> = [
-        ("AliyunCasJobFailedWorkers", "101"),
-        ("AliyunCasJobStatusError", "101"),
-        ("AliyunCasJobRolledBackWorkers", "102"),
-        ("AliyunCasJobRolledBackWorkers", "103"),
-        ("AliyunCasJobRollbackFailed", "103"),
-        ("AliyunCasJobStatusError", "103"),
+    let instance = exporter.address.to_string();
+    let alert = |name: &str,
+                 severity: &str,
+                 job_id: &str,
+                 job_name: Option<&str>|
+     -> BTreeMap<String, String> {
+        let mut labels: BTreeMap<String, String> = [
+            ("alertname", name),
+            ("severity", severity),
+            ("job", "aliyun-cas-exporter"),
+            ("instance", instance.as_str()),
+            ("account", "default"),
+            ("job_id", job_id),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if let Some(job_name) = job_name {
+            labels.insert("name".into(), job_name.into());
+        }
+        labels
+    };
+    // The status alert keeps the one-hot series' `status` label.
+    let errored = |mut labels: BTreeMap<String, String>| {
+        labels.insert("status".into(), "error".into());
+        labels
+    };
+    let expected: BTreeSet<BTreeMap<String, String>> = [
+        alert(
+            "AliyunCasJobFailedWorkers",
+            "warning",
+            "101",
+            Some("failing"),
+        ),
+        errored(alert(
+            "AliyunCasJobStatusError",
+            "warning",
+            "101",
+            Some("failing"),
+        )),
+        alert(
+            "AliyunCasJobRolledBackWorkers",
+            "warning",
+            "102",
+            Some("rolled-back"),
+        ),
+        alert(
+            "AliyunCasJobRolledBackWorkers",
+            "warning",
+            "103",
+            Some("rollback-failed"),
+        ),
+        alert(
+            "AliyunCasJobRollbackFailed",
+            "critical",
+            "103",
+            Some("rollback-failed"),
+        ),
+        errored(alert(
+            "AliyunCasJobStatusError",
+            "warning",
+            "103",
+            Some("rollback-failed"),
+        )),
+        // Job 106 never answers: no details, so its alert carries no name.
+        alert("AliyunCasJobPollFailing", "warning", "106", None),
     ]
-    .iter()
-    .map(|(a, j)| (a.to_string(), j.to_string()))
+    .into_iter()
     .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut firing = BTreeSet::new();
@@ -441,6 +489,11 @@ jobs:
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(firing, expected, "exactly these alerts fire, and no others");
+    // And it stays that way: nothing else starts firing over the next few evaluations.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(prometheus.firing().await, expected);
+    }
 
     // The series arrive in Prometheus with the values the simulator holds.
     let by_job = |series: Vec<(BTreeMap<String, String>, f64)>| -> BTreeMap<String, f64> {

@@ -141,6 +141,7 @@ pub fn build<'a>(spec: &'a ProviderSpec, ctx: &'a BuildContext) -> BuildFuture<'
 struct Quiet;
 
 impl RefreshObserver for Quiet {
+    fn watching(&self, _: &str) {}
     fn refreshed(&self, _: SystemTime) {}
     fn refresh_failed(&self, _: &str) {}
 }

@@ -45,6 +45,8 @@ pub trait Fetcher: Send + Sync + fmt::Debug + 'static {
 
 /// Hears about refreshes, for the self-metrics.
 pub trait RefreshObserver: Send + Sync {
+    /// Credentials of `provider` are now kept fresh (so its error count can start at 0).
+    fn watching(&self, provider: &str);
     /// New credentials that expire at `expiration` were obtained.
     fn refreshed(&self, expiration: SystemTime);
     /// A refresh by `provider` failed.
@@ -104,6 +106,7 @@ impl RefreshingProvider {
         observer: Arc<dyn RefreshObserver>,
         shutdown: CancellationToken,
     ) -> Result<Self, CredentialsError> {
+        observer.watching(fetcher.name());
         let first = fetcher.fetch().await?;
         observer.refreshed(first.expiration);
         let current = Arc::new(RwLock::new(Current {
@@ -237,6 +240,7 @@ mod tests {
     struct Seen(Mutex<(usize, usize)>);
 
     impl RefreshObserver for Seen {
+        fn watching(&self, _: &str) {}
         fn refreshed(&self, _: SystemTime) {
             self.0.lock().unwrap().0 += 1;
         }

@@ -163,6 +163,12 @@ impl SelfMetrics {
         );
     }
 
+    /// Starts `account`'s refresh-error count for `provider` at 0, so that the first failure is an increase.
+    pub fn credentials_watched(&self, account: &str, provider: &str) {
+        self.credentials_refresh_errors
+            .with_label_values(&[account, provider]);
+    }
+
     /// Counts a failed refresh of `account`'s credentials by `provider`.
     pub fn credentials_refresh_failed(&self, account: &str, provider: &str) {
         self.credentials_refresh_errors
