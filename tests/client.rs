@@ -226,13 +226,14 @@ async fn every_transport_and_body_fault_is_typed() {
         None,
         Duration::from_millis(400),
     );
-    let cases: [(Fault, &str, Option<u16>); 7] = [
+    let cases: [(Fault, &str, Option<u16>); 8] = [
         (Fault::InternalError, "InternalError", Some(500)),
         (Fault::ServiceUnavailable, "ServiceUnavailable", Some(503)),
         (Fault::Throttle, "Throttling.User", Some(400)),
         (Fault::BadGateway, "http", Some(502)),
         (Fault::Malformed, "decode", Some(200)),
         (Fault::Truncated, "decode", Some(200)),
+        (Fault::Oversized, "ResponseTooLarge", Some(200)),
         (Fault::Hang, "timeout", None),
     ];
     for (fault, code, status) in cases {

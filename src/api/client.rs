@@ -44,6 +44,8 @@ pub struct Client {
 }
 
 const USER_AGENT: &str = concat!("aliyun-cas-exporter/", env!("CARGO_PKG_VERSION"));
+/// The largest answer read: a page of 50 jobs is a few tens of kilobytes.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Longest part of an unexpected body quoted in a log line.
 const SNIPPET_LEN: usize = 200;
 
@@ -149,10 +151,22 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis);
-        let body = response
-            .bytes()
+        // Read at most MAX_BODY: a misbehaving peer must not make the exporter grow without bound.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(ApiError::TooLarge {
+                    status,
+                    limit: MAX_BODY,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
 
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {

@@ -69,6 +69,14 @@ pub enum ApiError {
         /// The parser's complaint.
         detail: String,
     },
+    /// The answer was larger than any answer of these actions can be.
+    #[error("the answer is larger than {limit} bytes; it was not read further")]
+    TooLarge {
+        /// The HTTP status.
+        status: u16,
+        /// The cap.
+        limit: usize,
+    },
     /// No credentials to sign with.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
@@ -84,6 +92,7 @@ impl ApiError {
             ApiError::Transport(_) => "transport",
             ApiError::Http { .. } => "http",
             ApiError::Decode { .. } => "decode",
+            ApiError::TooLarge { .. } => "ResponseTooLarge",
             ApiError::Credentials(_) => "credentials",
         }
     }
@@ -92,7 +101,9 @@ impl ApiError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             ApiError::Service(e) => Some(e.status),
-            ApiError::Http { status, .. } | ApiError::Decode { status, .. } => Some(*status),
+            ApiError::Http { status, .. }
+            | ApiError::Decode { status, .. }
+            | ApiError::TooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -132,6 +143,9 @@ impl ApiError {
             }
             ApiError::Decode { .. } => {
                 "the answer was not the JSON the API sends (malformed or cut off): usually transient, the next poll tries again"
+            }
+            ApiError::TooLarge { .. } => {
+                "something answered with far more than the API ever sends (a proxy or a wrong endpoint?): check the endpoint"
             }
             ApiError::Credentials(_) => {
                 "provide credentials as README's Credentials section describes"

@@ -39,7 +39,7 @@ pub fn is_retryable(error: &ApiError) -> bool {
         }
         ApiError::Http { status, .. } => *status == 429 || *status >= 500,
         ApiError::Timeout(_) | ApiError::Connect(_) | ApiError::Transport(_) => true,
-        ApiError::Decode { .. } | ApiError::Credentials(_) => false,
+        ApiError::Decode { .. } | ApiError::TooLarge { .. } | ApiError::Credentials(_) => false,
     }
 }
 

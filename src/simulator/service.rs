@@ -166,6 +166,11 @@ impl Reply {
                     retry_after: None,
                 }
             }
+            Fault::Oversized => {
+                let mut body = ok_body.clone();
+                body.insert("Padding".into(), "x".repeat(5 * 1024 * 1024).into());
+                Self::json(200, fault.name(), &body)
+            }
             Fault::Hang => Self {
                 status: 504,
                 body: Bytes::new(),

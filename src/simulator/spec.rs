@@ -145,6 +145,8 @@ pub enum Fault {
     Malformed,
     /// HTTP 200 with the JSON cut in half.
     Truncated,
+    /// HTTP 200 with a valid JSON body of 5 MiB, beyond what a client should read.
+    Oversized,
     /// No answer at all.
     Hang,
 }
@@ -159,6 +161,7 @@ impl Fault {
             Fault::BadGateway => "bad_gateway",
             Fault::Malformed => "malformed",
             Fault::Truncated => "truncated",
+            Fault::Oversized => "oversized",
             Fault::Hang => "hang",
         }
     }
