@@ -399,7 +399,12 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             Err("there is no configuration file to reload (demo mode)".to_owned())
         }
         ConfigSource::File(path) => match Config::load(path, &pollers.env) {
-            Ok(config) => pollers.prepare(&config).await.map_err(|e| e.to_string()),
+            Ok(config) => {
+                if let Some(warning) = config.permission_warning(path) {
+                    tracing::warn!("{warning}");
+                }
+                pollers.prepare(&config).await.map_err(|e| e.to_string())
+            }
             Err(error) => Err(error.to_string()),
         },
     };

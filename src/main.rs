@@ -64,6 +64,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(path) => {
             let path = path.to_string_lossy().into_owned();
             let config = Config::load(&path, &env).map_err(|e| e.to_string())?;
+            if let Some(warning) = config.permission_warning(&path) {
+                tracing::warn!("{warning}");
+            }
             (None, config, ConfigSource::File(path))
         }
         None if cli.demo => {
@@ -92,7 +95,12 @@ async fn check_config(path: &str) -> ExitCode {
     let checked = match Config::load(path, &env) {
         Err(error) => Err(error.to_string()),
         Ok(config) => match check_credentials(&config, env).await {
-            Ok(()) => Ok(config),
+            Ok(()) => {
+                if let Some(warning) = config.permission_warning(path) {
+                    eprintln!("warning: {warning}");
+                }
+                Ok(config)
+            }
             Err(error) => Err(format!("{path}: {error}")),
         },
     };

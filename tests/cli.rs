@@ -93,6 +93,41 @@ fn missing_or_partial_credentials_are_explained() {
 }
 
 #[test]
+fn a_secret_written_in_a_readable_file_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let cfg = config_file(&format!(
+        "jobs: [1]\ncredentials:\n  access_key_id: {KEY_ID}\n  access_key_secret: {SECRET}\n"
+    ));
+    let path = cfg.path.to_str().unwrap();
+    std::fs::set_permissions(&cfg.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, _, stderr) = run_to_end(&["--config.check", "--config.file", path], &[]);
+    assert!(status.success());
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {path} holds a secret by value and is readable by group or others (mode 644): run chmod 600 {path}, or write the secret as ${{VARIABLE}}\n"
+        )
+    );
+    std::fs::set_permissions(&cfg.path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (status, _, stderr) = run_to_end(&["--config.check", "--config.file", path], &[]);
+    assert!(status.success() && stderr.is_empty(), "{stderr}");
+    // A reference to a variable is no secret in the file, whatever the mode.
+    let by_reference = config_file(&format!(
+        "jobs: [1]\ncredentials:\n  access_key_id: {KEY_ID}\n  access_key_secret: ${{CAS_SECRET}}\n"
+    ));
+    std::fs::set_permissions(&by_reference.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, _, stderr) = run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            by_reference.path.to_str().unwrap(),
+        ],
+        &[("CAS_SECRET", SECRET)],
+    );
+    assert!(status.success() && stderr.is_empty(), "{stderr}");
+}
+
+#[test]
 fn startup_errors_exit_1_with_a_log_line() {
     let (status, _, stderr) = run_to_end(&["--config.file", "/nonexistent/cas.yaml"], &ENV);
     assert_eq!(status.code(), Some(1));

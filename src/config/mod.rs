@@ -25,6 +25,22 @@ pub struct Config {
     pub polling: Polling,
     /// How failed calls are retried.
     pub retries: RetryPolicy,
+    /// Whether a secret or token is written in the file by value (not as `${VARIABLE}`).
+    pub secrets_in_file: bool,
+}
+
+impl Config {
+    /// A warning when the file holds a secret by value yet group or others may read it.
+    pub fn permission_warning(&self, path: &str) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (self.secrets_in_file && mode & 0o077 != 0).then(|| {
+            format!(
+                "{path} holds a secret by value and is readable by group or others (mode {:o}): run chmod 600 {path}, or write the secret as ${{VARIABLE}}",
+                mode & 0o777
+            )
+        })
+    }
 }
 
 /// Polling settings shared by every account.
@@ -228,6 +244,8 @@ pub enum ConfigError {
 struct Checker<'a> {
     path: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// Set when a secret is written by value.
+    secrets_in_file: std::cell::Cell<bool>,
 }
 
 impl Checker<'_> {
@@ -403,6 +421,13 @@ impl Checker<'_> {
 
     fn credentials(&self, key: &str, c: RawCredentials) -> Result<CredentialsConfig, ConfigError> {
         let field = |name: &str| format!("{key}.{name}");
+        let by_value = |v: &Option<String>| {
+            v.as_deref()
+                .is_some_and(|v| !v.is_empty() && !v.starts_with("${"))
+        };
+        if by_value(&c.access_key_secret) || by_value(&c.security_token) {
+            self.secrets_in_file.set(true);
+        }
         let resolve = |name: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
             value
                 .as_deref()
@@ -676,7 +701,11 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let mut raw: RawConfig = serde_yaml::from_str(text).map_err(|e| syntax_error(path, &e))?;
-        let check = Checker { path, env };
+        let check = Checker {
+            path,
+            env,
+            secrets_in_file: std::cell::Cell::new(false),
+        };
         let polling = check.polling(&raw)?;
         let retries = check.retries(&raw)?;
         let top = AccountParts {
@@ -741,6 +770,7 @@ impl Config {
             accounts,
             polling,
             retries,
+            secrets_in_file: check.secrets_in_file.get(),
         })
     }
 }
