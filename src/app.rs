@@ -339,6 +339,7 @@ impl Exporter {
             store,
             metrics,
             lifecycle,
+            web.max_requests,
         ));
         pollers.apply(prepared).await;
         if shard.count > 1 {

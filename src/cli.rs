@@ -40,6 +40,10 @@ pub struct Cli {
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = telemetry_path)]
     pub telemetry_path: String,
 
+    /// Requests handled at once; more are answered 503 (0: no limit).
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    pub max_requests: usize,
+
     /// Allow `POST /-/reload` to read the configuration again (SIGHUP always does).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,

@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .unwrap_or_else(|| default_address.to_owned()),
         telemetry_path: cli.telemetry_path,
         enable_lifecycle: cli.enable_lifecycle,
+        max_requests: cli.max_requests,
     };
     let hostname = std::env::var("HOSTNAME").ok();
     let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())

@@ -6,11 +6,11 @@ use crate::snapshot::SnapshotStore;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The web flags.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct WebOptions {
     pub telemetry_path: String,
     /// Whether `POST /-/reload` is allowed.
     pub enable_lifecycle: bool,
+    /// Requests handled at once; beyond, 503 (0: no limit).
+    pub max_requests: usize,
 }
 
 /// A request to read the configuration again; the answer says whether it took.
@@ -44,6 +46,8 @@ pub struct ExporterService {
     self_metrics: SelfMetrics,
     landing_page: Bytes,
     lifecycle: Option<mpsc::Sender<ReloadRequest>>,
+    in_flight: Arc<Semaphore>,
+    max_requests: usize,
 }
 
 impl ExporterService {
@@ -53,6 +57,7 @@ impl ExporterService {
         store: Arc<SnapshotStore>,
         self_metrics: SelfMetrics,
         lifecycle: Option<mpsc::Sender<ReloadRequest>>,
+        max_requests: usize,
     ) -> Self {
         let landing_page = Bytes::from(format!(
             "<!DOCTYPE html>\n<html><head><title>Alibaba Cloud CAS exporter</title></head><body>\n\
@@ -65,7 +70,36 @@ impl ExporterService {
             self_metrics,
             landing_page,
             lifecycle,
+            in_flight: Arc::new(Semaphore::new(if max_requests == 0 {
+                Semaphore::MAX_PERMITS
+            } else {
+                max_requests
+            })),
+            max_requests,
         }
+    }
+
+    /// Answers one request: within the concurrency limit, gzip-compressed metrics when asked for.
+    async fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        accepts_gzip: bool,
+    ) -> Response<Full<Bytes>> {
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return with_type(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from(format!(
+                    "Too many concurrent requests: at most {} at a time (--web.max-requests)\n",
+                    self.max_requests
+                )),
+                "text/plain; charset=utf-8",
+            );
+        };
+        if path == "/-/reload" {
+            return self.reload(method).await;
+        }
+        self.route(method, path, accepts_gzip)
     }
 
     /// `POST /-/reload`, as in Prometheus: 403 unless lifecycle is enabled, 500 with the reason when refused.
@@ -103,7 +137,7 @@ impl ExporterService {
         }
     }
 
-    fn route(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    fn route(&self, method: &Method, path: &str, accepts_gzip: bool) -> Response<Full<Bytes>> {
         let known = path == self.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
         if !known {
             return text(StatusCode::NOT_FOUND, "Not found\n");
@@ -120,6 +154,17 @@ impl ExporterService {
         }
         if path == self.telemetry_path {
             let body = metrics::render(&self.store, &self.self_metrics);
+            if let Some(compressed) = accepts_gzip.then(|| gzip(&body)).flatten() {
+                let mut response = with_type(
+                    StatusCode::OK,
+                    Bytes::from(compressed),
+                    METRICS_CONTENT_TYPE,
+                );
+                let headers = response.headers_mut();
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+                return response;
+            }
             return with_type(StatusCode::OK, Bytes::from(body), METRICS_CONTENT_TYPE);
         }
         match path {
@@ -155,11 +200,99 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     )
 }
 
+/// Compresses the exposition (Prometheus asks for gzip; it shrinks about tenfold).
+fn gzip(plain: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(plain.len() / 8),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(plain).ok()?;
+    encoder.finish().ok()
+}
+
 impl Handler for ExporterService {
     async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
-        if request.uri().path() == "/-/reload" {
-            return self.reload(request.method()).await;
-        }
-        self.route(request.method(), request.uri().path())
+        let accepts_gzip = request
+            .headers()
+            .get_all(ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|e| e.trim().split(';').next() == Some("gzip"))
+            });
+        self.respond(request.method(), request.uri().path(), accepts_gzip)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exporter_service(max_requests: usize) -> ExporterService {
+        ExporterService::new(
+            "/metrics".into(),
+            Arc::new(SnapshotStore::default()),
+            SelfMetrics::default(),
+            None,
+            max_requests,
+        )
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_the_limit_get_503() {
+        let service = exporter_service(1);
+        let held = service.in_flight.try_acquire().unwrap();
+        let busy = service.respond(&Method::GET, "/-/healthy", false).await;
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        drop(held);
+        assert_eq!(
+            service
+                .respond(&Method::GET, "/-/healthy", false)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        let unlimited = exporter_service(0);
+        let _held: Vec<_> = (0..1000)
+            .map(|_| unlimited.in_flight.try_acquire().unwrap())
+            .collect();
+        assert_eq!(
+            unlimited
+                .respond(&Method::GET, "/-/healthy", false)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_are_gzipped_when_asked_for() {
+        use std::io::Read;
+        let service = exporter_service(4);
+        let zipped = service.respond(&Method::GET, "/metrics", true).await;
+        assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
+        assert_eq!(zipped.headers()[VARY], "Accept-Encoding");
+        let body = http_body_util::BodyExt::collect(zipped.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(
+            text.contains("# TYPE aliyun_cas_exporter_build_info gauge\n"),
+            "{text}"
+        );
+        let plain = service.respond(&Method::GET, "/metrics", false).await;
+        assert!(!plain.headers().contains_key(CONTENT_ENCODING));
+        let healthy = service.respond(&Method::GET, "/-/healthy", true).await;
+        assert!(
+            !healthy.headers().contains_key(CONTENT_ENCODING),
+            "only the metrics are compressed"
+        );
     }
 }
