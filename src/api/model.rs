@@ -310,3 +310,57 @@ mod tests {
         assert_eq!(lower.message.as_deref(), Some("m"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[A-Za-z]{1,12}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_object_parses_or_fails_cleanly(fields in proptest::collection::btree_map(
+            prop_oneof![Just("WorkerCount".to_owned()), Just("ProductWorkerCount".to_owned()), Just("FailedCount".to_owned()), "[A-Za-z]{1,12}"],
+            json(),
+            0..8,
+        )) {
+            let body = serde_json::Value::Object(fields.into_iter().collect()).to_string();
+            // Loose typing is absorbed field by field: an object never fails to parse.
+            prop_assert!(serde_json::from_str::<DeploymentJobStatus>(&body).is_ok(), "{}", body);
+            prop_assert!(serde_json::from_str::<DeploymentJobPage>(&body).is_ok(), "{}", body);
+        }
+
+        #[test]
+        fn numbers_and_numeric_strings_read_the_same(n in any::<i64>()) {
+            let number: DeploymentJobStatus = serde_json::from_str(&format!(r#"{{"WorkerCount":{n}}}"#)).unwrap();
+            let text: DeploymentJobStatus = serde_json::from_str(&format!(r#"{{"WorkerCount":"{n}"}}"#)).unwrap();
+            prop_assert_eq!(number.worker_count, Some(n));
+            prop_assert_eq!(text.worker_count, Some(n));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = serde_json::from_slice::<DeploymentJobStatus>(&bytes);
+            let _ = serde_json::from_slice::<ErrorBody>(&bytes);
+        }
+    }
+}

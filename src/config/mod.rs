@@ -1304,3 +1304,42 @@ accounts:
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_with_a_located_message(text in "\\PC{0,200}") {
+            if let Err(error) = Config::parse(&text, "cfg.yaml", &|_| None) {
+                prop_assert!(error.to_string().starts_with("cfg.yaml"), "{}", error);
+            }
+        }
+
+        #[test]
+        fn distinct_positive_job_ids_come_back_in_order(ids in proptest::collection::btree_set(1u64..u64::MAX, 1..30), seed in any::<u64>()) {
+            let mut ids: Vec<u64> = ids.into_iter().collect();
+            let len = ids.len();
+            for i in 0..len {
+                ids.swap(i, (seed.wrapping_mul(i as u64 + 3) % len as u64) as usize);
+            }
+            let text = format!("jobs: [{}]\n", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+            let config = Config::parse(&text, "cfg.yaml", &|_| None).unwrap();
+            prop_assert_eq!(&config.accounts[0].jobs, &ids);
+        }
+
+        #[test]
+        fn durations_round_trip(seconds in 1u64..86_400) {
+            let text = format!("jobs: [1]\ninterval: {seconds}s\nstale_after: {}s\nsettled_interval: {}s\n", seconds * 5, seconds.max(600));
+            let config = Config::parse(&text, "cfg.yaml", &|_| None);
+            // A request timeout of 10 s must stay under the interval.
+            if seconds > 10 {
+                prop_assert_eq!(config.unwrap().polling.interval, Duration::from_secs(seconds));
+            } else {
+                prop_assert!(config.is_err());
+            }
+        }
+    }
+}
