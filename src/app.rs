@@ -7,7 +7,7 @@ use crate::config::{AccountConfig, Config};
 use crate::credentials::{
     BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
 };
-use crate::http::serve::serve;
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
 use crate::poller::{AccountPoller, AccountSettings};
@@ -375,7 +375,13 @@ impl Exporter {
             tracing::info!(address = %address, "listening");
         }
         let shutdown = self.pollers.shutdown.clone();
-        let server = tokio::spawn(serve(self.listener, self.service, shutdown.clone(), DRAIN));
+        let server = tokio::spawn(serve(
+            self.listener,
+            self.service,
+            shutdown.clone(),
+            DRAIN,
+            ConnectionLimits::default(),
+        ));
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,

@@ -26,12 +26,36 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Response<Full<Bytes>>> + Send;
 }
 
+/// How long one connection may take over each part of its life.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Time to receive a request's headers; hyper also runs this clock while a
+    /// kept-alive connection waits for its next request, so it is the idle timeout too.
+    pub header_read: Duration,
+    /// Age after which a connection is asked to close once its current exchange ends.
+    pub max_age: Duration,
+    /// Time a connection asked to close gets to finish writing before it is dropped,
+    /// so a client that never reads its response cannot hold the socket forever.
+    pub close_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            max_age: Duration::from_secs(120),
+            close_grace: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Accepts connections on `listener` until `shutdown`, then lets open exchanges finish for up to `drain`.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     shutdown: CancellationToken,
     drain: Duration,
+    limits: ConnectionLimits,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -58,16 +82,16 @@ pub async fn serve<H: Handler>(
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(limits.header_read)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
-                _ = connection.as_mut() => {}
-                () = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+                _ = connection.as_mut() => return,
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(limits.max_age) => {}
             }
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(limits.close_grace, connection).await;
         });
     }
     drop(listener);
@@ -80,5 +104,94 @@ pub async fn serve<H: Handler>(
             open = connections.len(),
             "closing connections that did not finish in time"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    const BODY_LEN: usize = 32 << 20;
+
+    struct Fixed;
+
+    impl Handler for Fixed {
+        async fn handle(&self, request: Request<Incoming>, _: SocketAddr) -> Response<Full<Bytes>> {
+            let body = if request.uri().path() == "/big" {
+                Bytes::from(vec![b'x'; BODY_LEN])
+            } else {
+                Bytes::from_static(b"ok")
+            };
+            Response::new(Full::new(body))
+        }
+    }
+
+    async fn start(limits: ConnectionLimits) -> (SocketAddr, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve(
+            listener,
+            Arc::new(Fixed),
+            shutdown.clone(),
+            Duration::ZERO,
+            limits,
+        ));
+        (address, shutdown)
+    }
+
+    async fn read_until_closed(stream: &mut TcpStream) -> usize {
+        let mut total = 0;
+        let mut buffer = vec![0; 64 << 10];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_kept_alive_connection_is_closed_after_the_header_read_timeout() {
+        let limits = ConnectionLimits {
+            header_read: Duration::from_millis(300),
+            ..ConnectionLimits::default()
+        };
+        let (address, shutdown) = start(limits).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(20), read_until_closed(&mut stream))
+            .await
+            .expect("the idle connection was never closed");
+        let date = "Sat, 28 Nov 2026 06:00:00 GMT";
+        let response = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: {date}\r\n\r\nok");
+        assert_eq!(read, response.len());
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_is_dropped_after_max_age_and_grace() {
+        let limits = ConnectionLimits {
+            header_read: Duration::from_secs(10),
+            max_age: Duration::from_millis(300),
+            close_grace: Duration::from_millis(300),
+        };
+        let (address, shutdown) = start(limits).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let read = tokio::time::timeout(Duration::from_secs(20), read_until_closed(&mut stream))
+            .await
+            .expect("the stalled connection was never dropped");
+        assert!(read < BODY_LEN, "the whole body arrived: {read} bytes");
+        shutdown.cancel();
     }
 }

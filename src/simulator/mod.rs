@@ -16,7 +16,7 @@ pub use spec::{
 };
 
 use crate::api::{DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB};
-use crate::http::serve::serve;
+use crate::http::serve::{ConnectionLimits, serve};
 use service::SimService;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -229,6 +229,7 @@ impl Simulator {
             shutdown.clone(),
             // Hanging answers are the point of some tests: never wait for them.
             Duration::ZERO,
+            ConnectionLimits::default(),
         ));
         Ok(Self {
             address,
