@@ -52,6 +52,34 @@ pub struct DeploymentJobStatus {
     pub product_worker_count: Option<Vec<ProductWorkerCount>>,
 }
 
+/// Distinct products exported per job: a bound on series per job, far above
+/// the score of products CAS deploys to, so only a broken answer reaches it.
+pub const MAX_PRODUCTS_PER_JOB: usize = 64;
+
+impl DeploymentJobStatus {
+    /// Drops entries for products beyond the first [`MAX_PRODUCTS_PER_JOB`]
+    /// distinct names, returning how many entries were dropped.
+    pub fn bound_products(&mut self) -> usize {
+        let Some(entries) = self.product_worker_count.as_mut() else {
+            return 0;
+        };
+        let before = entries.len();
+        if before <= MAX_PRODUCTS_PER_JOB {
+            return 0;
+        }
+        let mut names = std::collections::HashSet::new();
+        entries.retain(|entry| match entry.product_name.as_deref() {
+            // Nameless entries are never exported, so they take no slot.
+            None => true,
+            Some(name) => {
+                names.contains(name)
+                    || (names.len() < MAX_PRODUCTS_PER_JOB && names.insert(name.to_owned()))
+            }
+        });
+        before - entries.len()
+    }
+}
+
 /// One entry of `ProductWorkerCount`; product names are kept as the API sends them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -162,6 +190,28 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_beyond_the_bound_are_dropped_and_counted() {
+        let entry = |name: Option<String>| ProductWorkerCount {
+            product_name: name,
+            count: Some(1),
+        };
+        let mut entries: Vec<_> = (0..70).map(|i| entry(Some(format!("P{i}")))).collect();
+        entries.push(entry(Some("P0".into())));
+        entries.push(entry(None));
+        let mut status = DeploymentJobStatus {
+            product_worker_count: Some(entries),
+            ..DeploymentJobStatus::default()
+        };
+        assert_eq!(status.bound_products(), 6);
+        let kept = status.product_worker_count.unwrap();
+        assert_eq!(kept.len(), 66);
+        assert_eq!(kept[63].product_name.as_deref(), Some("P63"));
+        assert_eq!(kept[64].product_name.as_deref(), Some("P0"));
+        assert_eq!(kept[65].product_name, None);
+        assert_eq!(DeploymentJobStatus::default().bound_products(), 0);
+    }
 
     #[test]
     fn describe_deployment_job_status_sample() {

@@ -13,7 +13,7 @@ use rate_limit::RateLimiter;
 use retry::{backoff, is_retryable};
 use schedule::Schedule;
 
-use crate::api::model::{DeploymentJob, DeploymentJobStatus};
+use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
 use crate::api::{
     ApiError, Client, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB,
 };
@@ -578,7 +578,19 @@ impl State {
                 Ok(mut status) => {
                     // The request ID differs every time; the counts are what matter.
                     status.request_id = None;
+                    let dropped = status.bound_products();
                     let unchanged = job.snapshot.values.as_deref() == Some(&status);
+                    if dropped > 0 && !unchanged {
+                        tracing::warn!(
+                            account = %self.account,
+                            job_id,
+                            dropped,
+                            kept = MAX_PRODUCTS_PER_JOB,
+                            "the job's answer names more products than the exporter keeps; \
+                             the extra products' worker counts are not exported (report this \
+                             if CAS really deploys this job to that many products)"
+                        );
+                    }
                     job.settled = unchanged && is_final(&job.snapshot);
                     job.snapshot.up = true;
                     job.snapshot.last_success = Some(wall);
