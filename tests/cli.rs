@@ -358,3 +358,71 @@ async fn no_secret_or_token_in_any_output() {
         "both log formats saw the signature error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_reloads_never_show_the_secret() {
+    let sim = simulator(&format!(
+        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n"
+    ))
+    .await;
+    let cfg = config_file(&format!("endpoint: {}\njobs: [1]\n", sim.endpoint()));
+    let exporter = Exporter::start(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--web.enable-lifecycle",
+            "--log.level=debug",
+        ],
+        &ENV,
+    );
+    exporter.wait_ready().await;
+    let credentials = format!("credentials:\n  access_key_id: {KEY_ID}\n");
+    // Each file is broken right at, or right beside, a secret written by value.
+    let broken = [
+        (
+            format!("{credentials}  access_key_secret: \"{SECRET}\njobs: [1]\n"),
+            "while scanning a quoted scalar",
+        ),
+        (
+            format!(
+                "{credentials}  access_key_secret: {SECRET}\n  access_key_secret: {SECRET}x\njobs: [1]\n"
+            ),
+            "duplicate field `access_key_secret`",
+        ),
+        (
+            format!(
+                "{credentials}  access_key_secret: {SECRET}\n  security_token: [\"{TOKEN}\"]\njobs: [1]\n"
+            ),
+            "credentials.security_token: invalid type: sequence",
+        ),
+        (
+            format!("{credentials}  access_key_secret: {{value: {SECRET}}}\njobs: [1]\n"),
+            "credentials.access_key_secret: invalid type: map",
+        ),
+        (
+            format!(
+                "{credentials}  access_key_secret: {SECRET}\n  security_token: \"{TOKEN}\"\n  role_arn: acs:ram::1:role/x\njobs: [1]\n"
+            ),
+            "role_arn",
+        ),
+    ];
+    let mut outputs = Vec::new();
+    for (text, expected) in &broken {
+        std::fs::write(&cfg.path, text).unwrap();
+        let (status, body) = exporter.reload().await;
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains(expected), "{expected:?} not in {body}");
+        outputs.push((format!("reload answer for {expected}"), body));
+    }
+    outputs.push(("metrics".into(), exporter.get("/metrics").await.1));
+    let (_, logs) = exporter.terminate();
+    let refused = logs
+        .iter()
+        .filter(|l| l.contains("configuration reload refused"))
+        .count();
+    assert_eq!(refused, broken.len(), "{logs:#?}");
+    outputs.push(("logs".into(), logs.join("\n")));
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+}

@@ -304,16 +304,6 @@ async fn many_accounts_each_with_its_own_label() {
     }
 }
 
-/// POSTs `/-/reload`: status and body.
-async fn reload(exporter: &Exporter) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .post(exporter.url("/-/reload"))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
 fn served_jobs(m: &Metrics) -> Vec<String> {
     m.matching("aliyun_cas_deployment_job_up", &[])
         .iter()
@@ -341,7 +331,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     assert_eq!(served_jobs(&exporter.metrics().await), vec!["1", "2"]);
 
     std::fs::write(&cfg.path, body("2, 3")).unwrap();
-    assert_eq!(reload(&exporter).await, (200, "Reloaded\n".to_owned()));
+    assert_eq!(exporter.reload().await, (200, "Reloaded\n".to_owned()));
     let m = exporter
         .wait_for(Duration::from_secs(10), "job 3 polled", |m| {
             m.get(
@@ -366,7 +356,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     assert_eq!(polls_of_2, 1, "a job that stays is not disturbed");
 
     std::fs::write(&cfg.path, "jobs: [2, 3]\nintervall: 1m\n").unwrap();
-    let (status, message) = reload(&exporter).await;
+    let (status, message) = exporter.reload().await;
     assert_eq!(status, 500);
     assert!(
         message.starts_with("Reload refused, the running configuration stays: ")
@@ -421,7 +411,7 @@ async fn reload_over_http_needs_the_lifecycle_flag() {
     ));
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     assert_eq!(
-        reload(&exporter).await,
+        exporter.reload().await,
         (
             403,
             "Lifecycle API is not enabled: start with --web.enable-lifecycle\n".to_owned()

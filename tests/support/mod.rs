@@ -203,6 +203,18 @@ impl Exporter {
         (status, response.text().await.expect("body"))
     }
 
+    /// POSTs `/-/reload`: status and body.
+    pub async fn reload(&self) -> (u16, String) {
+        let response = self
+            .http
+            .post(self.url("/-/reload"))
+            .send()
+            .await
+            .expect("exporter answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
     /// The parsed `/metrics`.
     pub async fn metrics(&self) -> Metrics {
         let (status, body) = self.get("/metrics").await;
