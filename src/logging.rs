@@ -36,4 +36,66 @@ pub fn init(level: LogLevel, format: LogFormat) {
             )
             .init(),
     }
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            location,
+            panic = panic_message(info.payload()),
+            "a thread panicked; this is a bug, please report it with this line"
+        );
+    }));
+}
+
+/// The text a panic carries. Log pipelines then get panics in the configured
+/// format, as one line, instead of the standard library's free text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "(no message)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const SECRET: &str = "SeCrEt-canary-7f3e1c9a";
+    const TOKEN: &str = "CAIS+tOkEn/canary";
+
+    #[test]
+    fn a_panic_over_a_config_holding_secrets_shows_neither() {
+        let yaml = format!(
+            "credentials:\n  access_key_id: LTAIkey\n  access_key_secret: {SECRET}\n  security_token: \"{TOKEN}\"\njobs: [1]\n"
+        );
+        let config = Config::parse(&yaml, "inline.yaml", &|_| None).unwrap();
+        let caught = std::panic::catch_unwind(|| {
+            panic!("the exporter could not go on: {config:?}");
+        })
+        .unwrap_err();
+        let message = panic_message(&*caught);
+        assert!(
+            message.starts_with("the exporter could not go on: Config {"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "access_key_id: \"LTAI****\", access_key_secret: Secret(<redacted>), \
+                 security_token: Some(Secret(<redacted>))"
+            ),
+            "{message}"
+        );
+        assert!(
+            !message.contains(SECRET) && !message.contains(TOKEN),
+            "{message}"
+        );
+        assert_eq!(panic_message(&*Box::new(3_u8)), "(no message)");
+        assert_eq!(panic_message(&*Box::new("plain")), "plain");
+    }
 }

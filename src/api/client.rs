@@ -169,9 +169,10 @@ impl Client {
         }
 
         if (200..300).contains(&status) {
+            // serde quotes the text it could not read, which may echo the request.
             return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
                 status,
-                detail: e.to_string(),
+                detail: redact(&e.to_string(), &credentials),
             });
         }
         let Some(error) = serde_json::from_slice::<ErrorBody>(&body)
@@ -197,6 +198,8 @@ impl Client {
             });
             message = text;
         }
+        // Services echo parameters in messages (a malformed token, for one).
+        let message = redact(&message, &credentials);
         Err(ApiError::Service(Box::new(ServiceError {
             status,
             code,
