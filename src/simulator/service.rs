@@ -541,12 +541,18 @@ impl SimService {
         true
     }
 
+    /// Deterministic shares: fault i fires each time `n × share + offset` crosses
+    /// a whole number, each offset being the shares before it, so equal shares
+    /// fall on different requests instead of the first fault taking them all.
     fn global_fault(&self, admitted: u64) -> Option<Fault> {
         let n = admitted as f64;
-        self.shares
-            .iter()
-            .find(|(_, share)| *share > 0.0 && (n * share).floor() > ((n - 1.0) * share).floor())
-            .map(|(fault, _)| *fault)
+        let mut offset = 0.0;
+        self.shares.iter().find_map(|(fault, share)| {
+            let fires =
+                *share > 0.0 && (n * share + offset).floor() > ((n - 1.0) * share + offset).floor();
+            offset += share;
+            fires.then_some(*fault)
+        })
     }
 
     fn dispatch(&self, state: &State, call: &Call<'_>) -> Reply {

@@ -1,0 +1,216 @@
+//! The fault soak: the exporter against a simulator that plays every fault at
+//! once, scraped without pause and by clients too slow to read, for
+//! `SOAK_SECONDS` (40 by default; `SOAK_SECONDS=300` for the full soak).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use support::{Exporter, KEY_ID, SECRET, config_file, job_list, simulator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Allowed RSS growth from the second quarter of the soak (the first is
+/// warm-up: pools, buffers and the allocator settling) to the last.
+const RSS_MARGIN: f64 = 1.25;
+/// Allowed absolute growth on top of it, for allocator noise at small sizes.
+const RSS_SLACK_KIB: u64 = 4096;
+
+fn soak_duration() -> Duration {
+    let seconds = std::env::var("SOAK_SECONDS")
+        .ok()
+        .map(|s| s.parse::<u64>().expect("SOAK_SECONDS is a whole number"))
+        .unwrap_or(40);
+    Duration::from_secs(seconds)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+/// The code the exporter reports for what the simulator logged.
+fn exporter_code(simulated: &str) -> &str {
+    match simulated {
+        "hang" => "timeout",
+        "malformed" | "truncated" => "decode",
+        "bad_gateway" => "http",
+        "oversized" => "ResponseTooLarge",
+        other => other,
+    }
+}
+
+/// Asks for `/metrics` and then reads one small piece every half second, or never.
+async fn slow_client(address: SocketAddr, reads: bool, until: Instant) {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: soak\r\n\r\n")
+        .await
+        .expect("request sent");
+    let mut piece = [0_u8; 16];
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if reads && matches!(stream.read(&mut piece).await, Ok(0) | Err(_)) {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exporter_survives_every_fault_at_once() {
+    let duration = soak_duration();
+    let sim = simulator(&format!(
+        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\nqps_limit: 15\nlatency: 5ms\n\
+         faults: {{internal_error: 0.04, service_unavailable: 0.04, malformed: 0.04, truncated: 0.04, hang: 0.02}}\n\
+         jobs:\n  - {{id: 1, fault: bad_gateway}}\n  - {{id: 2, fault: oversized}}\n  - {{id: 3, fault: throttle}}\n{}",
+        job_list(10, 40)
+    ))
+    .await;
+    let jobs: Vec<String> = [1, 2, 3]
+        .into_iter()
+        .chain(10..50)
+        .map(|id| id.to_string())
+        .collect();
+    let body = |interval: &str| {
+        format!(
+            "endpoint: {}\ninterval: {interval}\nsettled_interval: {interval}\njob_info_interval: {interval}\n\
+             concurrency: 8\ntimeouts: {{connect: 1s, request: 400ms}}\n\
+             retries: {{max_attempts: 2, base_delay: 50ms, max_delay: 200ms}}\n\
+             rate_limit: {{describe_deployment_job_status: 20, describe_deployment_job: 5}}\n\
+             jobs: [{}]\n",
+            sim.endpoint(),
+            jobs.join(", ")
+        )
+    };
+    let cfg = config_file(&body("2s"));
+    let exporter = Exporter::start(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--web.enable-lifecycle",
+            "--web.max-requests=0",
+        ],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+        ],
+    );
+    let address: SocketAddr = exporter
+        .url("")
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    let until = started + duration;
+    let slow: Vec<_> = (0..6)
+        .map(|i| tokio::spawn(slow_client(address, i % 2 == 0, until)))
+        .collect();
+    let client = reqwest::Client::new();
+    let (mut scrapes, mut rss) = (0_u32, Vec::new());
+    while Instant::now() < until {
+        let response = client
+            .get(exporter.url("/metrics"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("every scrape is answered");
+        assert_eq!(response.status().as_u16(), 200);
+        let compressed = response.bytes().await.expect("whole body");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_string(&mut text)
+            .expect("gzip body");
+        assert!(text.contains("aliyun_cas_exporter_build_info"));
+        let (status, _) = exporter.get("/metrics").await;
+        assert_eq!(status, 200);
+        scrapes += 2;
+        rss.push((started.elapsed(), rss_kib(exporter.pid())));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for client in slow {
+        client.await.unwrap();
+    }
+
+    // Quiet the poller (every wait becomes an hour), let the calls in flight
+    // end, then every call the simulator saw must be in the metrics.
+    std::fs::write(&cfg.path, body("1h")).unwrap();
+    assert_eq!(exporter.reload().await.0, 200);
+    // Calls queued behind the rate limiter still leave after the reload: wait
+    // until the simulator has seen nothing for longer than a timed-out call takes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = sim.requests().last().map(|r| r.at.elapsed());
+        if last.is_some_and(|idle| idle > Duration::from_secs(2)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the poller never went quiet");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut simulated: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for request in sim.requests() {
+        let action = request.params.get("Action").cloned().unwrap_or_default();
+        *simulated
+            .entry((action, exporter_code(&request.code).to_owned()))
+            .or_default() += 1.0;
+    }
+    let metrics = exporter.metrics().await;
+    let exported: BTreeMap<(String, String), f64> = metrics
+        .matching("aliyun_cas_api_requests_total", &[("account", "default")])
+        .into_iter()
+        .map(|s| {
+            (
+                (s.labels["action"].clone(), s.labels["code"].clone()),
+                s.value,
+            )
+        })
+        .collect();
+    assert_eq!(exported, simulated);
+    for code in [
+        "OK",
+        "InternalError",
+        "ServiceUnavailable",
+        "Throttling.User",
+        "decode",
+        "timeout",
+        "http",
+        "ResponseTooLarge",
+    ] {
+        assert!(
+            simulated.keys().any(|(_, c)| c == code),
+            "no {code} in {simulated:?}"
+        );
+    }
+
+    let quarter = duration / 4;
+    let peak = |from: Duration, to: Duration| {
+        rss.iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .map(|(_, kib)| *kib)
+            .max()
+            .expect("RSS samples in the window")
+    };
+    let first = peak(quarter, 2 * quarter);
+    let last = peak(duration - quarter, duration);
+    assert!(
+        last as f64 <= first as f64 * RSS_MARGIN + RSS_SLACK_KIB as f64,
+        "RSS grew from {first} KiB to {last} KiB over {duration:?}"
+    );
+
+    let (status, logs) = exporter.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !logs.iter().any(|l| l.contains("panicked")),
+        "{}",
+        logs.join("\n")
+    );
+    eprintln!(
+        "soak: {scrapes} scrapes over {duration:?}, {} API calls, RSS {first} KiB -> {last} KiB",
+        simulated.values().sum::<f64>()
+    );
+}
