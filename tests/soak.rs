@@ -80,7 +80,7 @@ async fn the_exporter_survives_every_fault_at_once() {
     let body = |interval: &str| {
         format!(
             "endpoint: {}\ninterval: {interval}\nsettled_interval: {interval}\njob_info_interval: {interval}\n\
-             concurrency: 8\ntimeouts: {{connect: 1s, request: 400ms}}\n\
+             concurrency: 8\ntimeouts: {{connect: 1s, request: 1s}}\n\
              retries: {{max_attempts: 2, base_delay: 50ms, max_delay: 200ms}}\n\
              rate_limit: {{describe_deployment_job_status: 20, describe_deployment_job: 5}}\n\
              jobs: [{}]\n",
@@ -170,7 +170,39 @@ async fn the_exporter_survives_every_fault_at_once() {
             )
         })
         .collect();
-    assert_eq!(exported, simulated);
+    // Every call is counted exactly once. On a loaded machine the exporter may
+    // give up on an answer the simulator did send (counted there under its
+    // code, here as `timeout`), so codes agree up to such late answers.
+    let per_action = |counts: &BTreeMap<(String, String), f64>| {
+        let mut totals: BTreeMap<String, f64> = BTreeMap::new();
+        for ((action, _), n) in counts {
+            *totals.entry(action.clone()).or_default() += n;
+        }
+        totals
+    };
+    assert_eq!(per_action(&exported), per_action(&simulated));
+    let mut late = 0.0;
+    for (key, &simulated_n) in &simulated {
+        let exported_n = exported.get(key).copied().unwrap_or(0.0);
+        if key.1 == "timeout" {
+            assert!(
+                exported_n >= simulated_n,
+                "{key:?}: {exported_n} < {simulated_n}"
+            );
+            late += exported_n - simulated_n;
+        } else {
+            assert!(
+                exported_n <= simulated_n,
+                "{key:?}: {exported_n} > {simulated_n}"
+            );
+        }
+    }
+    assert!(
+        exported
+            .keys()
+            .all(|key| key.1 == "timeout" || simulated.contains_key(key)),
+        "{exported:?}"
+    );
     for code in [
         "OK",
         "InternalError",
@@ -210,7 +242,8 @@ async fn the_exporter_survives_every_fault_at_once() {
         logs.join("\n")
     );
     eprintln!(
-        "soak: {scrapes} scrapes over {duration:?}, {} API calls, RSS {first} KiB -> {last} KiB",
+        "soak: {scrapes} scrapes over {duration:?}, {} API calls ({late} answered after the \
+         client's timeout), RSS {first} KiB -> {last} KiB",
         simulated.values().sum::<f64>()
     );
 }

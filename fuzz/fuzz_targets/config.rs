@@ -1,0 +1,15 @@
+//! Any text as a configuration file: it is accepted or refused, never a panic.
+#![no_main]
+
+use aliyun_cas_exporter::config::Config;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let env = |name: &str| (name == "SET").then(|| "value".to_owned());
+        if let Err(error) = Config::parse(text, "fuzz.yaml", &env) {
+            // Every refusal names the file, so the user knows where to look.
+            assert!(error.to_string().contains("fuzz.yaml"), "{error}");
+        }
+    }
+});
