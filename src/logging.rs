@@ -51,7 +51,7 @@ pub fn init(level: LogLevel, format: LogFormat) {
 
 /// The text a panic carries. Log pipelines then get panics in the configured
 /// format, as one line, instead of the standard library's free text.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     if let Some(text) = payload.downcast_ref::<&str>() {
         text
     } else if let Some(text) = payload.downcast_ref::<String>() {

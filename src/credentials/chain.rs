@@ -23,6 +23,13 @@ pub struct Sts {
     pub vpc: bool,
 }
 
+impl Sts {
+    /// The endpoint these settings resolve to.
+    fn resolve(&self) -> Result<StsEndpoint, CredentialsError> {
+        StsEndpoint::resolve(self.endpoint.as_deref(), self.region.as_deref(), self.vpc)
+    }
+}
+
 /// Defaults for roles assumed through STS.
 #[derive(Debug, Clone)]
 pub struct RoleSettings {
@@ -168,11 +175,7 @@ fn build_attempt<'a>(
                 sts,
             } => Arc::new(AssumeRole {
                 http: sts_http()?,
-                endpoint: StsEndpoint::resolve(
-                    sts.endpoint.as_deref(),
-                    sts.region.as_deref(),
-                    sts.vpc,
-                )?,
+                endpoint: sts.resolve()?,
                 source: {
                     let quiet = BuildContext {
                         observer: Arc::new(Quiet),
@@ -197,11 +200,7 @@ fn build_attempt<'a>(
                 sts,
             } => Arc::new(AssumeRoleWithOidc {
                 http: sts_http()?,
-                endpoint: StsEndpoint::resolve(
-                    sts.endpoint.as_deref(),
-                    sts.region.as_deref(),
-                    sts.vpc,
-                )?,
+                endpoint: sts.resolve()?,
                 role_arn: role_arn.clone(),
                 provider_arn: provider_arn.clone(),
                 token_file: token_file.clone(),
@@ -411,15 +410,7 @@ pub fn metadata_endpoint(options: &ChainOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::credentials::tests::env;
 
     fn places(pairs: &[(&str, &str)]) -> Vec<(String, Result<String, String>)> {
         default_chain(&env(pairs), &ChainOptions::default())

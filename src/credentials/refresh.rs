@@ -236,6 +236,17 @@ mod tests {
         }
     }
 
+    impl Fake {
+        fn new(lifetime: Duration, prefetch: Option<Duration>) -> Arc<Self> {
+            Arc::new(Self {
+                lifetime,
+                calls: AtomicUsize::new(0),
+                failing: Mutex::new(false),
+                prefetch,
+            })
+        }
+    }
+
     #[derive(Default)]
     struct Seen(Mutex<(usize, usize)>);
 
@@ -258,12 +269,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn refreshes_ahead_of_expiry_and_survives_failures() {
-        let fake = Arc::new(Fake {
-            lifetime: Duration::from_secs(3600),
-            calls: AtomicUsize::new(0),
-            failing: Mutex::new(false),
-            prefetch: None,
-        });
+        let fake = Fake::new(Duration::from_secs(3600), None);
         let seen = Arc::new(Seen::default());
         let shutdown = CancellationToken::new();
         let provider = RefreshingProvider::start(fake.clone(), seen.clone(), shutdown.clone())
@@ -295,12 +301,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn short_lived_credentials_are_refreshed_halfway_not_in_a_loop() {
-        let fake = Arc::new(Fake {
-            lifetime: Duration::from_secs(600),
-            calls: AtomicUsize::new(0),
-            failing: Mutex::new(false),
-            prefetch: None,
-        });
+        let fake = Fake::new(Duration::from_secs(600), None);
         let shutdown = CancellationToken::new();
         let provider =
             RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
@@ -318,12 +319,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_prefetch_refreshes_long_lived_credentials_early() {
-        let fake = Arc::new(Fake {
-            lifetime: Duration::from_secs(6 * 3600),
-            calls: AtomicUsize::new(0),
-            failing: Mutex::new(false),
-            prefetch: Some(Duration::from_secs(3600)),
-        });
+        let fake = Fake::new(
+            Duration::from_secs(6 * 3600),
+            Some(Duration::from_secs(3600)),
+        );
         let shutdown = CancellationToken::new();
         let provider =
             RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
@@ -342,12 +341,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expired_credentials_are_refused_not_used() {
-        let fake = Arc::new(Fake {
-            lifetime: Duration::from_secs(16 * 60),
-            calls: AtomicUsize::new(0),
-            failing: Mutex::new(false),
-            prefetch: None,
-        });
+        let fake = Fake::new(Duration::from_secs(16 * 60), None);
         let shutdown = CancellationToken::new();
         let provider =
             RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
