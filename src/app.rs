@@ -8,6 +8,7 @@ use crate::credentials::{
     BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
 };
 use crate::http::serve::{ConnectionLimits, serve};
+use crate::http::web_config::{WebConfigError, WebGuard};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
 use crate::poller::{AccountPoller, AccountSettings};
@@ -53,6 +54,9 @@ pub enum AppError {
     /// The configuration file is wrong.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The web config file (TLS, basic auth, headers) is wrong.
+    #[error("web config (--web.config.file): {0}")]
+    WebConfig(#[from] WebConfigError),
 }
 
 /// Counts an account's credential refreshes in the self-metrics.
@@ -299,6 +303,7 @@ impl Pollers {
 pub struct Exporter {
     listener: TcpListener,
     service: Arc<ExporterService>,
+    guard: Option<Arc<WebGuard>>,
     pollers: Pollers,
     source: ConfigSource,
     reloads: mpsc::Receiver<ReloadRequest>,
@@ -328,6 +333,10 @@ impl Exporter {
             running: BTreeMap::new(),
         };
         let prepared = pollers.prepare(config).await?;
+        let guard = match &web.config_file {
+            Some(path) => Some(Arc::new(WebGuard::load(path)?)),
+            None => None,
+        };
         let address = listen_address(&web.listen_address);
         let listener = TcpListener::bind(&address)
             .await
@@ -352,6 +361,7 @@ impl Exporter {
         Ok(Self {
             listener,
             service,
+            guard,
             pollers,
             source,
             reloads,
@@ -372,7 +382,13 @@ impl Exporter {
     /// Polls and serves until the shutdown token fires; reloads on request.
     pub async fn run(mut self) {
         if let Some(address) = self.local_addr() {
-            tracing::info!(address = %address, "listening");
+            let policy = self.guard.as_ref().map(|g| g.policy());
+            tracing::info!(
+                address = %address,
+                tls = policy.as_ref().is_some_and(|p| p.tls().is_some()),
+                basic_auth = policy.as_ref().is_some_and(|p| p.requires_auth()),
+                "listening"
+            );
         }
         let shutdown = self.pollers.shutdown.clone();
         let server = tokio::spawn(serve(
@@ -381,6 +397,7 @@ impl Exporter {
             shutdown.clone(),
             DRAIN,
             ConnectionLimits::default(),
+            self.guard,
         ));
         loop {
             tokio::select! {

@@ -44,6 +44,10 @@ pub struct Cli {
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
     pub max_requests: usize,
 
+    /// TLS, basic-auth and header settings in the exporter-toolkit web config format (re-read when it or its files change).
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Allow `POST /-/reload` to read the configuration again (SIGHUP always does).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,

@@ -5,10 +5,12 @@ use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN
 use aliyun_cas_exporter::config::Config;
 use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
+use aliyun_cas_exporter::http::web_config::WebGuard;
 use aliyun_cas_exporter::shard::Shard;
 use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
 use aliyun_cas_exporter::{demo, logging};
 use clap::Parser;
+use std::path::Path;
 use std::process::ExitCode;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +23,7 @@ fn env(name: &str) -> Option<String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-        return check_config(&path.to_string_lossy()).await;
+        return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
     }
     logging::init(cli.log_level, cli.log_format);
     match run(cli).await {
@@ -57,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         telemetry_path: cli.telemetry_path,
         enable_lifecycle: cli.enable_lifecycle,
         max_requests: cli.max_requests,
+        config_file: cli.web_config_file,
     };
     let hostname = std::env::var("HOSTNAME").ok();
     let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
@@ -92,7 +95,22 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-async fn check_config(path: &str) -> ExitCode {
+async fn check_config(path: &str, web_config: Option<&Path>) -> ExitCode {
+    let web = match web_config.map(WebGuard::load).transpose() {
+        Ok(guard) => guard.map(|guard| guard.policy()),
+        Err(error) => {
+            eprintln!("web config (--web.config.file): {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let (Some(policy), Some(file)) = (web, web_config) {
+        println!(
+            "{}: valid (TLS: {}, basic auth: {})",
+            file.display(),
+            if policy.tls().is_some() { "on" } else { "off" },
+            if policy.requires_auth() { "on" } else { "off" },
+        );
+    }
     let checked = match Config::load(path, &env) {
         Err(error) => Err(error.to_string()),
         Ok(config) => match check_credentials(&config, env).await {

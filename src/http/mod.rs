@@ -2,5 +2,6 @@
 
 pub mod serve;
 mod server;
+pub mod web_config;
 
 pub use server::{ExporterService, ReloadRequest, WebOptions, listen_address};

@@ -1,5 +1,6 @@
 //! The accept loop shared by the exporter's web server and the simulator.
 
+use super::web_config::{Policy, WebGuard};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -12,6 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -50,12 +52,14 @@ impl Default for ConnectionLimits {
 }
 
 /// Accepts connections on `listener` until `shutdown`, then lets open exchanges finish for up to `drain`.
+/// With a `guard`, each connection gets the TLS, authentication and headers of its web config.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     shutdown: CancellationToken,
     drain: Duration,
     limits: ConnectionLimits,
+    guard: Option<Arc<WebGuard>>,
 ) {
     let mut connections = JoinSet::new();
     loop {
@@ -73,25 +77,27 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
-        let handler = Arc::clone(&handler);
-        let shutdown = shutdown.clone();
+        let connection = Connection {
+            handler: Arc::clone(&handler),
+            peer,
+            shutdown: shutdown.clone(),
+            limits,
+        };
+        let guard = guard.clone();
         connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let handler = Arc::clone(&handler);
-                async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(limits.max_age) => {}
+            let Some(guard) = guard else {
+                return connection.drive(stream, None).await;
+            };
+            // Read per connection, off the accept loop: a slow disk must not stop accepting.
+            let policy = guard.policy();
+            let Some(acceptor) = policy.tls().cloned() else {
+                return connection.drive(stream, Some(policy)).await;
+            };
+            match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => connection.drive(stream, Some(policy)).await,
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
-            connection.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(limits.close_grace, connection).await;
         });
     }
     drop(listener);
@@ -104,6 +110,56 @@ pub async fn serve<H: Handler>(
             open = connections.len(),
             "closing connections that did not finish in time"
         );
+    }
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection<H> {
+    handler: Arc<H>,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+    limits: ConnectionLimits,
+}
+
+impl<H: Handler> Connection<H> {
+    /// Serves HTTP/1.1 on `stream` until the client leaves, the connection ages out or shutdown.
+    async fn drive<S>(self, stream: S, policy: Option<Arc<Policy>>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            handler,
+            peer,
+            shutdown,
+            limits,
+        } = self;
+        let service = service_fn(move |request: Request<Incoming>| {
+            let handler = Arc::clone(&handler);
+            let policy = policy.clone();
+            async move {
+                let Some(policy) = policy else {
+                    return Ok::<_, Infallible>(handler.handle(request, peer).await);
+                };
+                let mut response = match policy.authorize(request.headers()).await {
+                    Ok(()) => handler.handle(request, peer).await,
+                    Err(denied) => denied,
+                };
+                policy.decorate(&mut response);
+                Ok(response)
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(limits.max_age) => {}
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(limits.close_grace, connection).await;
     }
 }
 
@@ -138,6 +194,7 @@ mod tests {
             shutdown.clone(),
             Duration::ZERO,
             limits,
+            None,
         ));
         (address, shutdown)
     }

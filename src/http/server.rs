@@ -23,6 +23,8 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// Requests handled at once; beyond, 503 (0: no limit).
     pub max_requests: usize,
+    /// TLS, basic authentication and headers, in the exporter-toolkit format.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// A request to read the configuration again; the answer says whether it took.

@@ -230,6 +230,7 @@ impl Simulator {
             // Hanging answers are the point of some tests: never wait for them.
             Duration::ZERO,
             ConnectionLimits::default(),
+            None,
         ));
         Ok(Self {
             address,

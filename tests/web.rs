@@ -1,0 +1,441 @@
+//! The web config end to end: TLS and mutual TLS with real clients, basic auth,
+//! headers, changes applied without a restart, and refusals that stop start-up.
+
+mod support;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use reqwest::{Certificate, Client, Identity};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::{Exporter, KEY_ID, SECRET, config_file, run_to_end};
+
+/// A certificate authority that issues server and client certificates for 127.0.0.1.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        Self {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// Certificate and key PEM for `usage`.
+    fn issue(&self, usage: ExtendedKeyUsagePurpose) -> (String, String) {
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "test");
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn root(&self) -> Certificate {
+        Certificate::from_pem(self.pem.as_bytes()).unwrap()
+    }
+
+    /// A client identity (certificate and key in one PEM) issued by this CA.
+    fn client_identity(&self) -> Identity {
+        let (cert, key) = self.issue(ExtendedKeyUsagePurpose::ClientAuth);
+        Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap()
+    }
+}
+
+/// A folder holding a web config and the files it names, relative to it.
+struct WebDir {
+    dir: tempfile::TempDir,
+}
+
+impl WebDir {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        // Written beside and renamed over, as config management does: never seen half-written.
+        let part = self.dir.path().join(format!(".{name}.part"));
+        std::fs::write(&part, text).unwrap();
+        std::fs::rename(&part, &path).unwrap();
+        path
+    }
+
+    /// Writes a server certificate from `ca` and the web config `yaml`; returns the config's path.
+    fn tls(&self, ca: &Ca, yaml: &str) -> String {
+        let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
+        self.write("server.crt", &cert);
+        self.write("server.key", &key);
+        self.write("client-ca.crt", &ca.pem);
+        self.config(yaml)
+    }
+
+    fn config(&self, yaml: &str) -> String {
+        self.write("web.yml", yaml).to_str().unwrap().to_owned()
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+const TLS: &str = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+
+fn demo(web_config: &str) -> Exporter {
+    Exporter::start(&["--demo", &format!("--web.config.file={web_config}")], &[])
+}
+
+fn client(roots: &[&Ca], identity: Option<Identity>) -> Client {
+    let mut builder = Client::builder()
+        .tls_certs_only(roots.iter().map(|ca| ca.root()))
+        .timeout(Duration::from_secs(10));
+    if let Some(identity) = identity {
+        builder = builder.identity(identity);
+    }
+    builder.build().unwrap()
+}
+
+/// Status and body, or the error's chain when the exchange failed.
+async fn fetch(client: &Client, url: &str) -> Result<(u16, String), String> {
+    match client.get(url).send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            Ok((status, response.text().await.map_err(chain)?))
+        }
+        Err(error) => Err(chain(error)),
+    }
+}
+
+fn chain(error: reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn https(exporter: &Exporter, path: &str) -> String {
+    format!("https://{}{path}", exporter.address)
+}
+
+#[tokio::test]
+async fn tls_serves_clients_that_trust_the_ca_and_only_them() {
+    let ca = Ca::new("exporter CA");
+    let dir = WebDir::new();
+    let exporter = demo(&dir.tls(&ca, TLS));
+    exporter
+        .wait_for_log(&["message=listening", "tls=true", "basic_auth=false"])
+        .await;
+    let (status, body) = fetch(&client(&[&ca], None), &https(&exporter, "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("# TYPE aliyun_cas_exporter_build_info gauge\n"),
+        "{body}"
+    );
+
+    let stranger = Ca::new("another CA");
+    let refused = fetch(&client(&[&stranger], None), &https(&exporter, "/metrics"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("invalid peer certificate: UnknownIssuer"),
+        "{refused}"
+    );
+    let plain = fetch(&Client::new(), &exporter.url("/metrics")).await;
+    assert!(plain.is_err(), "plain HTTP was answered: {plain:?}");
+}
+
+#[tokio::test]
+async fn tls_versions_follow_min_version() {
+    let ca = Ca::new("exporter CA");
+    let dir = WebDir::new();
+    let exporter = demo(&dir.tls(&ca, &format!("{TLS}  min_version: TLS13\n")));
+    let tls12 = Client::builder()
+        .tls_certs_only([ca.root()])
+        .tls_version_max(reqwest::tls::Version::TLS_1_2)
+        .build()
+        .unwrap();
+    let refused = fetch(&tls12, &https(&exporter, "/-/healthy"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.ends_with("received fatal alert: ProtocolVersion"),
+        "{refused}"
+    );
+    let tls13 = client(&[&ca], None);
+    assert_eq!(
+        fetch(&tls13, &https(&exporter, "/-/healthy"))
+            .await
+            .unwrap(),
+        (200, "Healthy\n".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn mutual_tls_requires_a_certificate_from_the_client_ca() {
+    let ca = Ca::new("exporter CA");
+    let dir = WebDir::new();
+    let exporter = demo(&dir.tls(
+        &ca,
+        &format!(
+            "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-ca.crt\n"
+        ),
+    ));
+    let url = https(&exporter, "/-/healthy");
+    let anonymous = fetch(&client(&[&ca], None), &url).await.unwrap_err();
+    assert!(
+        anonymous.ends_with("received fatal alert: CertificateRequired"),
+        "{anonymous}"
+    );
+    let stranger = Ca::new("another CA");
+    let foreign = fetch(&client(&[&ca], Some(stranger.client_identity())), &url)
+        .await
+        .unwrap_err();
+    assert!(
+        foreign.ends_with("received fatal alert: UnknownCA"),
+        "{foreign}"
+    );
+    assert_eq!(
+        fetch(&client(&[&ca], Some(ca.client_identity())), &url)
+            .await
+            .unwrap(),
+        (200, "Healthy\n".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn basic_auth_answers_401_unless_the_password_is_right() {
+    let dir = WebDir::new();
+    let alice = bcrypt::hash("alice-password", 4).unwrap();
+    let bob = bcrypt::hash("bob-password", 5).unwrap();
+    let exporter = demo(&dir.config(&format!(
+        "basic_auth_users:\n  alice: {alice}\n  bob: '{bob}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"default-src 'none'\"\n"
+    )));
+    exporter
+        .wait_for_log(&["message=listening", "tls=false", "basic_auth=true"])
+        .await;
+    let http = Client::new();
+    let url = exporter.url("/metrics");
+    let send = |user: Option<(&str, &str)>| {
+        let mut request = http.get(&url);
+        if let Some((user, password)) = user {
+            request = request.basic_auth(user, Some(password));
+        }
+        request.send()
+    };
+    for (who, credentials) in [
+        ("nobody", None),
+        ("wrong password", Some(("alice", "bob-password"))),
+        ("unknown user", Some(("mallory", "alice-password"))),
+        ("empty password", Some(("bob", ""))),
+    ] {
+        let response = send(credentials).await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{who}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"aliyun-cas-exporter\", charset=\"UTF-8\"",
+            "{who}"
+        );
+        assert_eq!(response.headers()["x-frame-options"], "deny", "{who}");
+        assert_eq!(response.text().await.unwrap(), "Unauthorized\n", "{who}");
+    }
+    for (user, password) in [("alice", "alice-password"), ("bob", "bob-password")] {
+        // Twice: the second answer comes from the cache of verified passwords.
+        for _ in 0..2 {
+            let response = send(Some((user, password))).await.unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{user}");
+            assert_eq!(
+                response.headers()["content-security-policy"],
+                "default-src 'none'"
+            );
+            assert!(
+                response
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("aliyun_cas_exporter_build_info")
+            );
+        }
+    }
+    let logs = exporter.logs().join("\n");
+    assert!(
+        !logs.contains("alice-password") && !logs.contains(&alice),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn changed_certificates_and_users_apply_to_new_connections() {
+    let first = Ca::new("first CA");
+    let dir = WebDir::new();
+    let web = dir.tls(&first, TLS);
+    let exporter = demo(&web);
+    let url = https(&exporter, "/-/healthy");
+    assert_eq!(fetch(&client(&[&first], None), &url).await.unwrap().0, 200);
+
+    let second = Ca::new("second CA");
+    let (cert, key) = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    dir.write("server.key", &key);
+    dir.write("server.crt", &cert);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fetch(&client(&[&second], None), &url).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    exporter
+        .wait_for_log(&["web config reloaded", "tls=true"])
+        .await;
+
+    // A broken key is refused and the running certificate stays.
+    dir.write("server.key", "not a key\n");
+    assert_eq!(fetch(&client(&[&second], None), &url).await.unwrap().0, 200);
+    let refused = exporter
+        .wait_for_log(&["web config change refused; the running web config stays"])
+        .await;
+    assert!(refused.contains("server.key"), "{refused}");
+    assert!(refused.contains("tls_server_config.key_file"), "{refused}");
+
+    // Users added later are asked for on the next connection.
+    dir.write("server.key", &key);
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    dir.write(
+        "web.yml",
+        &format!("{TLS}basic_auth_users:\n  carol: {hash}\n"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fetch(&client(&[&second], None), &url).await.map(|r| r.0) != Ok(401) {
+        assert!(Instant::now() < deadline, "the new user list never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let response = client(&[&second], None)
+        .get(&url)
+        .basic_auth("carol", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // Turning TLS off takes a restart: the change is refused, TLS stays.
+    dir.write("web.yml", &format!("basic_auth_users:\n  carol: {hash}\n"));
+    let response = client(&[&second], None)
+        .get(&url)
+        .basic_auth("carol", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    exporter
+        .wait_for_log(&["turning TLS on or off needs a restart"])
+        .await;
+}
+
+#[test]
+fn a_wrong_web_config_stops_start_up_and_says_where() {
+    let dir = WebDir::new();
+    let cases = [
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nrate_limit:\n  burst: 10\n",
+            ":5:3: rate_limit: not supported by this exporter; --web.max-requests bounds the requests served at once".to_owned(),
+        ),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  keyfile: server.key\n",
+            ":3:3: tls_server_config: unknown field `keyfile`, expected one of".to_owned(),
+        ),
+        (
+            "tls_server_config:\n  cert_file: missing.crt\n  key_file: server.key\n",
+            format!(
+                "cannot read cert_file {}: No such file or directory (os error 2); check the path set as tls_server_config.cert_file in ",
+                dir.path().join("missing.crt").display()
+            ),
+        ),
+        (
+            "basic_auth_users:\n  alice: hunter2\n",
+            ":2:10: basic_auth_users.alice: is not a bcrypt hash".to_owned(),
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let web = dir.config(yaml);
+        let (status, _, stderr) = run_to_end(
+            &[
+                "--demo",
+                "--web.listen-address=127.0.0.1:0",
+                &format!("--web.config.file={web}"),
+            ],
+            &[],
+        );
+        assert_eq!(status.code(), Some(1), "{yaml}");
+        assert!(
+            stderr.contains(&expected),
+            "{yaml}\nexpected: {expected}\nstderr: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+#[test]
+fn config_check_also_checks_the_web_config() {
+    let ca = Ca::new("exporter CA");
+    let dir = WebDir::new();
+    let web = dir.tls(&ca, TLS);
+    let config = config_file("endpoint: intl\njobs: [8888]\n");
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+    ];
+    let config_path = config.path.to_str().unwrap();
+    let (status, stdout, stderr) = run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            config_path,
+            "--web.config.file",
+            &web,
+        ],
+        &env,
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "{web}: valid (TLS: on, basic auth: off)\n{config_path}: valid (accounts: 1, jobs listed by ID: 1, accounts with discovery: 0)\n"
+        )
+    );
+    dir.write("server.key", "garbage\n");
+    let (status, stdout, stderr) = run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            config_path,
+            "--web.config.file",
+            &web,
+        ],
+        &env,
+    );
+    assert_eq!((status.code(), stdout.as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "web config (--web.config.file): {web}: `tls_server_config.key_file`: {}/server.key holds no private key in PEM (PKCS#8, PKCS#1 or SEC1)\n",
+            dir.path().display()
+        )
+    );
+}
