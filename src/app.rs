@@ -349,6 +349,7 @@ impl Exporter {
             metrics,
             lifecycle,
             web.max_requests,
+            guard.clone(),
         ));
         pollers.apply(prepared).await;
         if shard.count > 1 {
@@ -382,7 +383,7 @@ impl Exporter {
     /// Polls and serves until the shutdown token fires; reloads on request.
     pub async fn run(mut self) {
         if let Some(address) = self.local_addr() {
-            let policy = self.guard.as_ref().map(|g| g.policy());
+            let policy = self.guard.as_ref().map(|g| g.current());
             tracing::info!(
                 address = %address,
                 tls = policy.as_ref().is_some_and(|p| p.tls().is_some()),

@@ -188,38 +188,6 @@ async fn tls_versions_follow_min_version() {
 }
 
 #[tokio::test]
-async fn mutual_tls_requires_a_certificate_from_the_client_ca() {
-    let ca = Ca::new("exporter CA");
-    let dir = WebDir::new();
-    let exporter = demo(&dir.tls(
-        &ca,
-        &format!(
-            "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-ca.crt\n"
-        ),
-    ));
-    let url = https(&exporter, "/-/healthy");
-    let anonymous = fetch(&client(&[&ca], None), &url).await.unwrap_err();
-    assert!(
-        anonymous.ends_with("received fatal alert: CertificateRequired"),
-        "{anonymous}"
-    );
-    let stranger = Ca::new("another CA");
-    let foreign = fetch(&client(&[&ca], Some(stranger.client_identity())), &url)
-        .await
-        .unwrap_err();
-    assert!(
-        foreign.ends_with("received fatal alert: UnknownCA"),
-        "{foreign}"
-    );
-    assert_eq!(
-        fetch(&client(&[&ca], Some(ca.client_identity())), &url)
-            .await
-            .unwrap(),
-        (200, "Healthy\n".to_owned())
-    );
-}
-
-#[tokio::test]
 async fn basic_auth_answers_401_unless_the_password_is_right() {
     let dir = WebDir::new();
     let alice = bcrypt::hash("alice-password", 4).unwrap();
@@ -280,8 +248,46 @@ async fn basic_auth_answers_401_unless_the_password_is_right() {
     );
 }
 
+/// Requests `url` every 50 ms (each may start a look at the files) until a log line
+/// written after the first `since` holds every one of `parts`.
+async fn poke_until_logged(
+    exporter: &Exporter,
+    client: &Client,
+    url: &str,
+    since: usize,
+    parts: &[&str],
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let _ = fetch(client, url).await;
+        if let Some(line) = exporter
+            .logs()
+            .into_iter()
+            .skip(since)
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+        {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {parts:?}; logs:\n{}",
+            exporter.logs().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Requests `url` until the status is `want` (or the exchange fails, for `None`).
+async fn poke_until(client: &Client, url: &str, want: Option<u16>, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fetch(client, url).await.ok().map(|r| r.0) != want {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
-async fn changed_certificates_and_users_apply_to_new_connections() {
+async fn changed_certificates_and_users_apply_without_a_restart() {
     let first = Ca::new("first CA");
     let dir = WebDir::new();
     let web = dir.tls(&first, TLS);
@@ -289,63 +295,158 @@ async fn changed_certificates_and_users_apply_to_new_connections() {
     let url = https(&exporter, "/-/healthy");
     assert_eq!(fetch(&client(&[&first], None), &url).await.unwrap().0, 200);
 
+    // A renewed certificate is served once both files are written.
     let second = Ca::new("second CA");
+    let trusts_second = client(&[&second], None);
     let (cert, key) = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
     dir.write("server.key", &key);
     dir.write("server.crt", &cert);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fetch(&client(&[&second], None), &url).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the new certificate was never served"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    exporter
-        .wait_for_log(&["web config reloaded", "tls=true"])
-        .await;
+    poke_until(
+        &trusts_second,
+        &url,
+        Some(200),
+        "serving the renewed certificate",
+    )
+    .await;
 
-    // A broken key is refused and the running certificate stays.
+    // A broken key is refused once and the running certificate stays.
+    let since = exporter.logs().len();
     dir.write("server.key", "not a key\n");
-    assert_eq!(fetch(&client(&[&second], None), &url).await.unwrap().0, 200);
-    let refused = exporter
-        .wait_for_log(&["web config change refused; the running web config stays"])
-        .await;
-    assert!(refused.contains("server.key"), "{refused}");
-    assert!(refused.contains("tls_server_config.key_file"), "{refused}");
+    let refused = poke_until_logged(
+        &exporter,
+        &trusts_second,
+        &url,
+        since,
+        &["web config change refused"],
+    )
+    .await;
+    let key_path = dir.path().join("server.key");
+    assert!(
+        refused.contains(&format!(
+            "`tls_server_config.key_file`: {} holds no private key",
+            key_path.display()
+        )),
+        "{refused}"
+    );
+    assert_eq!(fetch(&trusts_second, &url).await.unwrap().0, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(fetch(&trusts_second, &url).await.unwrap().0, 200);
+    let refusals = exporter.logs()[since..]
+        .iter()
+        .filter(|l| l.contains("web config change refused"))
+        .count();
+    assert_eq!(refusals, 1, "one bad write is reported once");
 
-    // Users added later are asked for on the next connection.
-    dir.write("server.key", &key);
-    let hash = bcrypt::hash("pw", 4).unwrap();
+    // Files the refused config named are watched too: creating them applies it.
+    let since = exporter.logs().len();
     dir.write(
         "web.yml",
-        &format!("{TLS}basic_auth_users:\n  carol: {hash}\n"),
+        "tls_server_config:\n  cert_file: next.crt\n  key_file: next.key\n",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fetch(&client(&[&second], None), &url).await.map(|r| r.0) != Ok(401) {
-        assert!(Instant::now() < deadline, "the new user list never applied");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let response = client(&[&second], None)
-        .get(&url)
-        .basic_auth("carol", Some("pw"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    poke_until_logged(
+        &exporter,
+        &trusts_second,
+        &url,
+        since,
+        &["web config change refused", "next.crt"],
+    )
+    .await;
+    let third = Ca::new("third CA");
+    let trusts_third = client(&[&third], None);
+    let (next_cert, next_key) = third.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    dir.write("next.key", &next_key);
+    dir.write("next.crt", &next_cert);
+    poke_until(
+        &trusts_third,
+        &url,
+        Some(200),
+        "serving the certificate named by the new config",
+    )
+    .await;
 
-    // Turning TLS off takes a restart: the change is refused, TLS stays.
+    // Users added later are asked for from the next request.
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    dir.write("web.yml", &format!("tls_server_config:\n  cert_file: next.crt\n  key_file: next.key\nbasic_auth_users:\n  carol: {hash}\n"));
+    poke_until(&trusts_third, &url, Some(401), "asking for a password").await;
+    let as_carol = || {
+        trusts_third
+            .get(&url)
+            .basic_auth("carol", Some("pw"))
+            .send()
+    };
+    assert_eq!(as_carol().await.unwrap().status().as_u16(), 200);
+
+    // Turning TLS off takes a restart: the change is refused, TLS stays, and the
+    // running certificate is still watched.
+    let since = exporter.logs().len();
     dir.write("web.yml", &format!("basic_auth_users:\n  carol: {hash}\n"));
-    let response = client(&[&second], None)
-        .get(&url)
-        .basic_auth("carol", Some("pw"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    exporter
-        .wait_for_log(&["turning TLS on or off needs a restart"])
-        .await;
+    poke_until_logged(
+        &exporter,
+        &trusts_third,
+        &url,
+        since,
+        &["turning TLS on or off needs a restart"],
+    )
+    .await;
+    assert_eq!(as_carol().await.unwrap().status().as_u16(), 200);
+    let (cert, key) = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
+    dir.write("next.key", &key);
+    dir.write("next.crt", &cert);
+    poke_until(
+        &trusts_second,
+        &url,
+        Some(401),
+        "renewing the running certificate",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn each_client_auth_type_asks_for_what_go_does_and_mutual_tls_holds() {
+    let ca = Ca::new("exporter CA");
+    let stranger = Ca::new("another CA");
+    const REQUIRED: &str = "received fatal alert: CertificateRequired";
+    const UNKNOWN: &str = "received fatal alert: UnknownCA";
+    // Expected outcome without a certificate, with one from another CA, and with one from the CA.
+    let cases = [
+        ("RequestClientCert", None, None, None),
+        ("RequireAnyClientCert", Some(REQUIRED), None, None),
+        ("VerifyClientCertIfGiven", None, Some(UNKNOWN), None),
+        (
+            "RequireAndVerifyClientCert",
+            Some(REQUIRED),
+            Some(UNKNOWN),
+            None,
+        ),
+    ];
+    for (mode, anonymous, foreign, own) in cases {
+        let dir = WebDir::new();
+        let ca_line = if mode.contains("Verify") {
+            "  client_ca_file: client-ca.crt\n"
+        } else {
+            ""
+        };
+        let exporter = demo(&dir.tls(&ca, &format!("{TLS}  client_auth_type: {mode}\n{ca_line}")));
+        let url = https(&exporter, "/-/healthy");
+        for (who, identity, expected) in [
+            ("no certificate", None, anonymous),
+            (
+                "another CA's certificate",
+                Some(stranger.client_identity()),
+                foreign,
+            ),
+            ("the CA's certificate", Some(ca.client_identity()), own),
+        ] {
+            let outcome = fetch(&client(&[&ca], identity), &url).await;
+            match expected {
+                None => assert_eq!(outcome, Ok((200, "Healthy\n".to_owned())), "{mode}, {who}"),
+                Some(alert) => {
+                    let error = outcome.unwrap_err();
+                    assert!(error.ends_with(alert), "{mode}, {who}: {error}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The accept loop shared by the exporter's web server and the simulator.
 
-use super::web_config::{Policy, WebGuard};
+use super::web_config::WebGuard;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -52,7 +52,7 @@ impl Default for ConnectionLimits {
 }
 
 /// Accepts connections on `listener` until `shutdown`, then lets open exchanges finish for up to `drain`.
-/// With a `guard`, each connection gets the TLS, authentication and headers of its web config.
+/// With a `guard`, each connection gets the TLS settings of the web config as it accepts it.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
@@ -85,16 +85,11 @@ pub async fn serve<H: Handler>(
         };
         let guard = guard.clone();
         connections.spawn(async move {
-            let Some(guard) = guard else {
-                return connection.drive(stream, None).await;
-            };
-            // Read per connection, off the accept loop: a slow disk must not stop accepting.
-            let policy = guard.policy();
-            let Some(acceptor) = policy.tls().cloned() else {
-                return connection.drive(stream, Some(policy)).await;
+            let Some(acceptor) = guard.and_then(|g| g.policy().tls().cloned()) else {
+                return connection.drive(stream).await;
             };
             match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => connection.drive(stream, Some(policy)).await,
+                Ok(Ok(stream)) => connection.drive(stream).await,
                 Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
@@ -123,7 +118,7 @@ struct Connection<H> {
 
 impl<H: Handler> Connection<H> {
     /// Serves HTTP/1.1 on `stream` until the client leaves, the connection ages out or shutdown.
-    async fn drive<S>(self, stream: S, policy: Option<Arc<Policy>>)
+    async fn drive<S>(self, stream: S)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -133,20 +128,9 @@ impl<H: Handler> Connection<H> {
             shutdown,
             limits,
         } = self;
-        let service = service_fn(move |request: Request<Incoming>| {
+        let service = service_fn(move |request| {
             let handler = Arc::clone(&handler);
-            let policy = policy.clone();
-            async move {
-                let Some(policy) = policy else {
-                    return Ok::<_, Infallible>(handler.handle(request, peer).await);
-                };
-                let mut response = match policy.authorize(request.headers()).await {
-                    Ok(()) => handler.handle(request, peer).await,
-                    Err(denied) => denied,
-                };
-                policy.decorate(&mut response);
-                Ok(response)
-            }
+            async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())

@@ -1,12 +1,15 @@
 //! Routes of the exporter: the metrics, a landing page, health and readiness.
 
 use super::serve::Handler;
+use super::web_config::{Policy, WebGuard};
 use crate::metrics::{self, SelfMetrics, VERSION};
 use crate::snapshot::SnapshotStore;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::header::{
+    ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +53,7 @@ pub struct ExporterService {
     lifecycle: Option<mpsc::Sender<ReloadRequest>>,
     in_flight: Arc<Semaphore>,
     max_requests: usize,
+    guard: Option<Arc<WebGuard>>,
 }
 
 impl ExporterService {
@@ -60,6 +64,7 @@ impl ExporterService {
         self_metrics: SelfMetrics,
         lifecycle: Option<mpsc::Sender<ReloadRequest>>,
         max_requests: usize,
+        guard: Option<Arc<WebGuard>>,
     ) -> Self {
         let landing_page = Bytes::from(format!(
             "<!DOCTYPE html>\n<html><head><title>Alibaba Cloud CAS exporter</title></head><body>\n\
@@ -78,15 +83,26 @@ impl ExporterService {
                 max_requests
             })),
             max_requests,
+            guard,
         }
     }
 
-    /// Answers one request: within the concurrency limit, gzip-compressed metrics when asked for.
-    async fn respond(
+    /// Answers one request with the web config's headers added.
+    async fn respond(&self, request: &RequestHead<'_>) -> Response<Full<Bytes>> {
+        let policy = self.guard.as_ref().map(WebGuard::policy);
+        let mut response = self.answer(request, policy.as_deref()).await;
+        if let Some(policy) = &policy {
+            policy.decorate(&mut response);
+        }
+        response
+    }
+
+    /// Within the concurrency limit (which also bounds password checks), for an
+    /// authorised client: gzip-compressed metrics when asked for.
+    async fn answer(
         &self,
-        method: &Method,
-        path: &str,
-        accepts_gzip: bool,
+        request: &RequestHead<'_>,
+        policy: Option<&Policy>,
     ) -> Response<Full<Bytes>> {
         let Ok(_permit) = self.in_flight.try_acquire() else {
             return with_type(
@@ -98,10 +114,15 @@ impl ExporterService {
                 "text/plain; charset=utf-8",
             );
         };
-        if path == "/-/reload" {
-            return self.reload(method).await;
+        if let Some(policy) = policy
+            && let Err(denied) = policy.authorize(request.authorization).await
+        {
+            return denied;
         }
-        self.route(method, path, accepts_gzip)
+        if request.path == "/-/reload" {
+            return self.reload(request.method).await;
+        }
+        self.route(request.method, request.path, request.accepts_gzip)
     }
 
     /// `POST /-/reload`, as in Prometheus: 403 unless lifecycle is enabled, 500 with the reason when refused.
@@ -213,6 +234,14 @@ fn gzip(plain: &[u8]) -> Option<Vec<u8>> {
     encoder.finish().ok()
 }
 
+/// What routing needs of a request.
+struct RequestHead<'a> {
+    method: &'a Method,
+    path: &'a str,
+    accepts_gzip: bool,
+    authorization: Option<&'a HeaderValue>,
+}
+
 impl Handler for ExporterService {
     async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
         let accepts_gzip = request
@@ -224,8 +253,13 @@ impl Handler for ExporterService {
                 v.split(',')
                     .any(|e| e.trim().split(';').next() == Some("gzip"))
             });
-        self.respond(request.method(), request.uri().path(), accepts_gzip)
-            .await
+        let head = RequestHead {
+            method: request.method(),
+            path: request.uri().path(),
+            accepts_gzip,
+            authorization: request.headers().get(AUTHORIZATION),
+        };
+        self.respond(&head).await
     }
 }
 
@@ -240,21 +274,28 @@ mod tests {
             SelfMetrics::default(),
             None,
             max_requests,
+            None,
         )
+    }
+
+    fn get(path: &str, accepts_gzip: bool) -> RequestHead<'_> {
+        RequestHead {
+            method: &Method::GET,
+            path,
+            accepts_gzip,
+            authorization: None,
+        }
     }
 
     #[tokio::test]
     async fn requests_beyond_the_limit_get_503() {
         let service = exporter_service(1);
         let held = service.in_flight.try_acquire().unwrap();
-        let busy = service.respond(&Method::GET, "/-/healthy", false).await;
+        let busy = service.respond(&get("/-/healthy", false)).await;
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         drop(held);
         assert_eq!(
-            service
-                .respond(&Method::GET, "/-/healthy", false)
-                .await
-                .status(),
+            service.respond(&get("/-/healthy", false)).await.status(),
             StatusCode::OK
         );
         let unlimited = exporter_service(0);
@@ -262,10 +303,7 @@ mod tests {
             .map(|_| unlimited.in_flight.try_acquire().unwrap())
             .collect();
         assert_eq!(
-            unlimited
-                .respond(&Method::GET, "/-/healthy", false)
-                .await
-                .status(),
+            unlimited.respond(&get("/-/healthy", false)).await.status(),
             StatusCode::OK
         );
     }
@@ -274,7 +312,7 @@ mod tests {
     async fn metrics_are_gzipped_when_asked_for() {
         use std::io::Read;
         let service = exporter_service(4);
-        let zipped = service.respond(&Method::GET, "/metrics", true).await;
+        let zipped = service.respond(&get("/metrics", true)).await;
         assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
         assert_eq!(zipped.headers()[VARY], "Accept-Encoding");
         let body = http_body_util::BodyExt::collect(zipped.into_body())
@@ -289,9 +327,9 @@ mod tests {
             text.contains("# TYPE aliyun_cas_exporter_build_info gauge\n"),
             "{text}"
         );
-        let plain = service.respond(&Method::GET, "/metrics", false).await;
+        let plain = service.respond(&get("/metrics", false)).await;
         assert!(!plain.headers().contains_key(CONTENT_ENCODING));
-        let healthy = service.respond(&Method::GET, "/-/healthy", true).await;
+        let healthy = service.respond(&get("/-/healthy", true)).await;
         assert!(
             !healthy.headers().contains_key(CONTENT_ENCODING),
             "only the metrics are compressed"

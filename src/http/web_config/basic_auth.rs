@@ -7,37 +7,76 @@ use hyper::header::HeaderValue;
 use sha1::Sha1;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// A password verified once, kept as a keyed digest next to the hash it matched.
+#[derive(Clone)]
+struct Verified {
+    hash: String,
+    digest: Vec<u8>,
+}
 
 /// Checks `Authorization: Basic` headers against the configured users.
 pub struct BasicAuth {
     users: BTreeMap<String, PasswordHash>,
-    /// Checked for unknown users, so that they cost as much as known ones.
+    /// The costliest hash: unknown users are checked against it, so that they cost as
+    /// much as known ones, and failures against cheaper hashes are padded to its time.
     decoy: PasswordHash,
-    /// Per user, a keyed digest of the password last verified, so that a scrape
-    /// with the right password costs no bcrypt run; the password itself is not kept.
-    verified: Mutex<HashMap<String, Vec<u8>>>,
+    /// How long a check against the decoy's cost took last.
+    decoy_time: Mutex<Option<Duration>>,
+    /// Per user, the password last verified, so that a scrape with the right password
+    /// costs no bcrypt run; the password itself is not kept.
+    verified: Mutex<HashMap<String, Verified>>,
     digest_key: [u8; 32],
     /// bcrypt runs one at a time: wrong passwords cannot take every core from the poller.
     bcrypt: Arc<Semaphore>,
 }
 
 impl BasicAuth {
-    /// Authentication for `users`; `None` when there are none (everyone may read).
-    pub fn new(users: BTreeMap<String, PasswordHash>) -> Option<Self> {
-        // The costliest hash, so that no unknown user answers faster than any known one.
+    /// Authentication for `users`, keeping what `previous` verified against unchanged
+    /// hashes; `None` when there are no users (everyone may read).
+    pub fn new(
+        users: BTreeMap<String, PasswordHash>,
+        previous: Option<&BasicAuth>,
+    ) -> Option<Self> {
         let decoy = users.values().max_by_key(|h| h.cost())?.clone();
-        let mut digest_key = [0; 32];
-        if getrandom::fill(&mut digest_key).is_err() {
-            // The key only keeps the digests from being tables of passwords; a weaker one still does.
-            fastrand::fill(&mut digest_key);
-        }
+        let (digest_key, bcrypt, verified, decoy_time) = match previous {
+            Some(previous) => {
+                let verified = previous.verified.lock().unwrap_or_else(|e| e.into_inner());
+                let kept = verified
+                    .iter()
+                    .filter(|(user, v)| users.get(*user).is_some_and(|h| h.expose() == v.hash))
+                    .map(|(user, v)| (user.clone(), v.clone()))
+                    .collect();
+                let decoy_time = *previous
+                    .decoy_time
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let decoy_time = decoy_time.filter(|_| previous.decoy.cost() == decoy.cost());
+                (
+                    previous.digest_key,
+                    Arc::clone(&previous.bcrypt),
+                    kept,
+                    decoy_time,
+                )
+            }
+            None => {
+                let mut key = [0; 32];
+                if getrandom::fill(&mut key).is_err() {
+                    // The key only keeps the digests from being tables of passwords; a weaker one still does.
+                    fastrand::fill(&mut key);
+                }
+                (key, Arc::new(Semaphore::new(1)), HashMap::new(), None)
+            }
+        };
         Some(Self {
             users,
             decoy,
-            verified: Mutex::new(HashMap::new()),
+            decoy_time: Mutex::new(decoy_time),
+            verified: Mutex::new(verified),
             digest_key,
-            bcrypt: Arc::new(Semaphore::new(1)),
+            bcrypt,
         })
     }
 
@@ -53,32 +92,55 @@ impl BasicAuth {
             let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if verified
                 .get(name)
-                .is_some_and(|digest| self.mac(&password).verify_slice(digest).is_ok())
+                .is_some_and(|v| self.mac(&password).verify_slice(&v.digest).is_ok())
             {
                 return true;
             }
         }
         let hash = known.map_or(&self.decoy, |(_, hash)| hash).clone();
-        let Ok(permit) = Arc::clone(&self.bcrypt).acquire_owned().await else {
-            return false;
-        };
         let digest = self.mac(&password).finalize().into_bytes().to_vec();
-        let matches = tokio::task::spawn_blocking(move || {
+        let (matches, took) = self.bcrypt(password, hash.clone()).await;
+        if hash.cost() == self.decoy.cost() {
+            *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner()) = Some(took);
+        }
+        if let (Some((name, _)), true) = (known, matches) {
+            let verified = Verified {
+                hash: hash.expose().to_owned(),
+                digest,
+            };
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), verified);
+            return true;
+        }
+        if hash.cost() < self.decoy.cost() {
+            // A known user with a cheaper hash: fail no sooner than an unknown user would.
+            let decoy_time = *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner());
+            match decoy_time {
+                Some(decoy_time) => tokio::time::sleep(decoy_time.saturating_sub(took)).await,
+                None => {
+                    let (_, took) = self.bcrypt(Vec::new(), self.decoy.clone()).await;
+                    *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner()) = Some(took);
+                }
+            }
+        }
+        false
+    }
+
+    /// Runs bcrypt off the async workers, one run at a time: whether it matched, and how long it took.
+    async fn bcrypt(&self, password: Vec<u8>, hash: PasswordHash) -> (bool, Duration) {
+        let Ok(permit) = Arc::clone(&self.bcrypt).acquire_owned().await else {
+            return (false, Duration::ZERO);
+        };
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            bcrypt::verify(&password, hash.expose()).unwrap_or(false)
+            let started = Instant::now();
+            let matches = bcrypt::verify(&password, hash.expose()).unwrap_or(false);
+            (matches, started.elapsed())
         })
         .await
-        .unwrap_or(false);
-        match known {
-            Some((name, _)) if matches => {
-                self.verified
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(name.clone(), digest);
-                true
-            }
-            _ => false,
-        }
+        .unwrap_or((false, Duration::ZERO))
     }
 
     fn mac(&self, password: &[u8]) -> Hmac<Sha1> {
@@ -113,14 +175,18 @@ mod tests {
         HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
     }
 
+    fn hash(password: &str, cost: u32) -> PasswordHash {
+        PasswordHash::parse(&bcrypt::hash(password, cost).unwrap()).unwrap()
+    }
+
     fn auth() -> BasicAuth {
-        let hash = |password: &str, cost| {
-            PasswordHash::parse(&bcrypt::hash(password, cost).unwrap()).unwrap()
-        };
-        BasicAuth::new(BTreeMap::from([
-            ("alice".to_owned(), hash("alice-pw", 4)),
-            ("bob".to_owned(), hash("bob:pw", 5)),
-        ]))
+        BasicAuth::new(
+            BTreeMap::from([
+                ("alice".to_owned(), hash("alice-pw", 4)),
+                ("bob".to_owned(), hash("bob:pw", 5)),
+            ]),
+            None,
+        )
         .unwrap()
     }
 
@@ -145,7 +211,7 @@ mod tests {
     fn unknown_users_are_checked_against_the_costliest_hash() {
         let auth = auth();
         assert_eq!(auth.decoy.cost(), 5);
-        assert!(BasicAuth::new(BTreeMap::new()).is_none());
+        assert!(BasicAuth::new(BTreeMap::new(), None).is_none());
     }
 
     #[tokio::test]
@@ -171,8 +237,39 @@ mod tests {
         assert!(
             digests
                 .values()
-                .all(|d| d.len() == 20 && !d.windows(8).any(|w| w == b"alice-pw")),
+                .all(|v| v.digest.len() == 20 && !v.digest.windows(8).any(|w| w == b"alice-pw")),
             "the cache keeps digests, not passwords"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cheaper_hash_fails_no_sooner_than_the_decoy() {
+        let auth = auth();
+        assert!(auth.decoy_time.lock().unwrap().is_none());
+        // alice's hash costs 4, the decoy 5: her failure also measures the decoy's time,
+        // which later failures are padded to.
+        assert!(!auth.allows(Some(&header("alice", "wrong"))).await);
+        assert!(auth.decoy_time.lock().unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn verified_passwords_survive_a_reload_unless_the_hash_changed() {
+        let first = auth();
+        assert!(first.allows(Some(&header("alice", "alice-pw"))).await);
+        assert!(first.allows(Some(&header("bob", "bob:pw"))).await);
+        let mut users = first.users.clone();
+        users.insert("bob".into(), hash("bob-new", 4));
+        let second = BasicAuth::new(users, Some(&first)).unwrap();
+        let kept: Vec<String> = second.verified.lock().unwrap().keys().cloned().collect();
+        assert_eq!(kept, ["alice"]);
+        assert_eq!(second.digest_key, first.digest_key);
+        assert!(Arc::ptr_eq(&second.bcrypt, &first.bcrypt));
+        assert_eq!(
+            first.verified.lock().unwrap().len(),
+            2,
+            "the running one keeps its own"
+        );
+        assert!(!second.allows(Some(&header("bob", "bob:pw"))).await);
+        assert!(second.allows(Some(&header("bob", "bob-new"))).await);
     }
 }

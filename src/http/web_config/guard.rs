@@ -4,12 +4,13 @@
 use super::{BasicAuth, WebConfig, WebConfigError, tls};
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
-use hyper::{Response, StatusCode, header::AUTHORIZATION};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 use tokio_rustls::TlsAcceptor;
 
 /// The security applied to one connection.
@@ -21,7 +22,12 @@ pub struct Policy {
 
 impl Policy {
     /// Builds the policy `config` asks for, reading the files it names; `path` is its file.
-    pub fn build(config: WebConfig, path: &str) -> Result<Self, WebConfigError> {
+    /// Passwords `previous` verified stay verified where the user's hash did not change.
+    pub fn build(
+        config: WebConfig,
+        path: &str,
+        previous: Option<&Policy>,
+    ) -> Result<Self, WebConfigError> {
         let tls = match &config.tls {
             Some(settings) => Some(TlsAcceptor::from(Arc::new(tls::server_config(
                 settings, path,
@@ -30,7 +36,7 @@ impl Policy {
         };
         Ok(Self {
             tls,
-            auth: BasicAuth::new(config.users),
+            auth: BasicAuth::new(config.users, previous.and_then(|p| p.auth.as_ref())),
             headers: config.headers,
         })
     }
@@ -45,12 +51,15 @@ impl Policy {
         self.auth.is_some()
     }
 
-    /// `Err` with a 401 answer unless the request carries a configured user's password.
-    pub async fn authorize(&self, headers: &HeaderMap) -> Result<(), Response<Full<Bytes>>> {
+    /// `Err` with a 401 answer unless `authorization` carries a configured user's password.
+    pub async fn authorize(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<(), Response<Full<Bytes>>> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        if auth.allows(headers.get(AUTHORIZATION)).await {
+        if auth.allows(authorization).await {
             return Ok(());
         }
         let mut response = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
@@ -84,80 +93,139 @@ fn stamp(path: &Path) -> Stamp {
     Some((meta.modified().ok()?, meta.len(), meta.ino(), meta.dev()))
 }
 
-struct Live {
-    stamps: Vec<(PathBuf, Stamp)>,
-    policy: Arc<Policy>,
+fn stamped(files: impl IntoIterator<Item = PathBuf>) -> Vec<(PathBuf, Stamp)> {
+    files
+        .into_iter()
+        .map(|file| {
+            let seen = stamp(&file);
+            (file, seen)
+        })
+        .collect()
 }
+
+/// How often the files are looked at, at most: a flood of connections costs no more disk work.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The web config file and the policy last built from it.
 pub struct WebGuard {
     path: PathBuf,
-    live: Mutex<Live>,
+    policy: RwLock<Arc<Policy>>,
+    /// The files of the running policy, and of any refused attempt since, as last seen.
+    seen: Mutex<Vec<(PathBuf, Stamp)>>,
+    /// Files the running policy was built from: watched even while a change is refused.
+    running_files: Mutex<Vec<PathBuf>>,
+    started: Instant,
+    /// Milliseconds since `started` of the last look; `u64::MAX` while one is in progress.
+    last_check: AtomicU64,
 }
 
 impl WebGuard {
     /// Reads `path` and the files it names; any fault is an error for the caller to report.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let (stamps, policy) = Self::read(path)?;
+        let (seen, policy) = Self::read(path, None);
+        let policy = policy?;
         Ok(Self {
             path: path.to_owned(),
-            live: Mutex::new(Live {
-                stamps,
-                policy: Arc::new(policy),
-            }),
+            running_files: Mutex::new(seen.iter().map(|(f, _)| f.clone()).collect()),
+            seen: Mutex::new(seen),
+            policy: RwLock::new(Arc::new(policy)),
+            started: Instant::now(),
+            last_check: AtomicU64::new(0),
         })
     }
 
-    fn read(path: &Path) -> Result<(Vec<(PathBuf, Stamp)>, Policy), WebConfigError> {
-        // Stamped before reading, so that a write racing the read shows as a later change.
-        let own = stamp(path);
-        let config = WebConfig::load(path)?;
-        let mut stamps = vec![(path.to_owned(), own)];
-        stamps.extend(config.files().into_iter().map(|f| {
-            let s = stamp(&f);
-            (f, s)
-        }));
-        let policy = Policy::build(config, &path.display().to_string())?;
-        Ok((stamps, policy))
+    /// Builds a policy from the files, with each file's stamp taken before it was read,
+    /// so that a write racing the read shows as a later change.
+    fn read(
+        path: &Path,
+        previous: Option<&Policy>,
+    ) -> (Vec<(PathBuf, Stamp)>, Result<Policy, WebConfigError>) {
+        let mut seen = stamped([path.to_owned()]);
+        let config = match WebConfig::load(path) {
+            Ok(config) => config,
+            Err(error) => return (seen, Err(error)),
+        };
+        seen.extend(stamped(config.files()));
+        let policy = Policy::build(config, &path.display().to_string(), previous);
+        (seen, policy)
     }
 
-    /// The policy for a new connection, rebuilt first if a file changed; a change
-    /// that does not build is logged once and the running policy stays.
-    pub fn policy(&self) -> Arc<Policy> {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let changed = live.stamps.iter().any(|(file, old)| stamp(file) != *old);
-        if !changed {
-            return Arc::clone(&live.policy);
+    /// The running policy, without looking at the files.
+    pub fn current(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The running policy; starts a look at the files in the background when one is due,
+    /// so that no request waits on the disk and a change applies within about a second.
+    pub fn policy(self: &Arc<Self>) -> Arc<Policy> {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let last = self.last_check.load(Ordering::Acquire);
+        let due = last != u64::MAX && now.saturating_sub(last) >= CHECK_EVERY.as_millis() as u64;
+        if due
+            && self
+                .last_check
+                .compare_exchange(last, u64::MAX, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let guard = Arc::clone(self);
+            tokio::task::spawn_blocking(move || {
+                guard.refresh();
+                let done = u64::try_from(guard.started.elapsed().as_millis()).unwrap_or(0);
+                guard.last_check.store(done, Ordering::Release);
+            });
         }
-        match Self::read(&self.path) {
-            Ok((stamps, policy)) if policy.tls.is_some() != live.policy.tls.is_some() => {
-                live.stamps = stamps;
-                tracing::error!(
-                    file = %self.path.display(),
-                    "web config change refused: turning TLS on or off needs a restart; the running web config stays"
-                );
+        self.current()
+    }
+
+    /// Rebuilds the policy if a file changed; a change that does not build is logged once
+    /// and the running policy stays.
+    fn refresh(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.iter().all(|(file, old)| stamp(file) == *old) {
+            return;
+        }
+        let running_files = self
+            .running_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // Taken before reading, so that a running file changing meanwhile is noticed next time.
+        let running = stamped(running_files);
+        let running_policy = self.current();
+        let (attempt, built) = Self::read(&self.path, Some(&running_policy));
+        let refusal = match built {
+            Ok(policy) if policy.tls.is_some() != running_policy.tls.is_some() => {
+                "turning TLS on or off needs a restart".to_owned()
             }
-            Ok((stamps, policy)) => {
-                live.stamps = stamps;
-                live.policy = Arc::new(policy);
+            Ok(policy) => {
+                *self.running_files.lock().unwrap_or_else(|e| e.into_inner()) =
+                    attempt.iter().map(|(f, _)| f.clone()).collect();
+                *seen = attempt;
+                let policy = Arc::new(policy);
+                *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&policy);
                 tracing::info!(
                     file = %self.path.display(),
-                    tls = live.policy.tls.is_some(),
-                    basic_auth = live.policy.auth.is_some(),
+                    tls = policy.tls.is_some(),
+                    basic_auth = policy.auth.is_some(),
                     "web config reloaded"
                 );
+                return;
             }
-            Err(error) => {
-                // Remember what was seen, so that one bad write is reported once, not per connection.
-                for (file, old) in &mut live.stamps {
-                    *old = stamp(file);
-                }
-                tracing::error!(
-                    %error,
-                    "web config change refused; the running web config stays: fix the file"
-                );
+            Err(error) => error.to_string(),
+        };
+        // Watch what the refused attempt read and what the running policy reads, so that
+        // either one changing brings another attempt; one bad write is reported once.
+        let mut watched = attempt;
+        for (file, old) in running {
+            if !watched.iter().any(|(f, _)| *f == file) {
+                watched.push((file, old));
             }
         }
-        Arc::clone(&live.policy)
+        *seen = watched;
+        tracing::error!(
+            file = %self.path.display(),
+            error = %refusal,
+            "web config change refused; the running web config stays: fix the file"
+        );
     }
 }

@@ -492,7 +492,9 @@ fn scalar<'de, D: Deserializer<'de>, T>(
 fn client_auth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAuth>, D::Error> {
     scalar(d, "a client_auth_type", |text| {
         Ok(Some(match text {
-            "" | "NoClientCert" => ClientAuth::NoClientCert,
+            // Empty means unset, as in exporter-toolkit: it alone does not turn TLS on.
+            "" => return Ok(None),
+            "NoClientCert" => ClientAuth::NoClientCert,
             "RequestClientCert" => ClientAuth::RequestClientCert,
             "RequireAnyClientCert" | "RequireClientCert" => ClientAuth::RequireAnyClientCert,
             "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
@@ -751,7 +753,13 @@ basic_auth_users:
 
     #[test]
     fn defaults_follow_exporter_toolkit() {
-        for empty in ["", "\n# nothing yet\n", "tls_server_config: {}\n", "{}"] {
+        for empty in [
+            "",
+            "\n# nothing yet\n",
+            "tls_server_config: {}\n",
+            "{}",
+            "tls_server_config:\n  client_auth_type: ''\n",
+        ] {
             let config = parse(empty).unwrap();
             assert!(config.tls.is_none() && config.users.is_empty() && config.headers.is_empty());
         }
