@@ -4,7 +4,7 @@
 
 use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -71,6 +71,8 @@ pub struct AccountSnapshot {
 pub struct SnapshotStore {
     accounts: RwLock<BTreeMap<Arc<str>, Arc<AccountSnapshot>>>,
     ready: AtomicBool,
+    /// Counts changes, so that what was rendered from a snapshot can be reused until the next.
+    generation: AtomicU64,
 }
 
 impl SnapshotStore {
@@ -87,6 +89,7 @@ impl SnapshotStore {
     pub fn publish(&self, account: &Arc<str>, snapshot: AccountSnapshot) {
         let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
         accounts.insert(Arc::clone(account), Arc::new(snapshot));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if !accounts.is_empty() && accounts.values().all(|a| a.first_sweep_done) {
             self.ready.store(true, Ordering::Release);
         }
@@ -94,10 +97,14 @@ impl SnapshotStore {
 
     /// Forgets `account` (removed by a reload): its series disappear.
     pub fn remove(&self, account: &str) {
-        self.accounts
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(account);
+        let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
+        accounts.remove(account);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes so far; equal values mean the same snapshots.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// True once every account present at start finished its first sweep; stays true after.

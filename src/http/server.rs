@@ -2,7 +2,7 @@
 
 use super::serve::Handler;
 use super::web_config::{Policy, WebGuard};
-use crate::metrics::{self, SelfMetrics, VERSION};
+use crate::metrics::{Exposition, SelfMetrics, VERSION};
 use crate::snapshot::SnapshotStore;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -53,6 +53,7 @@ pub struct ExporterService {
     lifecycle: Option<mpsc::Sender<ReloadRequest>>,
     in_flight: Arc<Semaphore>,
     max_requests: usize,
+    exposition: Arc<Exposition>,
     guard: Option<Arc<WebGuard>>,
 }
 
@@ -83,6 +84,7 @@ impl ExporterService {
                 max_requests
             })),
             max_requests,
+            exposition: Arc::new(Exposition::default()),
             guard,
         }
     }
@@ -122,7 +124,12 @@ impl ExporterService {
         if request.path == "/-/reload" {
             return self.reload(request.method).await;
         }
-        self.route(request.method, request.path, request.accepts_gzip)
+        if request.path == self.telemetry_path
+            && (request.method == Method::GET || request.method == Method::HEAD)
+        {
+            return self.metrics(request.accepts_gzip).await;
+        }
+        self.route(request.method, request.path)
     }
 
     /// `POST /-/reload`, as in Prometheus: 403 unless lifecycle is enabled, 500 with the reason when refused.
@@ -160,7 +167,39 @@ impl ExporterService {
         }
     }
 
-    fn route(&self, method: &Method, path: &str, accepts_gzip: bool) -> Response<Full<Bytes>> {
+    /// The exposition: copied from the cache, or rendered off the async workers after a change.
+    async fn metrics(&self, gzip: bool) -> Response<Full<Bytes>> {
+        let body = match self
+            .exposition
+            .cached(&self.store, &self.self_metrics, gzip)
+        {
+            Some(body) => body,
+            None => {
+                let (exposition, store, self_metrics) = (
+                    Arc::clone(&self.exposition),
+                    Arc::clone(&self.store),
+                    self.self_metrics.clone(),
+                );
+                match tokio::task::spawn_blocking(move || {
+                    exposition.render(&store, &self_metrics, gzip)
+                })
+                .await
+                {
+                    Ok(body) => body,
+                    Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "Rendering failed\n"),
+                }
+            }
+        };
+        let mut response = with_type(StatusCode::OK, body, METRICS_CONTENT_TYPE);
+        if gzip {
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        response
+    }
+
+    fn route(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
         let known = path == self.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
         if !known {
             return text(StatusCode::NOT_FOUND, "Not found\n");
@@ -174,21 +213,6 @@ impl ExporterService {
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return response;
-        }
-        if path == self.telemetry_path {
-            let body = metrics::render(&self.store, &self.self_metrics);
-            if let Some(compressed) = accepts_gzip.then(|| gzip(&body)).flatten() {
-                let mut response = with_type(
-                    StatusCode::OK,
-                    Bytes::from(compressed),
-                    METRICS_CONTENT_TYPE,
-                );
-                let headers = response.headers_mut();
-                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-                return response;
-            }
-            return with_type(StatusCode::OK, Bytes::from(body), METRICS_CONTENT_TYPE);
         }
         match path {
             "/" => with_type(
@@ -221,17 +245,6 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
         Bytes::from_static(body.as_bytes()),
         "text/plain; charset=utf-8",
     )
-}
-
-/// Compresses the exposition (Prometheus asks for gzip; it shrinks about tenfold).
-fn gzip(plain: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(plain.len() / 8),
-        flate2::Compression::fast(),
-    );
-    encoder.write_all(plain).ok()?;
-    encoder.finish().ok()
 }
 
 /// What routing needs of a request.

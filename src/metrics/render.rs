@@ -5,7 +5,8 @@ use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use crate::config::JOB_STATUSES;
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 use tokio::time::Instant;
@@ -32,30 +33,96 @@ const VALUE_FIELDS: [(MetricDef, Field); 12] = [
     (contract::JOB_CERTIFICATES, |s| s.cert_count),
 ];
 
-/// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Writes the text format in chunks of about this size, so that a large
+/// exposition never sits whole in memory on its way to the compressor.
+const CHUNK: usize = 64 << 10;
+
+/// Writes label values escaped (backslash, double quote, newline) and samples, a family at a time.
+struct Writer<'a, W: Write> {
+    out: &'a mut W,
+    buf: Vec<u8>,
+    /// The family being written and whether its header is out yet.
+    family: Option<(&'static MetricDef, bool)>,
 }
 
-/// Writes one family: its header, then its samples; nothing at all when it has none.
-fn family(out: &mut String, def: &MetricDef, samples: &[(String, String)]) {
-    if samples.is_empty() {
-        return;
+impl<'a, W: Write> Writer<'a, W> {
+    fn new(out: &'a mut W) -> Self {
+        Self {
+            out,
+            buf: Vec::with_capacity(CHUNK + 4096),
+            family: None,
+        }
     }
-    let _ = writeln!(out, "# HELP {} {}", def.name, def.help);
-    let _ = writeln!(out, "# TYPE {} {}", def.name, def.kind.as_str());
-    for (labels, value) in samples {
-        let _ = writeln!(out, "{}{{{labels}}} {value}", def.name);
+
+    /// Starts a family; its header is written with its first sample, so an empty family writes nothing.
+    fn family(&mut self, def: &'static MetricDef) {
+        self.family = Some((def, false));
     }
+
+    /// Writes `name{labels} value`; `labels` writes the label pairs.
+    fn sample(
+        &mut self,
+        labels: impl FnOnce(&mut Vec<u8>),
+        value: impl fmt::Display,
+    ) -> io::Result<()> {
+        let Some((def, header)) = &mut self.family else {
+            return Ok(());
+        };
+        if !*header {
+            *header = true;
+            let _ = write!(
+                self.buf,
+                "# HELP {} {}\n# TYPE {} {}\n",
+                def.name,
+                def.help,
+                def.name,
+                def.kind.as_str()
+            );
+        }
+        self.buf.extend_from_slice(def.name.as_bytes());
+        self.buf.push(b'{');
+        labels(&mut self.buf);
+        let _ = writeln!(self.buf, "}} {value}");
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// Appends `value` as a label value: backslash, double quote and newline escaped.
+fn escaped(buf: &mut Vec<u8>, value: &str) {
+    for byte in value.bytes() {
+        match byte {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            other => buf.push(other),
+        }
+    }
+}
+
+/// Appends `name="value"`, with a leading comma unless it is the first pair.
+fn label(buf: &mut Vec<u8>, name: &str, value: &str) {
+    if buf.last() != Some(&b'{') {
+        buf.push(b',');
+    }
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b"=\"");
+    escaped(buf, value);
+    buf.push(b'"');
+}
+
+/// Appends `account="…",job_id="…"`.
+fn job_labels(buf: &mut Vec<u8>, account: &str, id: u64) {
+    label(buf, "account", account);
+    let _ = write!(buf, ",job_id=\"{id}\"");
 }
 
 /// Sums `ProductWorkerCount` by product, skipping entries without a name or a count.
@@ -72,138 +139,146 @@ fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
 /// One account's jobs, as the renderer walks them.
 type Accounts = BTreeMap<Arc<str>, Arc<AccountSnapshot>>;
 
-/// `account="…",job_id="…"`.
-fn job_labels(account: &str, id: u64) -> String {
-    format!("account=\"{}\",job_id=\"{id}\"", escape(account))
+/// A Unix time with millisecond precision.
+struct Seconds(f64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}", self.0)
+    }
 }
 
-/// Formats a Unix time with millisecond precision.
-fn seconds(value: f64) -> String {
-    format!("{value:.3}")
-}
-
-/// Renders every job family of every account as it stands at `now`.
-pub fn render_jobs(accounts: &Accounts, now: Instant, out: &mut String) {
-    let jobs: Vec<(&str, u64, &JobSnapshot)> = accounts
-        .iter()
-        .flat_map(|(account, snapshot)| {
+/// Writes every job family of every account as it stands at `now`, in chunks, to `out`.
+/// Returns the first instant after which the output would differ without a new
+/// snapshot (a failing job's last values going stale), if any.
+pub fn render_jobs<W: Write>(
+    accounts: &Accounts,
+    now: Instant,
+    out: &mut W,
+) -> io::Result<Option<Instant>> {
+    let jobs = || {
+        accounts.iter().flat_map(|(account, snapshot)| {
             snapshot
                 .jobs
                 .iter()
                 .map(move |(id, job)| (&**account, *id, &**job))
         })
-        .collect();
-    let fresh: Vec<(&str, u64, &JobSnapshot, &DeploymentJobStatus)> = jobs
-        .iter()
-        .filter_map(|(account, id, job)| Some((*account, *id, *job, job.fresh_values(now)?)))
-        .collect();
-    for (def, field) in VALUE_FIELDS {
-        let samples: Vec<(String, String)> = fresh
-            .iter()
-            .filter_map(|(account, id, _, values)| {
-                Some((job_labels(account, *id), field(values)?.to_string()))
-            })
-            .collect();
-        family(out, &def, &samples);
-    }
-    let mut products = Vec::new();
-    for (account, id, _, values) in &fresh {
-        for (product, count) in product_counts(values) {
-            products.push((
-                format!(
-                    "{},product=\"{}\"",
-                    job_labels(account, *id),
-                    escape(product)
-                ),
-                count.to_string(),
-            ));
+    };
+    let fresh = || {
+        jobs()
+            .filter_map(move |(account, id, job)| Some((account, id, job, job.fresh_values(now)?)))
+    };
+    let mut w = Writer::new(out);
+    for (def, field) in &VALUE_FIELDS {
+        w.family(def);
+        for (account, id, _, values) in fresh() {
+            if let Some(value) = field(values) {
+                w.sample(|b| job_labels(b, account, id), value)?;
+            }
         }
     }
-    family(out, &contract::JOB_PRODUCT_WORKERS, &products);
-    let up: Vec<(String, String)> = jobs
-        .iter()
-        .map(|(account, id, job)| (job_labels(account, *id), u8::from(job.up).to_string()))
-        .collect();
-    family(out, &contract::JOB_UP, &up);
-    let last_success: Vec<(String, String)> = fresh
-        .iter()
-        .filter_map(|(account, id, job, _)| {
-            let since_epoch = job.last_success?.duration_since(UNIX_EPOCH).ok()?;
-            Some((job_labels(account, *id), seconds(since_epoch.as_secs_f64())))
-        })
-        .collect();
-    family(out, &contract::JOB_LAST_SUCCESS, &last_success);
-    render_info(&jobs, out);
-    render_account_totals(accounts, out);
+    w.family(&contract::JOB_PRODUCT_WORKERS);
+    for (account, id, _, values) in fresh() {
+        for (product, count) in product_counts(values) {
+            w.sample(
+                |b| {
+                    job_labels(b, account, id);
+                    label(b, "product", product);
+                },
+                count,
+            )?;
+        }
+    }
+    w.family(&contract::JOB_UP);
+    for (account, id, job) in jobs() {
+        w.sample(|b| job_labels(b, account, id), u8::from(job.up))?;
+    }
+    w.family(&contract::JOB_LAST_SUCCESS);
+    for (account, id, job, _) in fresh() {
+        if let Some(since_epoch) = job
+            .last_success
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        {
+            w.sample(
+                |b| job_labels(b, account, id),
+                Seconds(since_epoch.as_secs_f64()),
+            )?;
+        }
+    }
+    render_info(&mut w, jobs)?;
+    render_account_totals(&mut w, accounts)?;
+    w.flush()?;
+    Ok(jobs()
+        .filter(|(_, _, job)| !job.up && job.values.is_some())
+        .filter_map(|(_, _, job)| job.stale_at.filter(|at| *at >= now))
+        .min())
 }
 
 /// The info, status and time families, from each job's ListDeploymentJob or DescribeDeploymentJob data.
-fn render_info(jobs: &[(&str, u64, &JobSnapshot)], out: &mut String) {
-    let with_info: Vec<(&str, u64, &DeploymentJob)> = jobs
-        .iter()
-        .filter_map(|(account, id, job)| Some((*account, *id, job.info.as_deref()?)))
-        .collect();
-    let text = |v: &Option<String>| escape(v.as_deref().unwrap_or_default());
-    let info: Vec<(String, String)> = with_info
-        .iter()
-        .map(|(account, id, job)| {
-            (
-                format!(
-                    "{},name=\"{}\",job_type=\"{}\",cert_type=\"{}\",cert_domain=\"{}\",product=\"{}\"",
-                    job_labels(account, *id),
-                    text(&job.name),
-                    text(&job.job_type),
-                    text(&job.cert_type),
-                    text(&job.cert_domain),
-                    text(&job.product_name)
-                ),
-                "1".to_owned(),
-            )
-        })
-        .collect();
-    family(out, &contract::JOB_INFO, &info);
-    let mut status = Vec::new();
-    for (account, id, job) in &with_info {
+fn render_info<'a, W: Write, I: Iterator<Item = (&'a str, u64, &'a JobSnapshot)>>(
+    w: &mut Writer<'_, W>,
+    jobs: impl Fn() -> I,
+) -> io::Result<()> {
+    let with_info =
+        || jobs().filter_map(|(account, id, job)| Some((account, id, job.info.as_deref()?)));
+    let text = |v: &'a Option<String>| v.as_deref().unwrap_or_default();
+    w.family(&contract::JOB_INFO);
+    for (account, id, job) in with_info() {
+        w.sample(
+            |b| {
+                job_labels(b, account, id);
+                label(b, "name", text(&job.name));
+                label(b, "job_type", text(&job.job_type));
+                label(b, "cert_type", text(&job.cert_type));
+                label(b, "cert_domain", text(&job.cert_domain));
+                label(b, "product", text(&job.product_name));
+            },
+            1,
+        )?;
+    }
+    w.family(&contract::JOB_STATUS);
+    for (account, id, job) in with_info() {
         let Some(current) = job.status.as_deref() else {
             continue;
         };
         for known in JOB_STATUSES {
-            status.push((
-                format!("{},status=\"{known}\"", job_labels(account, *id)),
-                u8::from(known == current).to_string(),
-            ));
+            w.sample(
+                |b| {
+                    job_labels(b, account, id);
+                    label(b, "status", known);
+                },
+                u8::from(known == current),
+            )?;
         }
         if !JOB_STATUSES.contains(&current) {
-            status.push((
-                format!(
-                    "{},status=\"{}\"",
-                    job_labels(account, *id),
-                    escape(current)
-                ),
-                "1".to_owned(),
-            ));
+            w.sample(
+                |b| {
+                    job_labels(b, account, id);
+                    label(b, "status", current);
+                },
+                1,
+            )?;
         }
     }
-    family(out, &contract::JOB_STATUS, &status);
-    for (def, time) in [
-        (
-            contract::JOB_START,
-            (|j: &DeploymentJob| j.start_time) as fn(&DeploymentJob) -> Option<f64>,
-        ),
-        (contract::JOB_END, |j: &DeploymentJob| j.end_time),
-    ] {
-        let samples: Vec<(String, String)> = with_info
-            .iter()
-            .filter_map(|(account, id, job)| Some((job_labels(account, *id), seconds(time(job)?))))
-            .collect();
-        family(out, &def, &samples);
+    type Time = fn(&DeploymentJob) -> Option<f64>;
+    let times: [(&'static MetricDef, Time); 2] = [
+        (&contract::JOB_START, |j| j.start_time),
+        (&contract::JOB_END, |j| j.end_time),
+    ];
+    for (def, time) in times {
+        w.family(def);
+        for (account, id, job) in with_info() {
+            if let Some(at) = time(job) {
+                w.sample(|b| job_labels(b, account, id), Seconds(at))?;
+            }
+        }
     }
+    Ok(())
 }
 
 /// Per-account figures: jobs by source, and the last sweep's duration.
-fn render_account_totals(accounts: &Accounts, out: &mut String) {
-    let mut jobs = Vec::new();
-    let mut sweeps = Vec::new();
+fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -> io::Result<()> {
+    w.family(&contract::EXPORTER_JOBS);
     for (account, snapshot) in accounts {
         for source in [JobSource::Static, JobSource::Discovered] {
             let count = snapshot
@@ -211,24 +286,25 @@ fn render_account_totals(accounts: &Accounts, out: &mut String) {
                 .values()
                 .filter(|j| j.source == source)
                 .count();
-            jobs.push((
-                format!(
-                    "account=\"{}\",source=\"{}\"",
-                    escape(account),
-                    source.as_str()
-                ),
-                count.to_string(),
-            ));
-        }
-        if let Some(duration) = snapshot.sweep_duration {
-            sweeps.push((
-                format!("account=\"{}\"", escape(account)),
-                seconds(duration.as_secs_f64()),
-            ));
+            w.sample(
+                |b| {
+                    label(b, "account", account);
+                    label(b, "source", source.as_str());
+                },
+                count,
+            )?;
         }
     }
-    family(out, &contract::EXPORTER_JOBS, &jobs);
-    family(out, &contract::SWEEP_DURATION, &sweeps);
+    w.family(&contract::SWEEP_DURATION);
+    for (account, snapshot) in accounts {
+        if let Some(duration) = snapshot.sweep_duration {
+            w.sample(
+                |b| label(b, "account", account),
+                Seconds(duration.as_secs_f64()),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -295,8 +371,10 @@ mod tests {
             }),
         );
         let accounts: Accounts = [(Arc::from("prod"), Arc::new(prod))].into_iter().collect();
-        let mut out = String::new();
-        render_jobs(&accounts, now, &mut out);
+        let mut out = Vec::new();
+        let expires = render_jobs(&accounts, now, &mut out).unwrap();
+        assert_eq!(expires, None, "7777's values are already stale; 8888 is up");
+        let out = String::from_utf8(out).unwrap();
         let header = |def: &MetricDef| {
             format!(
                 "# HELP {} {}\n# TYPE {} gauge\n",

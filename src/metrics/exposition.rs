@@ -1,0 +1,303 @@
+//! The `/metrics` body: job families rendered and compressed once per snapshot
+//! change, self-metrics (which change between snapshots) rendered per scrape and
+//! appended, so that a scrape mostly copies bytes and always shows current values.
+
+use super::{SelfMetrics, render_jobs};
+use crate::snapshot::{AccountSnapshot, SnapshotStore};
+use bytes::{Bytes, BytesMut};
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::time::Instant;
+
+/// The job families of one snapshot, as sent.
+struct Rendered {
+    generation: u64,
+    /// When a failing job's values go stale and the text changes without a new snapshot.
+    expires: Option<Instant>,
+    /// The snapshot and the instant rendered, to render the plain text identically on demand.
+    accounts: BTreeMap<Arc<str>, Arc<AccountSnapshot>>,
+    at: Instant,
+    /// The text as raw deflate blocks, sync-flushed so that more blocks can follow.
+    deflate: Bytes,
+    /// CRC-32 and length of the text, for the gzip trailer.
+    crc: crc32fast::Hasher,
+    len: u64,
+    /// Only kept once a client asks for it: Prometheus always asks for gzip,
+    /// and the plain text is about ten times larger.
+    plain: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    fn current(&self, generation: u64, now: Instant) -> bool {
+        self.generation == generation && self.expires.is_none_or(|at| now <= at)
+    }
+}
+
+/// The cached job families and what renders them.
+#[derive(Default)]
+pub struct Exposition {
+    cache: Mutex<Option<Arc<Rendered>>>,
+    /// One render at a time: scrapes arriving meanwhile wait for it and share it.
+    rendering: Mutex<()>,
+}
+
+impl Exposition {
+    /// The whole body, from the cache when the snapshot has not changed; `None` when the
+    /// job families must be rendered first, which [`Exposition::render`] does (slowly: call it off the async workers).
+    pub fn cached(
+        &self,
+        store: &SnapshotStore,
+        self_metrics: &SelfMetrics,
+        gzip: bool,
+    ) -> Option<Bytes> {
+        let rendered = self.current(store)?;
+        Some(assemble(&rendered, self_metrics, gzip))
+    }
+
+    /// The whole body, rendering the job families if the snapshot changed.
+    pub fn render(&self, store: &SnapshotStore, self_metrics: &SelfMetrics, gzip: bool) -> Bytes {
+        let rendered = match self.current(store) {
+            Some(rendered) => rendered,
+            None => {
+                let _one = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
+                match self.current(store) {
+                    Some(rendered) => rendered,
+                    None => {
+                        let rendered = Arc::new(render(store));
+                        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Arc::clone(&rendered));
+                        rendered
+                    }
+                }
+            }
+        };
+        assemble(&rendered, self_metrics, gzip)
+    }
+
+    fn current(&self, store: &SnapshotStore) -> Option<Arc<Rendered>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|r| r.current(store.generation(), Instant::now()))
+            .cloned()
+    }
+}
+
+fn render(store: &SnapshotStore) -> Rendered {
+    // Read before the snapshot: a change in between makes the entry look older, never newer.
+    let generation = store.generation();
+    let accounts = store.load();
+    let at = Instant::now();
+    let mut sink = Summed {
+        inner: DeflateEncoder::new(Vec::new(), Compression::fast()),
+        crc: crc32fast::Hasher::new(),
+        len: 0,
+    };
+    let expires = render_jobs(&accounts, at, &mut sink).expect("writing to memory cannot fail");
+    sink.inner.flush().expect("writing to memory cannot fail");
+    // Taken before the encoder is dropped: its final block must not end the stream.
+    let deflate = std::mem::take(sink.inner.get_mut());
+    Rendered {
+        generation,
+        expires,
+        accounts,
+        at,
+        deflate: Bytes::from(deflate),
+        crc: sink.crc,
+        len: sink.len,
+        plain: OnceLock::new(),
+    }
+}
+
+/// Passes text on to `inner`, keeping its CRC-32 and length.
+struct Summed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.crc.update(&buf[..written]);
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// The cached job families followed by the self-metrics as they are now. For gzip,
+/// one member: the cached deflate blocks, the self-metrics' blocks, then a trailer
+/// whose CRC combines both, so that every gzip reader takes it.
+fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Bytes {
+    let mut tail = Vec::with_capacity(16 << 10);
+    self_metrics.render(&mut tail);
+    if gzip {
+        let mut encoder =
+            DeflateEncoder::new(Vec::with_capacity(tail.len() / 4), Compression::fast());
+        encoder
+            .write_all(&tail)
+            .expect("writing to memory cannot fail");
+        let tail_deflate = encoder.finish().expect("writing to memory cannot fail");
+        let mut crc = rendered.crc.clone();
+        let mut tail_crc = crc32fast::Hasher::new();
+        tail_crc.update(&tail);
+        crc.combine(&tail_crc);
+        // ISIZE is the length modulo 2^32 (RFC 1952).
+        let len = (rendered.len + tail.len() as u64) as u32;
+        let mut body = BytesMut::with_capacity(
+            GZIP_HEADER.len() + rendered.deflate.len() + tail_deflate.len() + 8,
+        );
+        body.extend_from_slice(&GZIP_HEADER);
+        body.extend_from_slice(&rendered.deflate);
+        body.extend_from_slice(&tail_deflate);
+        body.extend_from_slice(&crc.finalize().to_le_bytes());
+        body.extend_from_slice(&len.to_le_bytes());
+        return body.freeze();
+    }
+    let plain = rendered.plain.get_or_init(|| {
+        let mut text = Vec::with_capacity(usize::try_from(rendered.len).unwrap_or(0));
+        render_jobs(&rendered.accounts, rendered.at, &mut text)
+            .expect("writing to memory cannot fail");
+        Bytes::from(text)
+    });
+    let mut body = BytesMut::with_capacity(plain.len() + tail.len());
+    body.extend_from_slice(plain);
+    body.extend_from_slice(&tail);
+    body.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::DeploymentJobStatus;
+    use crate::snapshot::JobSnapshot;
+    use std::io::Read;
+    use std::time::Duration;
+
+    fn publish(store: &SnapshotStore, jobs: &[(u64, JobSnapshot)]) {
+        let snapshot = AccountSnapshot {
+            jobs: jobs
+                .iter()
+                .map(|(id, job)| (*id, Arc::new(job.clone())))
+                .collect(),
+            ..Default::default()
+        };
+        store.publish(&Arc::from("prod"), snapshot);
+    }
+
+    fn up(workers: i64) -> JobSnapshot {
+        JobSnapshot {
+            up: true,
+            values: Some(Arc::new(DeploymentJobStatus {
+                worker_count: Some(workers),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn gunzip(body: &[u8]) -> String {
+        // A single-member reader: the body must be one gzip member, CRC and length included.
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn gzip_and_plain_bodies_hold_the_same_text() {
+        let store = SnapshotStore::default();
+        let jobs: Vec<(u64, JobSnapshot)> = (1..=2000).map(|id| (id, up(id as i64))).collect();
+        publish(&store, &jobs);
+        let metrics = SelfMetrics::default();
+        let exposition = Exposition::default();
+        let zipped = exposition.render(&store, &metrics, true);
+        let plain = exposition.cached(&store, &metrics, false).unwrap();
+        let plain = String::from_utf8(plain.to_vec()).unwrap();
+        // The process metrics move between the two calls: compare up to them.
+        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
+        assert_eq!(cut(&gunzip(&zipped)), cut(&plain));
+        assert!(plain.contains(
+            "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"2000\"} 2000\n"
+        ));
+        assert!(
+            zipped.len() * 5 < plain.len(),
+            "{} vs {}",
+            zipped.len(),
+            plain.len()
+        );
+    }
+
+    #[test]
+    fn job_families_are_rendered_once_per_change_and_self_metrics_every_time() {
+        let store = SnapshotStore::default();
+        publish(&store, &[(8888, up(20))]);
+        let metrics = SelfMetrics::default();
+        let exposition = Exposition::default();
+        assert!(
+            exposition.cached(&store, &metrics, true).is_none(),
+            "nothing rendered yet"
+        );
+        let first = gunzip(&exposition.render(&store, &metrics, true));
+        let rendered = exposition.current(&store).unwrap();
+        metrics.retried("prod", "DescribeDeploymentJobStatus", "Throttling.User");
+        let second = gunzip(&exposition.cached(&store, &metrics, true).unwrap());
+        assert!(
+            Arc::ptr_eq(&rendered, &exposition.current(&store).unwrap()),
+            "reused"
+        );
+        let retries = "aliyun_cas_api_retries_total{account=\"prod\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 1\n";
+        assert!(
+            !first.contains(retries) && second.contains(retries),
+            "{second}"
+        );
+        publish(&store, &[(8888, up(21))]);
+        assert!(
+            exposition.cached(&store, &metrics, true).is_none(),
+            "a new snapshot is rendered anew"
+        );
+        let third = gunzip(&exposition.render(&store, &metrics, true));
+        assert!(
+            third.contains(
+                "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 21\n"
+            )
+        );
+    }
+
+    #[test]
+    fn values_going_stale_expire_the_cache_without_a_new_snapshot() {
+        let store = SnapshotStore::default();
+        let failing = JobSnapshot {
+            up: false,
+            stale_at: Some(Instant::now() + Duration::from_millis(200)),
+            ..up(20)
+        };
+        publish(&store, &[(8888, failing)]);
+        let metrics = SelfMetrics::default();
+        let exposition = Exposition::default();
+        let workers = "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 20\n";
+        assert!(gunzip(&exposition.render(&store, &metrics, true)).contains(workers));
+        assert!(exposition.cached(&store, &metrics, true).is_some());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            exposition.cached(&store, &metrics, true).is_none(),
+            "expired with the values"
+        );
+        let after = gunzip(&exposition.render(&store, &metrics, true));
+        assert!(!after.contains(workers), "{after}");
+        assert!(
+            after.contains("aliyun_cas_deployment_job_up{account=\"prod\",job_id=\"8888\"} 0\n")
+        );
+    }
+}
