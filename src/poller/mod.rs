@@ -258,9 +258,17 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// One job as its account's poller tracks it.
 #[derive(Debug, Default)]
 struct JobState {
-    snapshot: JobSnapshot,
+    /// Shared with the published snapshot until it changes, so that publishing copies no job.
+    snapshot: Arc<JobSnapshot>,
     last_success_at: Option<Instant>,
     settled: bool,
+}
+
+impl JobState {
+    /// The snapshot to change; copied first only if a published snapshot still shares it.
+    fn snapshot_mut(&mut self) -> &mut JobSnapshot {
+        Arc::make_mut(&mut self.snapshot)
+    }
 }
 
 /// Everything one account's poller knows; all of it is changed by the poller's own task only.
@@ -342,11 +350,14 @@ impl State {
                 }
                 JobState::default()
             });
-            job.snapshot.source = if statics.contains(&id) {
+            let source = if statics.contains(&id) {
                 JobSource::Static
             } else {
                 JobSource::Discovered
             };
+            if job.snapshot.source != source {
+                job.snapshot_mut().source = source;
+            }
         }
         self.polls.set_jobs(&wanted, now);
         self.describes.set_jobs(&statics, now);
@@ -394,7 +405,10 @@ impl State {
         self.settings = settings;
         self.sync_jobs(now);
         for job in self.jobs.values_mut() {
-            job.snapshot.stale_at = stale_at(&self.settings.polling, job);
+            let at = stale_at(&self.settings.polling, job);
+            if job.snapshot.stale_at != at {
+                job.snapshot_mut().stale_at = at;
+            }
         }
         self.check_first_sweep();
     }
@@ -592,12 +606,16 @@ impl State {
                         );
                     }
                     job.settled = unchanged && is_final(&job.snapshot);
-                    job.snapshot.up = true;
-                    job.snapshot.last_success = Some(wall);
                     job.last_success_at = Some(now);
-                    job.snapshot.values = Some(Arc::new(status));
                     // A settled job's values stay fresh across its longer wait.
-                    job.snapshot.stale_at = stale_at(&polling, job);
+                    let at = stale_at(&polling, job);
+                    let snapshot = job.snapshot_mut();
+                    snapshot.up = true;
+                    snapshot.last_success = Some(wall);
+                    if !unchanged {
+                        snapshot.values = Some(Arc::new(status));
+                    }
+                    snapshot.stale_at = at;
                 }
                 Err(error) => {
                     log_failure(
@@ -606,7 +624,9 @@ impl State {
                         Some(job_id),
                         &error,
                     );
-                    job.snapshot.up = false;
+                    if job.snapshot.up {
+                        job.snapshot_mut().up = false;
+                    }
                     // A failing job is tried again at the normal pace, settled or not.
                     job.settled = false;
                 }
@@ -623,10 +643,15 @@ impl State {
     /// Sets a job's details; a settled job whose status left the final states is polled again at once.
     fn set_info(&mut self, job_id: u64, info: Arc<DeploymentJob>, now: Instant) {
         if let Some(job) = self.jobs.get_mut(&job_id) {
-            job.snapshot.info = Some(info);
+            if job.snapshot.info.as_deref() == Some(&*info) {
+                // Nothing new: the published snapshot, and what was rendered from it, stay.
+                return;
+            }
+            job.snapshot_mut().info = Some(info);
             if job.settled && !is_final(&job.snapshot) {
                 job.settled = false;
-                job.snapshot.stale_at = stale_at(&self.settings.polling, job);
+                let at = stale_at(&self.settings.polling, job);
+                job.snapshot_mut().stale_at = at;
                 self.polls.hurry(job_id, now);
             }
             self.dirty = true;
@@ -659,7 +684,7 @@ impl State {
             jobs: self
                 .jobs
                 .iter()
-                .map(|(id, job)| (*id, Arc::new(job.snapshot.clone())))
+                .map(|(id, job)| (*id, Arc::clone(&job.snapshot)))
                 .collect(),
             first_sweep_done: self.first_sweep_done,
             sweep_duration: self.sweep_duration,
