@@ -12,6 +12,13 @@ use tokio::time::Instant;
 /// previous second's window at the API.
 const HEADROOM: Duration = Duration::from_millis(25);
 
+/// How far a call may go out before its spacing after the previous call's actual
+/// departure, to keep the average pace when timers fire late (tokio's fire on whole
+/// milliseconds, so a 1.025 ms spacing would otherwise become 2 ms). Any `n` calls
+/// still span at least `(n - 1) × spacing - CATCH_UP`, so with the headroom above a
+/// second holds at most `rate` calls even with 15 ms of jitter on the way.
+const CATCH_UP: Duration = Duration::from_millis(10);
+
 /// The spacing between two calls at `per_second` calls a second: any one-second
 /// window then holds at most `max(1, floor(per_second))` calls, so a fractional
 /// rate (a shard's share, say) is rounded down rather than up.
@@ -24,21 +31,29 @@ pub fn spacing(per_second: f64) -> Duration {
     Duration::from_secs_f64((1.0 + HEADROOM.as_secs_f64()) / per_window)
 }
 
-/// One action's pacer: callers queue in order, and each goes out at least
-/// `spacing` after the one before actually went out.
+/// One action's pacer: callers queue in order; each is due `spacing` after the
+/// one before was due, and never more than `CATCH_UP` early on the one before's
+/// actual departure.
 #[derive(Debug)]
 struct Pacer {
     spacing_nanos: AtomicU64,
     // Held across the wait, so that callers leave in the order they came
-    // and a stall never releases a burst.
-    last_sent: tokio::sync::Mutex<Option<Instant>>,
+    // and a stall never releases more than CATCH_UP's worth of calls.
+    last: tokio::sync::Mutex<Option<Departure>>,
+}
+
+/// When the last call was due and when it actually went out.
+#[derive(Debug, Clone, Copy)]
+struct Departure {
+    due: Instant,
+    sent: Instant,
 }
 
 impl Pacer {
     fn new(spacing: Duration) -> Self {
         Self {
             spacing_nanos: AtomicU64::new(nanos(spacing)),
-            last_sent: tokio::sync::Mutex::new(None),
+            last: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -47,9 +62,8 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A pacer per action: calls are spaced `(1 s + headroom) / rate` apart by the
-/// time they actually leave, so there is no burst at all and any second holds
-/// at most `rate` calls.
+/// A pacer per action: calls are spaced `(1 s + headroom) / rate` apart, so there
+/// is no burst and any second holds at most `rate` calls.
 #[derive(Debug)]
 pub struct RateLimiter {
     actions: Mutex<HashMap<&'static str, Arc<Pacer>>>,
@@ -90,14 +104,19 @@ impl RateLimiter {
                 None => return Duration::ZERO,
             }
         };
-        let mut last_sent = pacer.last_sent.lock().await;
-        if let Some(last) = *last_sent {
-            let spacing = Duration::from_nanos(pacer.spacing_nanos.load(Ordering::Relaxed));
-            tokio::time::sleep_until(last + spacing).await;
-        }
-        let now = Instant::now();
-        *last_sent = Some(now);
-        now - asked
+        let mut last = pacer.last.lock().await;
+        let due = match *last {
+            Some(last) => {
+                let spacing = Duration::from_nanos(pacer.spacing_nanos.load(Ordering::Relaxed));
+                let due = (last.due + spacing).max(last.sent + spacing.saturating_sub(CATCH_UP));
+                tokio::time::sleep_until(due).await;
+                due
+            }
+            None => Instant::now(),
+        };
+        let sent = Instant::now();
+        *last = Some(Departure { due, sent });
+        sent - asked
     }
 }
 
@@ -171,7 +190,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_late_caller_does_not_make_up_for_lost_time() {
+    async fn late_timers_do_not_slow_the_pace() {
+        // 1,000 a second is a 1.025 ms spacing; the paused clock, like tokio's timer
+        // wheel, wakes on whole milliseconds.
+        let limiter = RateLimiter::new(&[("A", 1000.0)]);
+        let start = Instant::now();
+        for _ in 0..1001 {
+            limiter.acquire("A").await;
+        }
+        let took = Instant::now() - start;
+        assert!(
+            about(took, Duration::from_millis(1025), 1),
+            "1,000 spacings took {took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_caller_makes_up_no_more_than_the_catch_up() {
         let limiter = RateLimiter::new(&[("A", 10.0)]);
         limiter.acquire("A").await;
         // Nothing is asked for a while; then three callers come at once.
@@ -184,11 +219,12 @@ mod tests {
         }
         assert_eq!(sent[0], Duration::ZERO);
         assert!(
-            about(sent[1], Duration::from_micros(102_500), 1),
+            about(sent[1], Duration::from_micros(92_500), 1),
             "{sent:?}"
         );
+        // Then the pace resumes from when the second was due.
         assert!(
-            about(sent[2] - sent[1], Duration::from_micros(102_500), 1),
+            about(sent[2], Duration::from_micros(92_500 + 102_500), 1),
             "{sent:?}"
         );
     }
