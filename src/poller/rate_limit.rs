@@ -108,8 +108,13 @@ impl RateLimiter {
         let due = match *last {
             Some(last) => {
                 let spacing = Duration::from_nanos(pacer.spacing_nanos.load(Ordering::Relaxed));
-                let due = (last.due + spacing).max(last.sent + spacing.saturating_sub(CATCH_UP));
-                tokio::time::sleep_until(due).await;
+                let on_pace = last.due + spacing;
+                let earliest = (last.sent + spacing).checked_sub(CATCH_UP);
+                let due = earliest.map_or(on_pace, |earliest| on_pace.max(earliest));
+                // A timer, even one already due, fires on the wheel's next millisecond tick.
+                if due > Instant::now() {
+                    tokio::time::sleep_until(due).await;
+                }
                 due
             }
             None => Instant::now(),
@@ -193,9 +198,13 @@ mod tests {
     async fn late_timers_do_not_slow_the_pace() {
         // 1,000 a second is a 1.025 ms spacing; the paused clock, like tokio's timer
         // wheel, wakes on whole milliseconds.
+        // One caller in ten also comes 3 ms late, as a busy runtime's would.
         let limiter = RateLimiter::new(&[("A", 1000.0)]);
         let start = Instant::now();
-        for _ in 0..1001 {
+        for i in 0..1001 {
+            if i % 10 == 5 {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
             limiter.acquire("A").await;
         }
         let took = Instant::now() - start;
@@ -218,10 +227,7 @@ mod tests {
             sent.push(Instant::now() - start);
         }
         assert_eq!(sent[0], Duration::ZERO);
-        assert!(
-            about(sent[1], Duration::from_micros(92_500), 1),
-            "{sent:?}"
-        );
+        assert!(about(sent[1], Duration::from_micros(92_500), 1), "{sent:?}");
         // Then the pace resumes from when the second was due.
         assert!(
             about(sent[2], Duration::from_micros(92_500 + 102_500), 1),
