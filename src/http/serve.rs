@@ -2,21 +2,67 @@
 
 use super::web_config::WebGuard;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// A response body of byte chunks sent one after another as they are, so that a
+/// cached body and a part made per request go out without being copied together.
+#[derive(Debug, Default)]
+pub struct Chunks(VecDeque<Bytes>);
+
+impl Chunks {
+    /// The chunks, in order.
+    pub fn new(chunks: impl IntoIterator<Item = Bytes>) -> Self {
+        Self(chunks.into_iter().filter(|c| !c.is_empty()).collect())
+    }
+}
+
+impl From<Bytes> for Chunks {
+    fn from(bytes: Bytes) -> Self {
+        Self::new([bytes])
+    }
+}
+
+impl From<&'static str> for Chunks {
+    fn from(text: &'static str) -> Self {
+        Self::from(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
+}
 
 /// Answers HTTP requests.
 pub trait Handler: Send + Sync + 'static {
@@ -25,7 +71,7 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         request: Request<Incoming>,
         peer: SocketAddr,
-    ) -> impl Future<Output = Response<Full<Bytes>>> + Send;
+    ) -> impl Future<Output = Response<Chunks>> + Send;
 }
 
 /// How long one connection may take over each part of its life.
@@ -77,6 +123,9 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
+        // As Go's servers do: a response written in parts must not wait for the
+        // client's delayed ACK (40 ms on Linux) before its last part goes out.
+        let _ = stream.set_nodelay(true);
         let connection = Connection {
             handler: Arc::clone(&handler),
             peer,
@@ -158,13 +207,13 @@ mod tests {
     struct Fixed;
 
     impl Handler for Fixed {
-        async fn handle(&self, request: Request<Incoming>, _: SocketAddr) -> Response<Full<Bytes>> {
+        async fn handle(&self, request: Request<Incoming>, _: SocketAddr) -> Response<Chunks> {
             let body = if request.uri().path() == "/big" {
                 Bytes::from(vec![b'x'; BODY_LEN])
             } else {
                 Bytes::from_static(b"ok")
             };
-            Response::new(Full::new(body))
+            Response::new(Chunks::from(body))
         }
     }
 

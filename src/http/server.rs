@@ -1,11 +1,10 @@
 //! Routes of the exporter: the metrics, a landing page, health and readiness.
 
-use super::serve::Handler;
+use super::serve::{Chunks, Handler};
 use super::web_config::{Policy, WebGuard};
 use crate::metrics::{Exposition, SelfMetrics, VERSION};
 use crate::snapshot::SnapshotStore;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
     ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
@@ -90,7 +89,7 @@ impl ExporterService {
     }
 
     /// Answers one request with the web config's headers added.
-    async fn respond(&self, request: &RequestHead<'_>) -> Response<Full<Bytes>> {
+    async fn respond(&self, request: &RequestHead<'_>) -> Response<Chunks> {
         let policy = self.guard.as_ref().map(WebGuard::policy);
         let mut response = self.answer(request, policy.as_deref()).await;
         if let Some(policy) = &policy {
@@ -101,11 +100,7 @@ impl ExporterService {
 
     /// Within the concurrency limit (which also bounds password checks), for an
     /// authorised client: gzip-compressed metrics when asked for.
-    async fn answer(
-        &self,
-        request: &RequestHead<'_>,
-        policy: Option<&Policy>,
-    ) -> Response<Full<Bytes>> {
+    async fn answer(&self, request: &RequestHead<'_>, policy: Option<&Policy>) -> Response<Chunks> {
         let Ok(_permit) = self.in_flight.try_acquire() else {
             return with_type(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -133,7 +128,7 @@ impl ExporterService {
     }
 
     /// `POST /-/reload`, as in Prometheus: 403 unless lifecycle is enabled, 500 with the reason when refused.
-    async fn reload(&self, method: &Method) -> Response<Full<Bytes>> {
+    async fn reload(&self, method: &Method) -> Response<Chunks> {
         if method != Method::POST && method != Method::PUT {
             let mut response = text(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -168,7 +163,7 @@ impl ExporterService {
     }
 
     /// The exposition: copied from the cache, or rendered off the async workers after a change.
-    async fn metrics(&self, gzip: bool) -> Response<Full<Bytes>> {
+    async fn metrics(&self, gzip: bool) -> Response<Chunks> {
         let body = match self
             .exposition
             .cached(&self.store, &self.self_metrics, gzip)
@@ -199,7 +194,7 @@ impl ExporterService {
         response
     }
 
-    fn route(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    fn route(&self, method: &Method, path: &str) -> Response<Chunks> {
         let known = path == self.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
         if !known {
             return text(StatusCode::NOT_FOUND, "Not found\n");
@@ -230,8 +225,12 @@ impl ExporterService {
     }
 }
 
-fn with_type(status: StatusCode, body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
+fn with_type(
+    status: StatusCode,
+    body: impl Into<Chunks>,
+    content_type: &'static str,
+) -> Response<Chunks> {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -239,7 +238,7 @@ fn with_type(status: StatusCode, body: Bytes, content_type: &'static str) -> Res
     response
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
     with_type(
         status,
         Bytes::from_static(body.as_bytes()),
@@ -256,7 +255,7 @@ struct RequestHead<'a> {
 }
 
 impl Handler for ExporterService {
-    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Chunks> {
         let accepts_gzip = request
             .headers()
             .get_all(ACCEPT_ENCODING)

@@ -3,8 +3,9 @@
 //! appended, so that a scrape mostly copies bytes and always shows current values.
 
 use super::{SelfMetrics, render_jobs};
+use crate::http::serve::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::collections::BTreeMap;
@@ -20,8 +21,8 @@ struct Rendered {
     /// The snapshot and the instant rendered, to render the plain text identically on demand.
     accounts: BTreeMap<Arc<str>, Arc<AccountSnapshot>>,
     at: Instant,
-    /// The text as raw deflate blocks, sync-flushed so that more blocks can follow.
-    deflate: Bytes,
+    /// A gzip header and the text as deflate blocks, sync-flushed so that more blocks can follow.
+    gzip_head: Bytes,
     /// CRC-32 and length of the text, for the gzip trailer.
     crc: crc32fast::Hasher,
     len: u64,
@@ -52,13 +53,13 @@ impl Exposition {
         store: &SnapshotStore,
         self_metrics: &SelfMetrics,
         gzip: bool,
-    ) -> Option<Bytes> {
+    ) -> Option<Chunks> {
         let rendered = self.current(store)?;
         Some(assemble(&rendered, self_metrics, gzip))
     }
 
     /// The whole body, rendering the job families if the snapshot changed.
-    pub fn render(&self, store: &SnapshotStore, self_metrics: &SelfMetrics, gzip: bool) -> Bytes {
+    pub fn render(&self, store: &SnapshotStore, self_metrics: &SelfMetrics, gzip: bool) -> Chunks {
         let rendered = match self.current(store) {
             Some(rendered) => rendered,
             None => {
@@ -92,7 +93,7 @@ fn render(store: &SnapshotStore) -> Rendered {
     let accounts = store.load();
     let at = Instant::now();
     let mut sink = Summed {
-        inner: DeflateEncoder::new(Vec::new(), Compression::fast()),
+        inner: DeflateEncoder::new(GZIP_HEADER.to_vec(), Compression::fast()),
         crc: crc32fast::Hasher::new(),
         len: 0,
     };
@@ -105,7 +106,7 @@ fn render(store: &SnapshotStore) -> Rendered {
         expires,
         accounts,
         at,
-        deflate: Bytes::from(deflate),
+        gzip_head: Bytes::from(deflate),
         crc: sink.crc,
         len: sink.len,
         plain: OnceLock::new(),
@@ -132,37 +133,50 @@ impl<W: Write> Write for Summed<W> {
     }
 }
 
+/// `data` as final stored (uncompressed) deflate blocks (RFC 1951, 3.2.4). The
+/// self-metrics are a few kilobytes: compressing them would save little and
+/// cost a compressor's state per scrape.
+fn stored_blocks(data: &[u8]) -> Vec<u8> {
+    const MAX: usize = u16::MAX as usize;
+    let mut out = Vec::with_capacity(data.len() + (data.len() / MAX + 1) * 5);
+    let mut rest = data;
+    loop {
+        let (chunk, after) = rest.split_at(rest.len().min(MAX));
+        // BFINAL on the last block, BTYPE 00; blocks start on a byte boundary
+        // because the cached blocks before them end with a sync flush.
+        out.push(u8::from(after.is_empty()));
+        let len = u16::try_from(chunk.len()).expect("at most u16::MAX");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+        if after.is_empty() {
+            return out;
+        }
+        rest = after;
+    }
+}
+
 /// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The cached job families followed by the self-metrics as they are now. For gzip,
-/// one member: the cached deflate blocks, the self-metrics' blocks, then a trailer
-/// whose CRC combines both, so that every gzip reader takes it.
-fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Bytes {
+/// The cached job families followed by the self-metrics as they are now, as two
+/// chunks so that the cached part is never copied. For gzip, one member: the cached
+/// deflate blocks, the self-metrics as stored blocks, then a trailer whose CRC
+/// combines both, so that every gzip reader takes it.
+fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Chunks {
     let mut tail = Vec::with_capacity(16 << 10);
     self_metrics.render(&mut tail);
     if gzip {
-        let mut encoder =
-            DeflateEncoder::new(Vec::with_capacity(tail.len() / 4), Compression::fast());
-        encoder
-            .write_all(&tail)
-            .expect("writing to memory cannot fail");
-        let tail_deflate = encoder.finish().expect("writing to memory cannot fail");
         let mut crc = rendered.crc.clone();
         let mut tail_crc = crc32fast::Hasher::new();
         tail_crc.update(&tail);
         crc.combine(&tail_crc);
         // ISIZE is the length modulo 2^32 (RFC 1952).
         let len = (rendered.len + tail.len() as u64) as u32;
-        let mut body = BytesMut::with_capacity(
-            GZIP_HEADER.len() + rendered.deflate.len() + tail_deflate.len() + 8,
-        );
-        body.extend_from_slice(&GZIP_HEADER);
-        body.extend_from_slice(&rendered.deflate);
-        body.extend_from_slice(&tail_deflate);
-        body.extend_from_slice(&crc.finalize().to_le_bytes());
-        body.extend_from_slice(&len.to_le_bytes());
-        return body.freeze();
+        let mut end = stored_blocks(&tail);
+        end.extend_from_slice(&crc.finalize().to_le_bytes());
+        end.extend_from_slice(&len.to_le_bytes());
+        return Chunks::new([rendered.gzip_head.clone(), Bytes::from(end)]);
     }
     let plain = rendered.plain.get_or_init(|| {
         let mut text = Vec::with_capacity(usize::try_from(rendered.len).unwrap_or(0));
@@ -170,10 +184,7 @@ fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Byte
             .expect("writing to memory cannot fail");
         Bytes::from(text)
     });
-    let mut body = BytesMut::with_capacity(plain.len() + tail.len());
-    body.extend_from_slice(plain);
-    body.extend_from_slice(&tail);
-    body.freeze()
+    Chunks::new([plain.clone(), Bytes::from(tail)])
 }
 
 #[cfg(test)]
@@ -206,10 +217,21 @@ mod tests {
         }
     }
 
-    fn gunzip(body: &[u8]) -> String {
+    /// The body's bytes, however many chunks it has.
+    fn bytes(body: Chunks) -> Vec<u8> {
+        let collected = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(http_body_util::BodyExt::collect(body))
+            .unwrap();
+        collected.to_bytes().to_vec()
+    }
+
+    fn gunzip(body: Chunks) -> String {
+        let body = bytes(body);
         // A single-member reader: the body must be one gzip member, CRC and length included.
         let mut text = String::new();
-        flate2::read::GzDecoder::new(body)
+        flate2::read::GzDecoder::new(&body[..])
             .read_to_string(&mut text)
             .unwrap();
         text
@@ -222,12 +244,16 @@ mod tests {
         publish(&store, &jobs);
         let metrics = SelfMetrics::default();
         let exposition = Exposition::default();
-        let zipped = exposition.render(&store, &metrics, true);
+        let zipped = bytes(exposition.render(&store, &metrics, true));
         let plain = exposition.cached(&store, &metrics, false).unwrap();
-        let plain = String::from_utf8(plain.to_vec()).unwrap();
+        let plain = String::from_utf8(bytes(plain)).unwrap();
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
         // The process metrics move between the two calls: compare up to them.
         let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
-        assert_eq!(cut(&gunzip(&zipped)), cut(&plain));
+        assert_eq!(cut(&unzipped), cut(&plain));
         assert!(plain.contains(
             "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"2000\"} 2000\n"
         ));
@@ -240,6 +266,18 @@ mod tests {
     }
 
     #[test]
+    fn stored_blocks_hold_any_length() {
+        for len in [0, 1, 65_535, 65_536, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut back = Vec::new();
+            flate2::read::DeflateDecoder::new(&stored_blocks(&data)[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data, "{len} bytes");
+        }
+    }
+
+    #[test]
     fn job_families_are_rendered_once_per_change_and_self_metrics_every_time() {
         let store = SnapshotStore::default();
         publish(&store, &[(8888, up(20))]);
@@ -249,10 +287,10 @@ mod tests {
             exposition.cached(&store, &metrics, true).is_none(),
             "nothing rendered yet"
         );
-        let first = gunzip(&exposition.render(&store, &metrics, true));
+        let first = gunzip(exposition.render(&store, &metrics, true));
         let rendered = exposition.current(&store).unwrap();
         metrics.retried("prod", "DescribeDeploymentJobStatus", "Throttling.User");
-        let second = gunzip(&exposition.cached(&store, &metrics, true).unwrap());
+        let second = gunzip(exposition.cached(&store, &metrics, true).unwrap());
         assert!(
             Arc::ptr_eq(&rendered, &exposition.current(&store).unwrap()),
             "reused"
@@ -267,7 +305,7 @@ mod tests {
             exposition.cached(&store, &metrics, true).is_none(),
             "a new snapshot is rendered anew"
         );
-        let third = gunzip(&exposition.render(&store, &metrics, true));
+        let third = gunzip(exposition.render(&store, &metrics, true));
         assert!(
             third.contains(
                 "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 21\n"
@@ -287,14 +325,14 @@ mod tests {
         let metrics = SelfMetrics::default();
         let exposition = Exposition::default();
         let workers = "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 20\n";
-        assert!(gunzip(&exposition.render(&store, &metrics, true)).contains(workers));
+        assert!(gunzip(exposition.render(&store, &metrics, true)).contains(workers));
         assert!(exposition.cached(&store, &metrics, true).is_some());
         std::thread::sleep(Duration::from_millis(300));
         assert!(
             exposition.cached(&store, &metrics, true).is_none(),
             "expired with the values"
         );
-        let after = gunzip(&exposition.render(&store, &metrics, true));
+        let after = gunzip(exposition.render(&store, &metrics, true));
         assert!(!after.contains(workers), "{after}");
         assert!(
             after.contains("aliyun_cas_deployment_job_up{account=\"prod\",job_id=\"8888\"} 0\n")

@@ -7,9 +7,9 @@ use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 use crate::api::{
     API_VERSION, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB, sign,
 };
-use crate::http::serve::Handler;
+use crate::http::serve::{Chunks, Handler};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
@@ -743,7 +743,7 @@ fn parse_params(query: &str, form_body: Option<&[u8]>) -> Result<BTreeMap<String
 }
 
 impl Handler for SimService {
-    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Chunks> {
         let (parts, body) = request.into_parts();
         let is_form = parts
             .headers
@@ -815,7 +815,7 @@ impl Handler for SimService {
         if reply.hang {
             tokio::time::sleep(HANG_FOR).await;
         }
-        let mut response = Response::new(Full::new(reply.body));
+        let mut response = Response::new(Chunks::from(reply.body));
         *response.status_mut() =
             StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         response.headers_mut().insert(

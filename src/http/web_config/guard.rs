@@ -2,8 +2,8 @@
 //! re-read when the file or a file it names changes, as exporter-toolkit does.
 
 use super::{BasicAuth, WebConfig, WebConfigError, tls};
+use crate::http::serve::Chunks;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use std::os::unix::fs::MetadataExt;
@@ -55,14 +55,14 @@ impl Policy {
     pub async fn authorize(
         &self,
         authorization: Option<&HeaderValue>,
-    ) -> Result<(), Response<Full<Bytes>>> {
+    ) -> Result<(), Response<Chunks>> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
         if auth.allows(authorization).await {
             return Ok(());
         }
-        let mut response = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
+        let mut response = Response::new(Chunks::from(Bytes::from_static(b"Unauthorized\n")));
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         let headers = response.headers_mut();
         headers.insert(
@@ -77,7 +77,7 @@ impl Policy {
     }
 
     /// Adds the configured headers to `response`.
-    pub fn decorate(&self, response: &mut Response<Full<Bytes>>) {
+    pub fn decorate(&self, response: &mut Response<Chunks>) {
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }
