@@ -225,6 +225,8 @@ async fn main() {
     let _ = baseline_server.wait();
     let peak_rss_kb = status_kb(pid, "VmHWM:");
     let rss_kb = status_kb(pid, "VmRSS:");
+    // Asked last: the plain text is then kept beside the compressed one.
+    let plain = exporter.get("/metrics").await.1.len();
 
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -267,7 +269,11 @@ async fn main() {
         quantile(&ours, 0.99).as_secs_f64() / quantile(&baseline, 0.99).as_secs_f64()
     );
     println!(
-        "| exporter RSS: peak / now | {:.1} MB / {:.1} MB | peak under 40 MB |",
+        "| plain text size (a client not asking for gzip) | {:.1} MB | |",
+        plain as f64 / 1e6
+    );
+    println!(
+        "| exporter RSS: peak / now, gzip scrapes only | {:.1} MB / {:.1} MB | peak under 40 MB |",
         peak_rss_kb as f64 / 1024.0,
         rss_kb as f64 / 1024.0
     );
