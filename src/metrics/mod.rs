@@ -3,6 +3,7 @@
 
 pub mod contract;
 mod exposition;
+mod process;
 mod registry;
 mod render;
 

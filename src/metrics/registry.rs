@@ -3,6 +3,7 @@
 //! come from the contract.
 
 use super::contract::{self, MetricDef};
+use super::process::ProcessMetrics;
 use crate::api::RequestObserver;
 use crate::shard::Shard;
 use prometheus::core::Collector;
@@ -107,9 +108,7 @@ impl Default for SelfMetrics {
             Gauge::with_opts(opts(&contract::RELOAD_SUCCESS_TIMESTAMP)).expect("valid metric"),
         );
         registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
+            .register(Box::new(ProcessMetrics::default()))
             .expect("process metrics register once");
         Self {
             registry,
