@@ -9,6 +9,7 @@ use prometheus::proto::MetricFamily;
 use prometheus::{Counter, Gauge, Opts};
 use rustix::process::{Resource, getrlimit};
 use rustix::time::{ClockId, clock_gettime};
+use std::sync::Mutex;
 
 /// CPU time, memory, threads and file descriptors of this process.
 pub struct ProcessMetrics {
@@ -20,7 +21,11 @@ pub struct ProcessMetrics {
     virtual_memory: Gauge,
     resident_memory: Gauge,
     threads: Gauge,
-    start_time: Gauge,
+    /// `None` when /proc could not tell: the series is left out rather than shown as 0.
+    start_time: Option<Gauge>,
+    /// Serialises reading the clock and moving the counter, so that concurrent
+    /// scrapes never add the same CPU time twice.
+    cpu_update: Mutex<()>,
 }
 
 fn find(name: &str) -> &'static MetricDef {
@@ -38,7 +43,6 @@ fn gauge(name: &str) -> Gauge {
 impl Default for ProcessMetrics {
     fn default() -> Self {
         let process = procfs::process::Process::myself().ok();
-        let start_time = gauge("process_start_time_seconds");
         // Fixed for the life of the process: read once.
         let started = process.as_ref().and_then(|p| {
             let ticks = p.stat().ok()?.starttime;
@@ -47,9 +51,11 @@ impl Default for ProcessMetrics {
                     + ticks as f64 / procfs::ticks_per_second() as f64,
             )
         });
-        if let Some(started) = started {
-            start_time.set(started);
-        }
+        let start_time = started.map(|started| {
+            let gauge = gauge("process_start_time_seconds");
+            gauge.set(started);
+            gauge
+        });
         let cpu = find("process_cpu_seconds_total");
         Self {
             process,
@@ -61,21 +67,22 @@ impl Default for ProcessMetrics {
             resident_memory: gauge("process_resident_memory_bytes"),
             threads: gauge("process_threads"),
             start_time,
+            cpu_update: Mutex::new(()),
         }
     }
 }
 
 impl ProcessMetrics {
-    fn all(&self) -> [&dyn Collector; 7] {
-        [
+    fn all(&self) -> Vec<&dyn Collector> {
+        let mut all: Vec<&dyn Collector> = vec![
             &self.cpu,
             &self.max_fds,
             &self.open_fds,
             &self.resident_memory,
-            &self.start_time,
-            &self.threads,
-            &self.virtual_memory,
-        ]
+        ];
+        all.extend(self.start_time.as_ref().map(|g| g as &dyn Collector));
+        all.extend([&self.threads as &dyn Collector, &self.virtual_memory]);
+        all
     }
 }
 
@@ -85,35 +92,43 @@ impl Collector for ProcessMetrics {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        // One clock read for user and system time together.
-        let cpu = clock_gettime(ClockId::ProcessCPUTime);
-        let seconds = cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9;
-        // Scrapes run concurrently: only ever move the counter forward.
-        let behind = seconds - self.cpu.get();
-        if behind > 0.0 {
-            self.cpu.inc_by(behind);
+        let mut read: Vec<&dyn Collector> = Vec::with_capacity(7);
+        {
+            let _one = self.cpu_update.lock().unwrap_or_else(|e| e.into_inner());
+            // One clock read for user and system time together.
+            let cpu = clock_gettime(ClockId::ProcessCPUTime);
+            let seconds = cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9;
+            let behind = seconds - self.cpu.get();
+            if behind > 0.0 {
+                self.cpu.inc_by(behind);
+            }
         }
+        read.push(&self.cpu);
+        // No limit means no value to show.
         if let Some(max) = getrlimit(Resource::Nofile).current {
             self.max_fds.set(max as f64);
+            read.push(&self.max_fds);
         }
         if let Some(process) = &self.process {
             if let Ok(count) = process.fd_count() {
                 self.open_fds.set(count as f64);
+                read.push(&self.open_fds);
             }
             if let Ok(statm) = process.statm() {
                 self.virtual_memory.set(statm.size as f64 * self.page_size);
                 self.resident_memory
                     .set(statm.resident as f64 * self.page_size);
+                read.push(&self.virtual_memory);
+                read.push(&self.resident_memory);
             }
         }
         // Counting entries is all that is needed: procfs's task iterator opens each one.
         if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
             self.threads.set(tasks.count() as f64);
+            read.push(&self.threads);
         }
-        self.all()
-            .into_iter()
-            .flat_map(Collector::collect)
-            .collect()
+        read.extend(self.start_time.as_ref().map(|g| g as &dyn Collector));
+        read.into_iter().flat_map(Collector::collect).collect()
     }
 }
 
@@ -164,5 +179,27 @@ mod tests {
             "{started} vs {now}"
         );
         assert_eq!(families.len(), 7);
+    }
+
+    #[test]
+    fn concurrent_scrapes_never_add_cpu_time_twice() {
+        let metrics = std::sync::Arc::new(ProcessMetrics::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let metrics = std::sync::Arc::clone(&metrics);
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        metrics.collect();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let counted = metrics.cpu.get();
+        let clock = clock_gettime(ClockId::ProcessCPUTime);
+        let actual = clock.tv_sec as f64 + clock.tv_nsec as f64 / 1e9;
+        assert!(counted > 0.0 && counted <= actual, "{counted} > {actual}");
     }
 }

@@ -671,6 +671,8 @@ impl State {
         let listing_done = self.settings.discovery.is_none() || self.listed_once;
         if !self.first_sweep_done && listing_done && self.awaiting_first.is_empty() {
             self.first_sweep_done = true;
+            // Readiness is read from the published snapshot: publish even if nothing else changed.
+            self.dirty = true;
             tracing::info!(
                 account = &*self.account,
                 jobs = self.jobs.len(),
@@ -863,6 +865,10 @@ mod tests {
         );
         assert!(state.jobs.is_empty());
         assert!(state.snapshot().first_sweep_done);
+        assert!(
+            state.dirty,
+            "readiness is published, even with nothing else to show"
+        );
     }
 
     #[tokio::test(start_paused = true)]
