@@ -65,6 +65,19 @@ impl Handler for Static {
     }
 }
 
+/// The body of `url` as sent when gzip is asked for, as Prometheus does (not decompressed).
+async fn gzip_body(client: &reqwest::Client, url: &str) -> Bytes {
+    client
+        .get(url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+}
+
 /// Latencies of `SCRAPERS` clients each fetching `url` `SCRAPES_EACH` times, gzip asked for.
 async fn scrape_latencies(url: &str) -> (Vec<Duration>, usize) {
     let mut tasks = Vec::new();
@@ -76,15 +89,7 @@ async fn scrape_latencies(url: &str) -> (Vec<Duration>, usize) {
             let mut size = 0;
             for _ in 0..SCRAPES_EACH {
                 let started = Instant::now();
-                let body = client
-                    .get(&url)
-                    .header("accept-encoding", "gzip")
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                let body = gzip_body(&client, &url).await;
                 times.push(started.elapsed());
                 size = body.len();
             }
@@ -188,15 +193,7 @@ async fn main() {
     let url = exporter.url("/metrics");
     // Warm the cache and the connections.
     let (_, size) = scrape_latencies(&url).await;
-    let body = reqwest::Client::new()
-        .get(&url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = gzip_body(&reqwest::Client::new(), &url).await;
     let body_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(body_file.path(), &body).unwrap();
     let mut baseline_server = std::process::Command::new(std::env::current_exe().unwrap())

@@ -74,11 +74,17 @@ impl WebDir {
 
     /// Writes a server certificate from `ca` and the web config `yaml`; returns the config's path.
     fn tls(&self, ca: &Ca, yaml: &str) -> String {
-        let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
-        self.write("server.crt", &cert);
-        self.write("server.key", &key);
+        self.install_certificate(ca, "server");
         self.write("client-ca.crt", &ca.pem);
         self.config(yaml)
+    }
+
+    /// Writes a server certificate from `ca` as `name`.crt and `name`.key, the key first,
+    /// as a renewal does.
+    fn install_certificate(&self, ca: &Ca, name: &str) {
+        let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
+        self.write(&format!("{name}.key"), &key);
+        self.write(&format!("{name}.crt"), &cert);
     }
 
     fn config(&self, yaml: &str) -> String {
@@ -298,9 +304,7 @@ async fn changed_certificates_and_users_apply_without_a_restart() {
     // A renewed certificate is served once both files are written.
     let second = Ca::new("second CA");
     let trusts_second = client(&[&second], None);
-    let (cert, key) = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
-    dir.write("server.key", &key);
-    dir.write("server.crt", &cert);
+    dir.install_certificate(&second, "server");
     poke_until(
         &trusts_second,
         &url,
@@ -353,9 +357,7 @@ async fn changed_certificates_and_users_apply_without_a_restart() {
     .await;
     let third = Ca::new("third CA");
     let trusts_third = client(&[&third], None);
-    let (next_cert, next_key) = third.issue(ExtendedKeyUsagePurpose::ServerAuth);
-    dir.write("next.key", &next_key);
-    dir.write("next.crt", &next_cert);
+    dir.install_certificate(&third, "next");
     poke_until(
         &trusts_third,
         &url,
@@ -389,9 +391,7 @@ async fn changed_certificates_and_users_apply_without_a_restart() {
     )
     .await;
     assert_eq!(as_carol().await.unwrap().status().as_u16(), 200);
-    let (cert, key) = second.issue(ExtendedKeyUsagePurpose::ServerAuth);
-    dir.write("next.key", &key);
-    dir.write("next.crt", &cert);
+    dir.install_certificate(&second, "next");
     poke_until(
         &trusts_second,
         &url,

@@ -18,6 +18,8 @@ pub struct Policy {
     tls: Option<TlsAcceptor>,
     auth: Option<BasicAuth>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The certificate, key and CA files it was read from.
+    files: Vec<PathBuf>,
 }
 
 impl Policy {
@@ -36,6 +38,7 @@ impl Policy {
         };
         Ok(Self {
             tls,
+            files: config.files(),
             auth: BasicAuth::new(config.users, previous.and_then(|p| p.auth.as_ref())),
             headers: config.headers,
         })
@@ -112,8 +115,6 @@ pub struct WebGuard {
     policy: RwLock<Arc<Policy>>,
     /// The files of the running policy, and of any refused attempt since, as last seen.
     seen: Mutex<Vec<(PathBuf, Stamp)>>,
-    /// Files the running policy was built from: watched even while a change is refused.
-    running_files: Mutex<Vec<PathBuf>>,
     started: Instant,
     /// Milliseconds since `started` of the last look; `u64::MAX` while one is in progress.
     last_check: AtomicU64,
@@ -126,7 +127,6 @@ impl WebGuard {
         let policy = policy?;
         Ok(Self {
             path: path.to_owned(),
-            running_files: Mutex::new(seen.iter().map(|(f, _)| f.clone()).collect()),
             seen: Mutex::new(seen),
             policy: RwLock::new(Arc::new(policy)),
             started: Instant::now(),
@@ -184,22 +184,16 @@ impl WebGuard {
         if seen.iter().all(|(file, old)| stamp(file) == *old) {
             return;
         }
-        let running_files = self
-            .running_files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        // Taken before reading, so that a running file changing meanwhile is noticed next time.
-        let running = stamped(running_files);
         let running_policy = self.current();
+        // Taken before reading, so that a running file changing meanwhile is noticed next time.
+        let running =
+            stamped(std::iter::once(self.path.clone()).chain(running_policy.files.iter().cloned()));
         let (attempt, built) = Self::read(&self.path, Some(&running_policy));
         let refusal = match built {
             Ok(policy) if policy.tls.is_some() != running_policy.tls.is_some() => {
                 "turning TLS on or off needs a restart".to_owned()
             }
             Ok(policy) => {
-                *self.running_files.lock().unwrap_or_else(|e| e.into_inner()) =
-                    attempt.iter().map(|(f, _)| f.clone()).collect();
                 *seen = attempt;
                 let policy = Arc::new(policy);
                 *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&policy);

@@ -437,7 +437,7 @@ impl<'de> Visitor<'de> for HeadersVisitor {
             };
             if headers
                 .iter()
-                .any(|(n, _)| n.as_str() == lowercase(canonical))
+                .any(|(n, _)| n.as_str().eq_ignore_ascii_case(canonical))
             {
                 return Err(format!("{canonical} is set twice"));
             }
@@ -450,19 +450,11 @@ impl<'de> Visitor<'de> for HeadersVisitor {
                 HeaderValue::from_str(value)
                     .map_err(|_| "has characters a header cannot hold".to_owned())
             }))?;
-            headers.push((HeaderName::from_static(lowercase(canonical)), value));
+            let name =
+                HeaderName::from_bytes(canonical.as_bytes()).expect("the allowed names are valid");
+            headers.push((name, value));
         }
         Ok(Headers(headers))
-    }
-}
-
-fn lowercase(name: &'static str) -> &'static str {
-    match name {
-        "Strict-Transport-Security" => "strict-transport-security",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-Frame-Options" => "x-frame-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "content-security-policy",
     }
 }
 
