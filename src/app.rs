@@ -417,20 +417,33 @@ impl Exporter {
     }
 }
 
+/// Reads and checks the file on a blocking thread, so that a slow parse holds no
+/// async worker, and so that even a bug that panics on some file refuses the
+/// reload instead of ending the process.
+async fn load_off_workers(path: &str, env: EnvLookup) -> Result<Config, String> {
+    let owned = path.to_owned();
+    match tokio::task::spawn_blocking(move || Config::load(&owned, &env)).await {
+        Ok(loaded) => loaded.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "{path}: checking this file failed unexpectedly (a bug; the log has the details): please report it with the file, secrets removed"
+        )),
+    }
+}
+
 /// Reads the configuration again and applies it; a bad one is refused and the running one stays.
 async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), String> {
     let result = match source {
         ConfigSource::Fixed => {
             Err("there is no configuration file to reload (demo mode)".to_owned())
         }
-        ConfigSource::File(path) => match Config::load(path, &pollers.env) {
+        ConfigSource::File(path) => match load_off_workers(path, pollers.env).await {
             Ok(config) => {
                 if let Some(warning) = config.permission_warning(path) {
                     tracing::warn!("{warning}");
                 }
                 pollers.prepare(&config).await.map_err(|e| e.to_string())
             }
-            Err(error) => Err(error.to_string()),
+            Err(message) => Err(message),
         },
     };
     match result {

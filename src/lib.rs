@@ -15,6 +15,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod http;
+pub mod input;
 pub mod logging;
 pub mod metrics;
 pub mod poller;

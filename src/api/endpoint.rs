@@ -2,6 +2,7 @@
 
 use reqwest::Url;
 use std::fmt;
+use std::net::IpAddr;
 
 /// The China site's endpoint, preset `cn`.
 pub const CN_HOST: &str = "cas.aliyuncs.com";
@@ -58,8 +59,11 @@ impl Endpoint {
                 "the scheme must be https (or http for a local simulator)",
             ));
         }
-        if url.host_str().is_none_or(str::is_empty) {
+        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
             return Err(fail("it names no host"));
+        };
+        if ip_address(host).is_none() {
+            check_host_name(host).map_err(|reason| fail(&reason))?;
         }
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(fail("the API is served at path / with no query"));
@@ -67,10 +71,59 @@ impl Endpoint {
         Ok(Self { url })
     }
 
+    /// Whether requests would go unencrypted to another machine: plain `http://`
+    /// to a host other than a loopback address or `localhost`.
+    pub fn is_plain_http_to_remote(&self) -> bool {
+        let host = self.url.host_str().unwrap_or_default();
+        let loopback = match ip_address(host) {
+            Some(ip) => ip.is_loopback(),
+            None => host.eq_ignore_ascii_case("localhost"),
+        };
+        self.url.scheme() == "http" && !loopback
+    }
+
     /// The base URL, ending in `/`.
     pub fn as_str(&self) -> &str {
         self.url.as_str()
     }
+}
+
+/// The address a URL's host names, when it is an IP literal (IPv6 in brackets).
+fn ip_address(host: &str) -> Option<IpAddr> {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
+}
+
+/// A DNS name as the resolver takes it: dot-separated labels of 1 to 63 letters,
+/// digits and hyphens, no label starting or ending with a hyphen, 253 bytes in all.
+fn check_host_name(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err("the host name is longer than 253 characters".to_owned());
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(
+                "the host name has an empty part (two dots in a row, or a dot at an end)"
+                    .to_owned(),
+            );
+        }
+        if label.len() > 63
+            || label.starts_with('-')
+            || label.ends_with('-')
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "{} is not a valid part of a host name (1 to 63 letters, digits or inner hyphens)",
+                crate::input::excerpt(label)
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Endpoint {
@@ -107,6 +160,75 @@ mod tests {
         );
         let local = Endpoint::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(local.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(
+            Endpoint::parse("cas_sim:9000").unwrap().as_str(),
+            "https://cas_sim:9000/"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_told_apart_when_it_leaves_the_machine() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://[::1]:80",
+            "http://localhost:1",
+            "https://cas.aliyuncs.com",
+            "cn",
+            "https://10.0.0.1",
+        ] {
+            assert!(
+                !Endpoint::parse(local).unwrap().is_plain_http_to_remote(),
+                "{local}"
+            );
+        }
+        for remote in [
+            "http://cas.aliyuncs.com",
+            "http://10.0.0.1:8080",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+        ] {
+            assert!(
+                Endpoint::parse(remote).unwrap().is_plain_http_to_remote(),
+                "{remote}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_names_are_checked_part_by_part() {
+        for (bad, reason) in [
+            (
+                "cas..aliyuncs.com",
+                "the host name has an empty part (two dots in a row, or a dot at an end)",
+            ),
+            (
+                ".",
+                "the host name has an empty part (two dots in a row, or a dot at an end)",
+            ),
+            (
+                "-",
+                "\"-\" is not a valid part of a host name (1 to 63 letters, digits or inner hyphens)",
+            ),
+            (
+                "cas.-x.com",
+                "\"-x\" is not a valid part of a host name (1 to 63 letters, digits or inner hyphens)",
+            ),
+            (
+                "https://cas.aliyuncs..com",
+                "the host name has an empty part (two dots in a row, or a dot at an end)",
+            ),
+        ] {
+            let err = Endpoint::parse(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("endpoint {bad:?} is not valid: {reason}; ")),
+                "{err}"
+            );
+        }
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(Endpoint::parse(&long).is_err());
+        let longest = format!("{}.com", "a".repeat(63));
+        assert!(Endpoint::parse(&longest).is_ok());
     }
 
     #[test]

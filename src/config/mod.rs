@@ -3,6 +3,7 @@
 
 mod raw;
 
+pub use raw::MAX_DURATION;
 pub(crate) use raw::{deserialize_duration, deserialize_optional_duration};
 
 use crate::api::Endpoint;
@@ -11,9 +12,11 @@ use crate::credentials::{
     ChainOptions, Credentials, CredentialsProvider, ProviderSpec, Secret, StaticProvider,
     role_settings,
 };
+use crate::input::{ReadError, YamlError, excerpt, from_yaml, read_bounded};
 use raw::{RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use regex::Regex;
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 /// A validated configuration.
@@ -173,6 +176,10 @@ pub const DEFAULT_JOB_INFO_INTERVAL: Duration = Duration::from_secs(300);
 pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
 /// Default number of polls in flight per account.
 pub const DEFAULT_CONCURRENCY: usize = 4;
+/// The longest role session STS grants (a role's maximum session duration is at most 12 hours).
+const MAX_ROLE_SESSION: Duration = Duration::from_secs(12 * 3600);
+/// The most polls in flight per account: each holds a connection and a file descriptor.
+pub const MAX_CONCURRENCY: usize = 256;
 /// Default connect timeout (the SDK's).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default request timeout (the SDK's read timeout).
@@ -193,6 +200,12 @@ pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
 };
 /// The name of the account of a single-account file.
 pub const DEFAULT_ACCOUNT: &str = "default";
+/// The longest `name_include` / `name_exclude` pattern, in characters.
+pub const MAX_PATTERN_CHARS: usize = 1024;
+/// The most memory one compiled name pattern may take.
+const MAX_PATTERN_PROGRAM_BYTES: usize = 1 << 20;
+/// The longest account name: it is the `account` label of every series.
+pub const MAX_ACCOUNT_NAME_CHARS: usize = 64;
 /// Job types ListDeploymentJob reports.
 pub const JOB_TYPES: [&str; 3] = ["cloud", "user", "trustee"];
 /// Job statuses the API reports.
@@ -214,7 +227,7 @@ pub enum ConfigError {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        source: ReadError,
     },
     /// The YAML is malformed, or a key or value is refused where it stands.
     #[error("{path}:{line}:{column}: {message}")]
@@ -285,11 +298,17 @@ impl Checker<'_> {
                 .map_or(DEFAULT_SETTLED_INTERVAL.max(interval), |d| d.0),
             "finished jobs would be polled more often than running ones: make it at least the interval",
         )?;
+        let default_stale_after = interval.checked_mul(STALE_INTERVALS).ok_or_else(|| {
+            self.invalid(
+                "interval",
+                "is too long to derive stale_after from it: shorten it, or set stale_after",
+            )
+        })?;
         let stale_after = at_least_interval(
             "stale_after",
             raw.stale_after
                 .as_ref()
-                .map_or(interval * STALE_INTERVALS, |d| d.0),
+                .map_or(default_stale_after, |d| d.0),
             &format!(
                 "values would vanish between two polls: make it at least the interval (default {STALE_INTERVALS} × interval)"
             ),
@@ -323,15 +342,24 @@ impl Checker<'_> {
                 "must be shorter than interval, or polls would overlap: lower it or lengthen interval",
             ));
         }
+        let concurrency = raw
+            .concurrency
+            .as_ref()
+            .map_or(DEFAULT_CONCURRENCY, |c| c.0);
+        if concurrency > MAX_CONCURRENCY {
+            return Err(self.invalid(
+                "concurrency",
+                format!(
+                    "{concurrency} polls in flight is more than the {MAX_CONCURRENCY} allowed; the rate limit sets the pace, so a few suffice (4 is the default)"
+                ),
+            ));
+        }
         Ok(Polling {
             interval,
             settled_interval,
             stale_after,
             job_info_interval,
-            concurrency: raw
-                .concurrency
-                .as_ref()
-                .map_or(DEFAULT_CONCURRENCY, |c| c.0),
+            concurrency,
             connect_timeout,
             request_timeout,
         })
@@ -384,6 +412,27 @@ impl Checker<'_> {
         let key = |k: &str| format!("{prefix}{k}");
         let endpoint = Endpoint::parse(raw.endpoint.as_deref().unwrap_or("cn"))
             .map_err(|e| self.invalid(&key("endpoint"), e.to_string()))?;
+        let sts_endpoint = raw
+            .credentials
+            .as_ref()
+            .and_then(|c| c.sts_endpoint.as_deref())
+            .map(|sts| {
+                Endpoint::parse(sts)
+                    .map_err(|e| self.invalid(&key("credentials.sts_endpoint"), e.to_string()))
+            })
+            .transpose()?;
+        let plain_http_allowed = raw.allow_plain_http.unwrap_or(false);
+        for (name, url) in [
+            ("endpoint", Some(&endpoint)),
+            ("credentials.sts_endpoint", sts_endpoint.as_ref()),
+        ] {
+            if url.is_some_and(Endpoint::is_plain_http_to_remote) && !plain_http_allowed {
+                return Err(self.invalid(
+                    &key(name),
+                    "is plain HTTP to a host that is not this machine: requests and their signatures would cross the network unencrypted; use https://, or add `allow_plain_http: true` to the account if a trusted proxy is in between",
+                ));
+            }
+        }
         let credentials =
             self.credentials(&key("credentials"), raw.credentials.unwrap_or_default())?;
         let discovery = raw
@@ -476,7 +525,8 @@ impl Checker<'_> {
                 return Err(self.invalid(
                     &field("type"),
                     format!(
-                        "{other:?} is not a credentials type; use one of {}",
+                        "{} is not a credentials type; use one of {}",
+                        excerpt(other),
                         CREDENTIAL_TYPES.join(", ")
                     ),
                 ));
@@ -526,6 +576,9 @@ impl Checker<'_> {
         let duration = match c.duration.as_ref().map(|d| d.0) {
             Some(d) if d < Duration::from_secs(900) => {
                 return Err(self.invalid(&field("duration"), "STS issues credentials for 15m at least; write 15m or more (1h is the default)"));
+            }
+            Some(d) if d > MAX_ROLE_SESSION => {
+                return Err(self.invalid(&field("duration"), "STS issues credentials for 12h at most (and only up to the role's maximum session duration, 1h unless raised); write 12h or less"));
             }
             Some(d) => d,
             None => role.duration,
@@ -636,7 +689,7 @@ impl Checker<'_> {
             match values.iter().find(|v| !allowed.contains(&v.as_str())) {
                 Some(bad) => Err(self.invalid(
                     &format!("{key}.{field}"),
-                    format!("{bad:?} is not one of {}", allowed.join(", ")),
+                    format!("{} is not one of {}", excerpt(bad), allowed.join(", ")),
                 )),
                 None => Ok(values),
             }
@@ -644,12 +697,22 @@ impl Checker<'_> {
         let regex = |field: &str, pattern: Option<String>| {
             pattern
                 .map(|p| {
-                    Regex::new(&p).map_err(|e| {
-                        self.invalid(
-                            &format!("{key}.{field}"),
-                            format!("{p:?} is not a valid regular expression: {e}"),
-                        )
-                    })
+                    let invalid = |why: String| self.invalid(&format!("{key}.{field}"), why);
+                    if p.chars().count() > MAX_PATTERN_CHARS {
+                        return Err(invalid(format!(
+                            "{} is longer than {MAX_PATTERN_CHARS} characters; match on a shorter pattern, such as a prefix (^prod-)",
+                            excerpt(&p)
+                        )));
+                    }
+                    regex::RegexBuilder::new(&p)
+                        .size_limit(MAX_PATTERN_PROGRAM_BYTES)
+                        .build()
+                        .map_err(|e| {
+                            invalid(format!(
+                                "{} is not a valid regular expression: {e}",
+                                excerpt(&p)
+                            ))
+                        })
                 })
                 .transpose()
         };
@@ -666,6 +729,7 @@ impl Checker<'_> {
 /// The keys an account has, whether written at the top or under `accounts`.
 struct AccountParts {
     endpoint: Option<String>,
+    allow_plain_http: Option<bool>,
     credentials: Option<RawCredentials>,
     jobs: Option<raw::JobIds>,
     discovery: Option<RawDiscovery>,
@@ -676,6 +740,7 @@ impl From<RawAccount> for AccountParts {
     fn from(a: RawAccount) -> Self {
         Self {
             endpoint: a.endpoint,
+            allow_plain_http: a.allow_plain_http,
             credentials: a.credentials,
             jobs: a.jobs,
             discovery: a.discovery,
@@ -687,7 +752,7 @@ impl From<RawAccount> for AccountParts {
 impl Config {
     /// Reads, parses and validates `path`; `env` resolves `${VAR}` references.
     pub fn load(path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = read_bounded(Path::new(path)).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -700,7 +765,8 @@ impl Config {
         path: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut raw: RawConfig = serde_yaml::from_str(text).map_err(|e| syntax_error(path, &e))?;
+        let mut raw: RawConfig =
+            from_yaml(text, "config.example.yaml").map_err(|e| syntax_error(path, e))?;
         let check = Checker {
             path,
             env,
@@ -710,6 +776,7 @@ impl Config {
         let retries = check.retries(&raw)?;
         let top = AccountParts {
             endpoint: raw.endpoint.take(),
+            allow_plain_http: raw.allow_plain_http.take(),
             credentials: raw.credentials.take(),
             jobs: raw.jobs.take(),
             discovery: raw.discovery.take(),
@@ -717,6 +784,7 @@ impl Config {
         };
         let top_keys: Vec<&str> = [
             ("endpoint", top.endpoint.is_some()),
+            ("allow_plain_http", top.allow_plain_http.is_some()),
             ("credentials", top.credentials.is_some()),
             ("jobs", top.jobs.is_some()),
             ("discovery", top.discovery.is_some()),
@@ -746,13 +814,14 @@ impl Config {
                     let prefix = format!("accounts[{i}].");
                     let name = account.name.clone();
                     if name.is_empty()
+                        || name.len() > MAX_ACCOUNT_NAME_CHARS
                         || !name
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
                     {
                         return Err(check.invalid(
                             &format!("{prefix}name"),
-                            format!("{name:?} is not a valid account name; use letters, digits, '_', '.' and '-'"),
+                            format!("{} is not a valid account name; use up to {MAX_ACCOUNT_NAME_CHARS} letters, digits, '_', '.' and '-'", excerpt(&name)),
                         ));
                     }
                     if !names.insert(name.clone()) {
@@ -777,9 +846,11 @@ impl Config {
 
 /// `${NAME}` is replaced by the variable's value; anything else is taken literally.
 fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    let Some(name) = value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) else {
+    let Some(reference) = value.strip_prefix("${") else {
         return Ok(value.to_owned());
     };
+    // An unclosed `${NAME` is a reference gone wrong, never a secret to sign with.
+    let name = reference.strip_suffix('}').unwrap_or("");
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         // The value may be a secret that merely looks like a reference: never quote it.
         return Err(
@@ -792,42 +863,13 @@ fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
     })
 }
 
-fn syntax_error(path: &str, error: &serde_yaml::Error) -> ConfigError {
-    let (line, column, message) = describe_yaml_error(error, "config.example.yaml");
+fn syntax_error(path: &str, error: YamlError) -> ConfigError {
     ConfigError::Syntax {
         path: path.to_owned(),
-        line,
-        column,
-        message,
+        line: error.line,
+        column: error.column,
+        message: error.message,
     }
-}
-/// Line, column and message of a YAML error, the message without serde_yaml's
-/// own position suffixes and with a remedy where serde's words lack one.
-/// `reference` names the document that shows every key.
-pub(crate) fn describe_yaml_error(
-    error: &serde_yaml::Error,
-    reference: &str,
-) -> (usize, usize, String) {
-    let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let mut message = error.to_string();
-    while let Some(at) = message.find(" at line ") {
-        let rest = &message[at + " at line ".len()..];
-        let digits_and_column = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
-            .unwrap_or(rest.len());
-        message.replace_range(at..at + " at line ".len() + digits_and_column, "");
-    }
-    let remedy = if message.contains("unknown field") {
-        format!("; check the spelling ({reference} lists every key)")
-    } else if message.contains("duplicate field") {
-        "; write each key once".to_owned()
-    } else if message.contains("invalid type") || message.contains("invalid value") {
-        format!("; see {reference} for the expected form")
-    } else {
-        String::new()
-    };
-    message.push_str(&remedy);
-    (line, column, message)
 }
 
 #[cfg(test)]
@@ -1017,7 +1059,7 @@ accounts:
         );
         assert_eq!(
             error("accounts:\n  - name: \"prod account\"\n    jobs: [1]\n"),
-            "cfg.yaml: `accounts[0].name`: \"prod account\" is not a valid account name; use letters, digits, '_', '.' and '-'"
+            "cfg.yaml: `accounts[0].name`: \"prod account\" is not a valid account name; use up to 64 letters, digits, '_', '.' and '-'"
         );
         assert_eq!(
             error("accounts:\n  - name: a\n"),
@@ -1031,6 +1073,158 @@ accounts:
             error("accounts:\n  - name: a\n    jobs: [1]\n    endpoint: ftp://x\n"),
             "cfg.yaml: `accounts[0].endpoint`: endpoint \"ftp://x\" is not valid: the scheme must be https (or http for a local simulator); write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
         );
+    }
+
+    #[test]
+    fn durations_and_counts_that_would_overflow_are_refused() {
+        assert_eq!(
+            error("jobs: [1]\ninterval: 3689348814741910324s\n"),
+            "cfg.yaml:2:11: interval: \"3689348814741910324s\" is longer than 366d, the longest duration any setting takes; write a shorter one"
+        );
+        for key in [
+            "interval",
+            "settled_interval",
+            "stale_after",
+            "job_info_interval",
+            "timeouts: {connect",
+            "timeouts: {request",
+            "retries: {base_delay",
+            "retries: {max_delay",
+            "discovery: {refresh_interval",
+            "credentials: {type: ram_role_arn, duration",
+        ] {
+            let close = if key.contains('{') { "}" } else { "" };
+            let text = format!("jobs: [1]\n{key}: 18446744073709551615s{close}\n");
+            assert!(
+                error(&text)
+                    .contains("is longer than 366d, the longest duration any setting takes"),
+                "{key}: {}",
+                error(&text)
+            );
+        }
+        let longest = parse("jobs: [1]\ninterval: 366d\nrequest_timeout_is_default: x\n");
+        assert!(longest.is_err(), "an unknown key is still refused");
+        let longest = parse("jobs: [1]\ninterval: 366d\n").unwrap();
+        assert_eq!(longest.polling.interval, MAX_DURATION);
+        assert_eq!(longest.polling.stale_after, MAX_DURATION * 5);
+        assert_eq!(
+            error("jobs: [1]\nconcurrency: 4294967296000\n"),
+            "cfg.yaml: `concurrency`: 4294967296000 polls in flight is more than the 256 allowed; the rate limit sets the pace, so a few suffice (4 is the default)"
+        );
+        for rate in ["0.001", "1e-300", "1001", ".nan", ".inf", "-1", "1e300"] {
+            assert_eq!(
+                error(&format!(
+                    "jobs: [1]\nrate_limit: {{describe_deployment_job: {rate}}}\n"
+                )),
+                format!(
+                    "cfg.yaml:2:39: rate_limit.describe_deployment_job: {} is not allowed; write requests per second from 0.01 to 1000, such as 5 (the account's quota is about 10 per API)",
+                    match rate {
+                        ".nan" => "NaN",
+                        ".inf" => "inf",
+                        other => other,
+                    }
+                )
+            );
+        }
+        assert!(parse("jobs: [1]\nrate_limit: {describe_deployment_job: 0.01, list_deployment_job: 1000}\n").is_ok());
+        assert_eq!(
+            error(
+                "jobs: [1]\ncredentials: {type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: r, duration: 13h}\n"
+            ),
+            "cfg.yaml: `credentials.duration`: STS issues credentials for 12h at most (and only up to the role's maximum session duration, 1h unless raised); write 12h or less"
+        );
+    }
+
+    #[test]
+    fn endpoints_an_operator_gets_wrong() {
+        assert_eq!(
+            error("jobs: [1]\nendpoint:\n"),
+            "cfg.yaml:2:10: endpoint: is empty; write cn, intl, a host name or a URL, or remove the key to use cn"
+        );
+        assert!(
+            error("jobs: [1]\nendpoint: cas..aliyuncs.com\n").starts_with(
+                "cfg.yaml: `endpoint`: endpoint \"cas..aliyuncs.com\" is not valid: the host name has an empty part"
+            )
+        );
+        let plain = "is plain HTTP to a host that is not this machine: requests and their signatures would cross the network unencrypted; use https://, or add `allow_plain_http: true` to the account if a trusted proxy is in between";
+        assert_eq!(
+            error("jobs: [1]\nendpoint: http://cas.aliyuncs.com\n"),
+            format!("cfg.yaml: `endpoint`: {plain}")
+        );
+        assert_eq!(
+            error(
+                "accounts:\n  - name: a\n    jobs: [1]\n    credentials: {type: default, sts_endpoint: http://sts.aliyuncs.com}\n"
+            ),
+            format!("cfg.yaml: `accounts[0].credentials.sts_endpoint`: {plain}")
+        );
+        let allowed =
+            parse("jobs: [1]\nendpoint: http://cas.aliyuncs.com\nallow_plain_http: true\n")
+                .unwrap();
+        assert_eq!(one(&allowed).endpoint.as_str(), "http://cas.aliyuncs.com/");
+        let local = parse("jobs: [1]\nendpoint: http://127.0.0.1:9000\n").unwrap();
+        assert_eq!(one(&local).endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(
+            error("allow_plain_http: true\naccounts:\n  - name: a\n    jobs: [1]\n"),
+            "cfg.yaml: `accounts`: with `accounts`, allow_plain_http belong inside an account entry: move them under one of the accounts"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_reference_is_refused_without_being_shown() {
+        let text =
+            "jobs: [1]\ncredentials:\n  access_key_id: a\n  access_key_secret: ${AK_SECRET\n";
+        assert_eq!(
+            error(text),
+            "cfg.yaml: `credentials.access_key_secret`: is not a valid reference; write ${VARIABLE_NAME}, with letters, digits and _ only"
+        );
+    }
+
+    #[test]
+    fn huge_deep_or_marked_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let big = format!(
+            "jobs: [1]\ndiscovery:\n  name_include: {}\n",
+            "a".repeat(50 << 20)
+        );
+        std::fs::write(&path, &big).unwrap();
+        let refused = Config::load(path.to_str().unwrap(), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "cannot read config file {}: it is larger than 1024 KiB, far more than any valid file; check the path given to --config.file",
+                path.display()
+            )
+        );
+        let deep = format!("jobs: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            error(&deep),
+            "cfg.yaml:1:71: collections nest more than 64 levels deep; no setting needs more than three (see config.example.yaml)"
+        );
+        let marked = parse("\u{feff}jobs: [7]\n").unwrap();
+        assert_eq!(one(&marked).jobs, [7]);
+        let long_pattern = format!(
+            "jobs: [1]\ndiscovery:\n  name_include: {}\n",
+            "a".repeat(100_000)
+        );
+        assert_eq!(
+            error(&long_pattern),
+            format!(
+                "cfg.yaml: `discovery.name_include`: \"{}…\" (100000 bytes in all) is longer than 1024 characters; match on a shorter pattern, such as a prefix (^prod-)",
+                "a".repeat(64)
+            )
+        );
+        let costly = "jobs: [1]\ndiscovery:\n  name_include: \"\\\\w{1000}\\\\w{1000}\"\n";
+        let costly = error(costly);
+        assert!(
+            costly.starts_with("cfg.yaml: `discovery.name_include`: \"\\\\w{1000}\\\\w{1000}\" is not a valid regular expression: ")
+                && costly.len() < 400,
+            "{costly}"
+        );
+        let many_keys = format!("jobs: [1]\n{}: 1\n", "k".repeat(900));
+        assert!(error(&many_keys).len() < 600, "{}", error(&many_keys));
     }
 
     #[test]
@@ -1053,7 +1247,7 @@ accounts:
         );
         assert_eq!(
             error("jobs: [1]\nrate_limit:\n  list_deployment_job: 0\n"),
-            "cfg.yaml:3:24: rate_limit.list_deployment_job: 0 is not allowed; write requests per second above 0, such as 5 (the account's quota is about 10 per API)"
+            "cfg.yaml:3:24: rate_limit.list_deployment_job: 0 is not allowed; write requests per second from 0.01 to 1000, such as 5 (the account's quota is about 10 per API)"
         );
         assert_eq!(
             error("jobs: [1]\nretries:\n  max_attempts: 50\n"),
@@ -1220,7 +1414,7 @@ accounts:
     fn unknown_key_names_line_and_column() {
         assert_eq!(
             error("jobs: [1]\nintervall: 30s\n"),
-            "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `timeouts`, `retries`, `endpoint`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
+            "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
         );
         assert_eq!(
             error("jobs: [1]\ntimeouts:\n  read: 3s\n"),
@@ -1328,6 +1522,39 @@ mod properties {
             let text = format!("jobs: [{}]\n", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
             let config = Config::parse(&text, "cfg.yaml", &|_| None).unwrap();
             prop_assert_eq!(&config.accounts[0].jobs, &ids);
+        }
+
+        #[test]
+        fn any_duration_or_count_in_any_key_is_taken_or_refused_without_panic(
+            key in 0usize..12,
+            value in prop_oneof![
+                any::<u64>().prop_map(|n| format!("{n}s")),
+                any::<u64>().prop_map(|n| format!("{n}ns")),
+                any::<u32>().prop_map(|n| format!("{n}d")),
+                any::<u64>().prop_map(|n| format!("{n}y")),
+                (0u64..MAX_DURATION.as_secs() + 2).prop_map(|n| format!("{n}s")),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|n| format!("{n:?}")),
+            ],
+        ) {
+            const KEYS: [&str; 12] = [
+                "interval: {}", "settled_interval: {}", "stale_after: {}", "job_info_interval: {}",
+                "timeouts: {connect: {}}", "timeouts: {request: {}}", "retries: {base_delay: {}}",
+                "retries: {max_delay: {}}", "discovery: {refresh_interval: {}}", "concurrency: {}",
+                "retries: {max_attempts: {}}", "rate_limit: {describe_deployment_job_status: {}}",
+            ];
+            let text = format!("jobs: [1]\n{}\n", KEYS[key].replacen("{}", &value, 1));
+            match Config::parse(&text, "cfg.yaml", &|_| None) {
+                Ok(config) => {
+                    let p = &config.polling;
+                    for d in [p.interval, p.settled_interval, p.stale_after, p.job_info_interval, p.connect_timeout, p.request_timeout, config.retries.max_delay] {
+                        prop_assert!(d <= MAX_DURATION * STALE_INTERVALS, "{:?}", d);
+                    }
+                    prop_assert!(p.concurrency <= MAX_CONCURRENCY);
+                }
+                Err(error) => prop_assert!(error.to_string().starts_with("cfg.yaml"), "{}", error),
+            }
         }
 
         #[test]

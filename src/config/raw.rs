@@ -2,6 +2,7 @@
 //! and value types that check themselves while being read, so that an error
 //! carries the line and column of the value at fault.
 
+use crate::input::excerpt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -26,8 +27,10 @@ pub(super) struct RawConfig {
     pub timeouts: Option<RawTimeouts>,
     #[serde(default)]
     pub retries: Option<RawRetries>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "deserialize_endpoint")]
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub allow_plain_http: Option<bool>,
     #[serde(default)]
     pub credentials: Option<RawCredentials>,
     #[serde(default)]
@@ -45,8 +48,10 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAccount {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "deserialize_endpoint")]
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub allow_plain_http: Option<bool>,
     #[serde(default)]
     pub credentials: Option<RawCredentials>,
     #[serde(default)]
@@ -142,7 +147,50 @@ pub(super) struct RawRateLimit {
     pub describe_deployment_job: Option<Rate>,
 }
 
-/// A duration written like `30s`, `5m` or `1h30m`.
+/// The longest duration any setting takes: long enough for any schedule, short enough
+/// that every sum and product of settings the exporter forms stays far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// An endpoint written out: `endpoint:` with nothing after it is a value forgotten,
+/// not a wish for the default, so it is refused where it stands.
+fn deserialize_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(EndpointVisitor).map(Some)
+}
+
+struct EndpointVisitor;
+
+const EMPTY_ENDPOINT: &str =
+    "is empty; write cn, intl, a host name or a URL, or remove the key to use cn";
+
+impl<'de> Visitor<'de> for EndpointVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an endpoint such as cn, intl or https://cas.aliyuncs.com")
+    }
+
+    // Failing inside the visitor lets serde_yaml attach the value's line and column.
+    fn visit_none<E: de::Error>(self) -> Result<String, E> {
+        Err(E::custom(EMPTY_ENDPOINT))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Err(E::custom(EMPTY_ENDPOINT))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+        if text.trim().is_empty() {
+            return Err(E::custom(EMPTY_ENDPOINT));
+        }
+        Ok(text.to_owned())
+    }
+}
+
+/// A duration written like `30s`, `5m` or `1h30m`, at most [`MAX_DURATION`].
 pub(super) struct DurationValue(pub Duration);
 
 impl<'de> Deserialize<'de> for DurationValue {
@@ -174,13 +222,18 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<DurationValue, E> {
-        humantime::parse_duration(text.trim())
-            .map(DurationValue)
-            .map_err(|e| {
-                E::custom(format!(
-                    "{text:?} is not a duration ({e}); write it like 30s, 5m or 1h30m"
-                ))
-            })
+        let shown = excerpt(text);
+        let value = humantime::parse_duration(text.trim()).map_err(|e| {
+            E::custom(format!(
+                "{shown} is not a duration ({e}); write it like 30s, 5m or 1h30m"
+            ))
+        })?;
+        if value > MAX_DURATION {
+            return Err(E::custom(format!(
+                "{shown} is longer than 366d, the longest duration any setting takes; write a shorter one"
+            )));
+        }
+        Ok(DurationValue(value))
     }
 }
 
@@ -260,7 +313,8 @@ impl Visitor<'_> for JobIdVisitor<'_> {
         match v.trim().parse::<u64>() {
             Ok(id) => self.visit_u64(id),
             Err(_) => Err(E::custom(format!(
-                "job ID {v:?} is not a number; {JOB_ID_HINT}"
+                "job ID {} is not a number; {JOB_ID_HINT}",
+                excerpt(v)
             ))),
         }
     }
@@ -328,8 +382,13 @@ impl<'de> Deserialize<'de> for Rate {
 
 struct RateVisitor;
 
-const RATE_HINT: &str =
-    "write requests per second above 0, such as 5 (the account's quota is about 10 per API)";
+/// The slowest pace allowed: one call every 100 seconds. Slower, a sweep of a few
+/// jobs outlasts any sensible interval and their values go stale.
+pub const MIN_RATE: f64 = 0.01;
+/// The fastest pace allowed, far above any account's quota (about 10 per second per API).
+pub const MAX_RATE: f64 = 1000.0;
+
+const RATE_HINT: &str = "write requests per second from 0.01 to 1000, such as 5 (the account's quota is about 10 per API)";
 
 impl Visitor<'_> for RateVisitor {
     type Value = Rate;
@@ -339,10 +398,16 @@ impl Visitor<'_> for RateVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
-        if v.is_finite() && v > 0.0 {
+        if (MIN_RATE..=MAX_RATE).contains(&v) {
             Ok(Rate(v))
         } else {
-            Err(E::custom(format!("{v} is not allowed; {RATE_HINT}")))
+            // 1e-300 written out in full would be 300 digits long.
+            let shown = if v.is_finite() && v != 0.0 && (v.abs() < 1e-6 || v.abs() > 1e15) {
+                format!("{v:e}")
+            } else {
+                v.to_string()
+            };
+            Err(E::custom(format!("{shown} is not allowed; {RATE_HINT}")))
         }
     }
 

@@ -88,7 +88,7 @@ pub enum SimulatorError {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        source: crate::input::ReadError,
     },
     /// The jobs file is not valid.
     #[error("the simulator file {path} is not valid: {reason}")]
@@ -115,11 +115,13 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = serde_yaml::from_str(text).map_err(|e| {
-            let (line, column, message) =
-                crate::config::describe_yaml_error(&e, "README's simulator section");
-            invalid(format!("line {line}, column {column}: {message}"))
-        })?;
+        let spec: SimulatorSpec = crate::input::from_yaml(text, "README's simulator section")
+            .map_err(|e| {
+                invalid(format!(
+                    "line {}, column {}: {}",
+                    e.line, e.column, e.message
+                ))
+            })?;
         if spec.access_keys.is_empty() {
             return Err(invalid(
                 "access_keys is empty: list at least one key the exporter can sign with".into(),
@@ -196,9 +198,11 @@ impl SimulatorSpec {
 
     /// Reads and checks a file.
     pub fn load(path: &str) -> Result<Self, SimulatorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimulatorError::Read {
-            path: path.to_owned(),
-            source,
+        let text = crate::input::read_bounded(std::path::Path::new(path)).map_err(|source| {
+            SimulatorError::Read {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         Self::parse(&text, path)
     }

@@ -8,8 +8,8 @@ mod tls;
 pub use basic_auth::BasicAuth;
 pub use guard::{Policy, WebGuard};
 
-use crate::config::describe_yaml_error;
 use crate::credentials::Secret;
+use crate::input::from_yaml;
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -194,10 +194,10 @@ impl fmt::Debug for PasswordHash {
 impl WebConfig {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+        let text = crate::input::read_bounded(path).map_err(|source| WebConfigError::Read {
             what: "web config file",
             path: path.display().to_string(),
-            source,
+            source: source.into(),
             hint: " given to --web.config.file".into(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -209,14 +209,11 @@ impl WebConfig {
         let raw: Option<RawWebConfig> = if text.trim().is_empty() {
             None
         } else {
-            serde_yaml::from_str(text).map_err(|error| {
-                let (line, column, message) = describe_yaml_error(&error, REFERENCE);
-                WebConfigError::Syntax {
-                    path: path.to_owned(),
-                    line,
-                    column,
-                    message,
-                }
+            from_yaml(text, REFERENCE).map_err(|error| WebConfigError::Syntax {
+                path: path.to_owned(),
+                line: error.line,
+                column: error.column,
+                message: error.message,
             })?
         };
         let Some(raw) = raw else {
