@@ -6,7 +6,9 @@ use super::refresh::{RefreshObserver, RefreshingProvider};
 use super::sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
 use super::uri::CredentialsUri;
 use super::{Credentials, CredentialsError, CredentialsProvider, StaticProvider, files};
+use crate::input::{ReadError, read_bounded};
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -271,9 +273,11 @@ pub fn default_chain(
     let role = role_settings(env, options);
     let home = var(env, "HOME");
     let read = |path: &str| {
-        std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("no file at {path}"),
-            _ => format!("{path}: {e}"),
+        read_bounded(Path::new(path)).map_err(|e| match e {
+            ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("no file at {path}")
+            }
+            e => format!("{path}: {e}"),
         })
     };
     let mut chain = Vec::new();
@@ -345,12 +349,12 @@ pub fn default_chain(
     // The first file that exists is used; one that exists but cannot be read is reported as such.
     let mut found = Err(format!("no profile file at {}", ini_paths.join(" or ")));
     for path in &ini_paths {
-        match std::fs::read_to_string(path) {
+        match read_bounded(Path::new(path)) {
             Ok(text) => {
                 found = Ok((path, text));
                 break;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 found = Err(format!("{path}: {e}"));
                 break;

@@ -198,7 +198,7 @@ impl Fetcher for AssumeRoleWithOidc {
     fn fetch(&self) -> FetchFuture<'_> {
         Box::pin(async move {
             // Small and local: reading it inline does not hold the runtime up.
-            let token = std::fs::read_to_string(&self.token_file).map_err(|e| CredentialsError::Fetch {
+            let token = crate::input::read_bounded(std::path::Path::new(&self.token_file)).map_err(|e| CredentialsError::Fetch {
                     provider: self.name(),
                     reason: format!(
                         "cannot read the OIDC token file {}: {e}; check ALIBABA_CLOUD_OIDC_TOKEN_FILE and the pod's RRSA mount",
