@@ -204,6 +204,8 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 pub const MAX_PATTERN_CHARS: usize = 1024;
 /// The most memory one compiled name pattern may take.
 const MAX_PATTERN_PROGRAM_BYTES: usize = 1 << 20;
+/// The most accounts one exporter polls: each has its own client, credentials and poller.
+pub const MAX_ACCOUNTS: usize = 1000;
 /// The longest account name: it is the `account` label of every series.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 64;
 /// Job types ListDeploymentJob reports.
@@ -807,6 +809,15 @@ impl Config {
             Some(list) if list.is_empty() => {
                 return Err(check.invalid("accounts", "is empty: list at least one account"));
             }
+            Some(list) if list.len() > MAX_ACCOUNTS => {
+                return Err(check.invalid(
+                    "accounts",
+                    format!(
+                        "{} accounts are more than the {MAX_ACCOUNTS} one exporter polls; split them across several exporters",
+                        list.len()
+                    ),
+                ));
+            }
             Some(list) => {
                 let mut names = HashSet::new();
                 let mut accounts = Vec::with_capacity(list.len());
@@ -1166,6 +1177,37 @@ accounts:
         assert_eq!(
             error("allow_plain_http: true\naccounts:\n  - name: a\n    jobs: [1]\n"),
             "cfg.yaml: `accounts`: with `accounts`, allow_plain_http belong inside an account entry: move them under one of the accounts"
+        );
+    }
+
+    #[test]
+    fn at_most_a_thousand_accounts() {
+        let accounts = |n: usize| {
+            let mut text = String::from("accounts:\n");
+            for i in 0..n {
+                text.push_str(&format!("  - {{name: a{i}, jobs: [1]}}\n"));
+            }
+            text
+        };
+        assert_eq!(
+            parse(&accounts(MAX_ACCOUNTS)).unwrap().accounts.len(),
+            MAX_ACCOUNTS
+        );
+        assert_eq!(
+            error(&accounts(MAX_ACCOUNTS + 1)),
+            "cfg.yaml: `accounts`: 1001 accounts are more than the 1000 one exporter polls; split them across several exporters"
+        );
+    }
+
+    #[test]
+    fn at_most_fifty_thousand_jobs_an_account() {
+        let ids = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let full = parse(&format!("jobs: [{}]\n", ids(raw::MAX_JOBS))).unwrap();
+        assert_eq!(one(&full).jobs.len(), raw::MAX_JOBS);
+        let over = error(&format!("jobs: [{}]\n", ids(raw::MAX_JOBS + 1)));
+        assert!(
+            over.ends_with(": jobs[50000]: more than 50000 jobs in one account; split them across accounts or exporters, or use discovery"),
+            "{over}"
         );
     }
 

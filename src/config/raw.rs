@@ -259,7 +259,10 @@ impl<'de> Visitor<'de> for JobIdsVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JobIds, A::Error> {
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
-        while let Some(id) = seq.next_element_seed(JobIdVisitor { seen: &mut seen })? {
+        while let Some(id) = seq.next_element_seed(JobIdVisitor {
+            seen: &mut seen,
+            full: ids.len() >= MAX_JOBS,
+        })? {
             ids.push(id);
         }
         Ok(JobIds(ids))
@@ -270,7 +273,12 @@ impl<'de> Visitor<'de> for JobIdsVisitor {
 /// raised here carries the position of the offending entry.
 struct JobIdVisitor<'a> {
     seen: &'a mut HashSet<u64>,
+    /// The list already holds [`MAX_JOBS`]: this entry is one too many.
+    full: bool,
 }
+
+/// The most jobs an account lists by ID, as many as discovery finds at most.
+pub const MAX_JOBS: usize = 50_000;
 
 impl<'de> DeserializeSeed<'de> for JobIdVisitor<'_> {
     type Value = u64;
@@ -291,6 +299,11 @@ impl Visitor<'_> for JobIdVisitor<'_> {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if self.full {
+            return Err(E::custom(format!(
+                "more than {MAX_JOBS} jobs in one account; split them across accounts or exporters, or use discovery"
+            )));
+        }
         if v == 0 {
             return Err(E::custom(format!("job ID 0 is not valid; {JOB_ID_HINT}")));
         }
