@@ -130,7 +130,7 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
     assert_eq!(first.param("Timestamp").unwrap().len(), 20);
 
     let job = client.describe_deployment_job(8888).await.unwrap();
-    assert_eq!(job.id, Some(8888));
+    assert_eq!(job.id, Some(Ok(8888)));
     assert_eq!(job.name.as_deref(), Some("cdn-renew"));
     assert_eq!(job.status.as_deref(), Some("error"));
     let page = client.list_deployment_jobs(1, 50).await.unwrap();
@@ -138,8 +138,8 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
         (page.current_page, page.show_size, page.total),
         (Some(1), Some(50), Some(2))
     );
-    let ids: Vec<Option<i64>> = page.data.unwrap().iter().map(|j| j.id).collect();
-    assert_eq!(ids, vec![Some(7777), Some(8888)]);
+    let ids: Vec<_> = page.data.unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![Some(Ok(7777)), Some(Ok(8888))]);
     assert_eq!(
         recorder.0.lock().unwrap().clone(),
         vec![

@@ -3,6 +3,8 @@
 //! mean "not set". A field that cannot be read is reported as missing, never
 //! as zero, so a gauge is left out rather than showing an invented value.
 
+use super::model::{JobIdError, check_job_id, parse_job_id};
+use super::text;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -99,6 +101,74 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
         Scalar::Text(s) => Some(s),
         Scalar::Nothing => None,
     })
+}
+
+/// A string that becomes a label value: control characters stripped, cut to
+/// [`text::MAX_LABEL_BYTES`]; empty (before or after) is missing.
+pub fn label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(string(d)?.and_then(|s| text::label_value(&s)))
+}
+
+/// A job ID under the one rule of [`check_job_id`] and [`parse_job_id`]: a
+/// positive integer, as a number or decimal digits. Anything else is kept as
+/// the reason it is not one, so that discovery can say what it skipped.
+pub fn job_id<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Result<u64, JobIdError>>, D::Error> {
+    d.deserialize_any(JobIdVisitor)
+}
+
+struct JobIdVisitor;
+
+impl<'de> Visitor<'de> for JobIdVisitor {
+    type Value = Option<Result<u64, JobIdError>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a job ID")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(check_job_id(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(parse_job_id(&v.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // `{:?}` keeps the fraction (1000.0), so that 1e3 is refused as the configuration refuses it.
+        Ok(Some(parse_job_id(&format!("{v:?}"))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((!v.trim().is_empty()).then(|| parse_job_id(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(parse_job_id(&v.to_string())))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Some(parse_job_id("[…]")))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Some(parse_job_id("{…}")))
+    }
 }
 
 /// A list of objects; elements that are not objects are skipped, and anything but a list is missing.
@@ -228,9 +298,11 @@ impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
 /// Values above this are milliseconds (spec section 7.5): 1e11 seconds is the year 5138.
 const MILLISECONDS_THRESHOLD: f64 = 1e11;
 
-/// Normalises a Unix time given in seconds or milliseconds to seconds.
+/// Normalises a Unix time given in seconds or milliseconds to seconds. Zero
+/// means "not set"; a negative or far-future value is kept, for the model's
+/// plausibility check to report and drop it.
 fn normalise_unix_time(raw: f64) -> Option<f64> {
-    if !raw.is_finite() || raw <= 0.0 {
+    if !raw.is_finite() || raw == 0.0 {
         return None;
     }
     Some(if raw > MILLISECONDS_THRESHOLD {
@@ -303,5 +375,68 @@ mod tests {
         assert_eq!(parse(r#"{"t":"0"}"#).2, None);
         assert_eq!(parse(r#"{"t":0}"#).2, None);
         assert_eq!(parse(r#"{"t":"soon"}"#).2, None);
+        assert_eq!(parse(r#"{"t":"-5"}"#).2, Some(-5.0), "kept to be reported");
+        assert_eq!(
+            parse(r#"{"t":1e300}"#).2,
+            Some(1e297),
+            "kept to be reported"
+        );
+    }
+
+    #[derive(Deserialize)]
+    struct L {
+        #[serde(default, deserialize_with = "label")]
+        l: Option<String>,
+        #[serde(default, deserialize_with = "job_id")]
+        id: Option<Result<u64, JobIdError>>,
+    }
+
+    #[test]
+    fn labels_are_clean_and_bounded() {
+        let label = |json: &str| serde_json::from_str::<L>(json).unwrap().l;
+        assert_eq!(
+            label(r#"{"l":"a\u0000b\nc\"d"}"#).as_deref(),
+            Some("abc\"d")
+        );
+        assert_eq!(label(r#"{"l":"\u0000"}"#), None);
+        assert_eq!(label(r#"{"l":7}"#).as_deref(), Some("7"));
+        let long = format!(r#"{{"l":"{}"}}"#, "é".repeat(1 << 19));
+        let cut = label(&long).unwrap();
+        assert!(cut.len() <= text::MAX_LABEL_BYTES && cut.ends_with('…'));
+    }
+
+    #[test]
+    fn job_ids_follow_the_one_rule() {
+        let id = |json: &str| {
+            serde_json::from_str::<L>(&format!(r#"{{"id":{json}}}"#))
+                .unwrap()
+                .id
+                .map(|r| r.map_err(|e| e.to_string()))
+        };
+        assert_eq!(id("8888"), Some(Ok(8888)));
+        assert_eq!(id(r#""8888""#), Some(Ok(8888)));
+        assert_eq!(id("null"), None);
+        assert_eq!(id(r#""""#), None);
+        for bad in [
+            "0",
+            "-3",
+            "1e3",
+            "1000.0",
+            r#""1e3""#,
+            r#""0""#,
+            "true",
+            "[1]",
+            "{}",
+            r#""x\u0000y""#,
+            "18446744073709551615",
+            r#""9223372036854775808""#,
+        ] {
+            let error = id(bad).unwrap().unwrap_err();
+            assert!(error.starts_with("job ID "), "{bad}: {error}");
+        }
+        assert_eq!(
+            id("9223372036854775807"),
+            Some(Ok(9_223_372_036_854_775_807))
+        );
     }
 }

@@ -125,15 +125,20 @@ fn job_labels(buf: &mut Vec<u8>, account: &str, id: u64) {
     let _ = write!(buf, ",job_id=\"{id}\"");
 }
 
-/// Sums `ProductWorkerCount` by product, skipping entries without a name or a count.
+/// Sums `ProductWorkerCount` by product, skipping entries without a name or a
+/// count, and products whose sum would overflow (no real answer comes near).
 fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
-    let mut counts = BTreeMap::new();
+    let mut counts: BTreeMap<&str, Option<i64>> = BTreeMap::new();
     for entry in status.product_worker_count.iter().flatten() {
         if let (Some(name), Some(count)) = (entry.product_name.as_deref(), entry.count) {
-            *counts.entry(name).or_insert(0) += count;
+            let sum = counts.entry(name).or_insert(Some(0));
+            *sum = sum.and_then(|sum| sum.checked_add(count));
         }
     }
     counts
+        .into_iter()
+        .filter_map(|(name, sum)| Some((name, sum?)))
+        .collect()
 }
 
 /// One account's jobs, as the renderer walks them.
@@ -318,6 +323,22 @@ mod tests {
             product_name: name.map(str::to_owned),
             count,
         }
+    }
+
+    #[test]
+    fn a_product_sum_that_would_overflow_is_left_out_not_wrapped() {
+        let status = DeploymentJobStatus {
+            product_worker_count: Some(vec![
+                product(Some("CDN"), Some(i64::MAX)),
+                product(Some("CDN"), Some(1)),
+                product(Some("OSS"), Some(i64::MAX)),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            product_counts(&status).into_iter().collect::<Vec<_>>(),
+            [("OSS", i64::MAX)]
+        );
     }
 
     #[test]

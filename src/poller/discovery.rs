@@ -8,6 +8,9 @@ use crate::api::{ApiError, LIST_DEPLOYMENT_JOB};
 pub const PAGE_SIZE: u32 = 50;
 /// A bound on pages per listing (50,000 jobs), should `Total` ever be wrong.
 const MAX_PAGES: u32 = 1000;
+/// A bound on jobs per listing, whatever `Total` says or pages hold: what
+/// [`MAX_PAGES`] full pages hold.
+pub const MAX_JOBS: usize = MAX_PAGES as usize * PAGE_SIZE as usize;
 
 /// Every job ListDeploymentJob returns, across all pages. A listing that ends
 /// short of its `Total`, or runs past the page bound, is an error: the jobs it
@@ -24,8 +27,28 @@ pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiE
             .await?;
         let data = listed.data.unwrap_or_default();
         let got = data.len();
+        if jobs.len() + got > MAX_JOBS {
+            return Err(incomplete(format!(
+                "more than {MAX_JOBS} jobs, the most a listing holds"
+            )));
+        }
         jobs.extend(data);
-        let total = listed.total.and_then(|t| usize::try_from(t).ok());
+        let total = match listed.total {
+            Some(total) if total > MAX_JOBS as i64 => {
+                return Err(incomplete(format!(
+                    "Total is {total}, beyond the {MAX_JOBS} jobs a listing holds"
+                )));
+            }
+            Some(total) if total < 0 => {
+                tracing::warn!(
+                    account = caller.account(),
+                    total,
+                    "ListDeploymentJob's Total is negative; pages are read until one is not full"
+                );
+                None
+            }
+            total => total.and_then(|t| usize::try_from(t).ok()),
+        };
         let more = match total {
             Some(total) if jobs.len() < total && got == 0 => {
                 return Err(incomplete(format!(
