@@ -898,6 +898,8 @@ async fn hostile_answers_stay_bounded_in_metrics_and_logs() {
         "  - id: 11
     name: \"{long_name}\"
     cert_domain: \"a\\tb\\u0085c\"
+    job_type: \"u\\0ser\"
+    cert_type: \"b\\\"uy\\n\"
     status: \"odd\\u0085status\"
     workers: {{\"C\\0DN\": 2}}
   - id: 12
@@ -966,6 +968,8 @@ async fn hostile_answers_stay_bounded_in_metrics_and_logs() {
     assert!(name.starts_with("nul nl quote\" bs\\ tab nnn"), "{name}");
     assert!(name.len() <= 256 && name.ends_with('…'), "{}", name.len());
     assert_eq!(info[0].labels["cert_domain"], "abc");
+    assert_eq!(info[0].labels["job_type"], "user");
+    assert_eq!(info[0].labels["cert_type"], "b\"uy");
     assert_eq!(
         m.get(
             "aliyun_cas_deployment_job_status",

@@ -19,8 +19,9 @@ use tokio::time::Instant;
 
 /// Receives the outcome of every call, for the self-metrics.
 pub trait RequestObserver: Send + Sync {
-    /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`.
-    fn observe(&self, account: &str, action: &str, code: &str, elapsed: Duration);
+    /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`;
+    /// `code` is one of a fixed set (see [`ApiError::code`]), never text from the API.
+    fn observe(&self, account: &str, action: &str, code: &'static str, elapsed: Duration);
 }
 
 /// How to reach the API.
