@@ -70,12 +70,17 @@ pub const MAX_COUNT: i64 = 1 << 53;
 /// The latest time taken from the API: 9999-12-31T23:59:59Z, in Unix seconds.
 pub const MAX_UNIX_TIME: f64 = 253_402_300_799.0;
 
-/// Leaves out `value` if it is not a plausible count, noting `name=value` in `dropped`.
-fn plausible_count(name: &str, value: &mut Option<i64>, dropped: &mut Vec<String>) {
+/// Leaves out `value` if it is not a plausible count, noting `name=value` in `dropped`
+/// (the name is only written then: most answers have nothing to drop).
+fn plausible_count(
+    name: impl FnOnce() -> String,
+    value: &mut Option<i64>,
+    dropped: &mut Vec<String>,
+) {
     if let Some(v) = *value
         && !(0..=MAX_COUNT).contains(&v)
     {
-        dropped.push(format!("{name}={v}"));
+        dropped.push(format!("{}={v}", name()));
         *value = None;
     }
 }
@@ -152,14 +157,12 @@ impl DeploymentJobStatus {
             ("CostCount", &mut self.cost_count),
             ("CertCount", &mut self.cert_count),
         ] {
-            plausible_count(name, value, &mut dropped);
+            plausible_count(|| name.to_owned(), value, &mut dropped);
         }
         for entry in self.product_worker_count.iter_mut().flatten() {
-            let name = format!(
-                "ProductWorkerCount[{}].Count",
-                entry.product_name.as_deref().unwrap_or("")
-            );
-            plausible_count(&name, &mut entry.count, &mut dropped);
+            let product = entry.product_name.as_deref().unwrap_or_default();
+            let name = || format!("ProductWorkerCount[{product}].Count");
+            plausible_count(name, &mut entry.count, &mut dropped);
         }
         dropped
     }

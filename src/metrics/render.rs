@@ -437,3 +437,91 @@ mod tests {
         assert_eq!(out, expected);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::api::text::MAX_LABEL_BYTES;
+    use proptest::prelude::*;
+
+    /// The label values of one sample line, unescaped.
+    fn label_values(line: &str) -> Vec<String> {
+        let mut values = Vec::new();
+        let mut rest = &line[line.find('{').expect("labels")..];
+        while let Some(start) = rest.find("=\"") {
+            let mut value = String::new();
+            let mut chars = rest[start + 2..].char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next().map(|(_, c)| c) {
+                        Some('n') => value.push('\n'),
+                        Some(other) => value.push(other),
+                        None => {}
+                    },
+                    '"' => {
+                        rest = &rest[start + 2 + i + 1..];
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            values.push(value);
+        }
+        values
+    }
+
+    proptest! {
+        #[test]
+        fn whatever_the_api_sends_the_text_stays_well_formed_and_bounded(
+            texts in proptest::collection::vec(
+                prop_oneof![any::<String>(), "[\\x00-\\x1f\\x7f-\\x9f\"\\\\a-zé\\n]{0,40}"],
+                7,
+            ),
+            long in 0usize..2000,
+            numbers in proptest::collection::vec(any::<i64>(), 4),
+            times in proptest::collection::vec(any::<f64>().prop_filter("json", |f| f.is_finite()), 2),
+        ) {
+            let padded = format!("{}{}", texts[0], "x".repeat(long));
+            let status: DeploymentJobStatus = serde_json::from_value(serde_json::json!({
+                "WorkerCount": numbers[0],
+                "FailedCount": numbers[1].to_string(),
+                "ProductWorkerCount": [
+                    {"ProductName": padded, "Count": numbers[2]},
+                    {"ProductName": texts[1], "Count": numbers[3]},
+                    {"ProductName": texts[1], "Count": numbers[3]},
+                ],
+            })).unwrap();
+            let info: DeploymentJob = serde_json::from_value(serde_json::json!({
+                "Name": padded, "JobType": texts[2], "CertType": texts[3],
+                "CertDomain": texts[4], "ProductName": texts[5], "Status": texts[6],
+                "StartTime": times[0], "EndTime": times[1].to_string(),
+            })).unwrap();
+            // As the poller takes them in.
+            let (mut status, mut info) = (status, info);
+            status.drop_implausible();
+            status.bound_products();
+            info.drop_implausible();
+            let mut account = AccountSnapshot::default();
+            account.jobs.insert(1, Arc::new(JobSnapshot {
+                up: true,
+                values: Some(Arc::new(status)),
+                info: Some(Arc::new(info)),
+                ..Default::default()
+            }));
+            let accounts: Accounts = [(Arc::from("prod"), Arc::new(account))].into_iter().collect();
+            let mut out = Vec::new();
+            render_jobs(&accounts, Instant::now(), &mut out).unwrap();
+            let text = String::from_utf8(out).expect("UTF-8");
+            prop_assert!(text.ends_with('\n'));
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                prop_assert!(!line.chars().any(char::is_control), "{:?}", line);
+                for value in label_values(line) {
+                    prop_assert!(value.len() <= MAX_LABEL_BYTES, "{} bytes", value.len());
+                }
+                let sample: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+                prop_assert!(sample.is_finite() && sample >= 0.0, "{}", line);
+                prop_assert!(sample <= crate::api::model::MAX_UNIX_TIME.max(2.0 * crate::api::model::MAX_COUNT as f64));
+            }
+        }
+    }
+}
