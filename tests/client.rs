@@ -302,11 +302,11 @@ async fn raw_server(status: u16, body: Vec<u8>) -> String {
 
 #[tokio::test]
 async fn odd_bytes_and_huge_fields_come_out_bounded() {
-    // Invalid UTF-8 and (escaped) control characters in text fields: the answer is
-    // still read. A raw control byte inside a string is not JSON: that answer is a decode error.
+    // Invalid UTF-8, lone surrogates and (escaped) control characters in text
+    // fields: the answer is still read. A raw control byte inside a string is not JSON: that answer is a decode error.
     let mut body = br#"{"Id":8888,"Name":"a"#.to_vec();
     body.extend_from_slice(b"\xff\xfeb\\u0000\\n\\\"c");
-    body.extend_from_slice(br#"","Status":"x\u0007y","ProductName":""#);
+    body.extend_from_slice(br#"","Status":"x\u0007y","CertDomain":"d\ud800","ProductName":""#);
     body.extend_from_slice("é".repeat(1000).as_bytes());
     body.extend_from_slice(br#""}"#);
     let endpoint = raw_server(200, body).await;
@@ -314,6 +314,11 @@ async fn odd_bytes_and_huge_fields_come_out_bounded() {
     let job = client.describe_deployment_job(8888).await.unwrap();
     assert_eq!(job.name.as_deref(), Some("a\u{fffd}\u{fffd}b\"c"));
     assert_eq!(job.status.as_deref(), Some("xy"));
+    assert_eq!(
+        job.cert_domain.as_deref(),
+        Some("d\u{fffd}"),
+        "a lone surrogate"
+    );
     let product = job.product_name.unwrap();
     assert_eq!(product.len(), 255, "254 bytes of é, then …");
     assert!(product.ends_with("é…"));

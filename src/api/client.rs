@@ -2,6 +2,7 @@
 //! parameter in the query, an empty body, a fresh nonce and timestamp each time.
 
 use super::error::{redact, split_signature_message};
+use super::lenient::mend_lone_surrogates;
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
 use super::sign::sign_rpc;
 use super::text::{
@@ -172,8 +173,9 @@ impl Client {
             body.extend_from_slice(&chunk);
         }
 
-        // Invalid UTF-8 inside a string would fail the whole answer: such bytes
-        // become U+FFFD instead (no copy when the body is valid, as it always should be).
+        // Invalid UTF-8 or a lone surrogate inside a string would fail the whole answer:
+        // such text becomes U+FFFD instead (no copy when the body is valid, as it should be).
+        mend_lone_surrogates(&mut body);
         let body = String::from_utf8_lossy(&body);
         if (200..300).contains(&status) {
             // serde quotes the text it could not read, which may echo the request.

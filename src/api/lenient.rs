@@ -295,6 +295,39 @@ impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
     }
 }
 
+/// Replaces each `\uXXXX` escape of a lone UTF-16 surrogate with `\ufffd`, in
+/// place (the same length). JSON allows them, but they are not text: serde
+/// would refuse the whole answer for one name cut in the middle of an emoji.
+pub fn mend_lone_surrogates(json: &mut [u8]) {
+    let surrogate = |at: usize, json: &[u8]| -> Option<u16> {
+        let hex = json.get(at..at + 6)?;
+        if &hex[..2] != b"\\u" {
+            return None;
+        }
+        let value = u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+        (0xD800..=0xDFFF).contains(&value).then_some(value)
+    };
+    let mut at = 0;
+    while at < json.len() {
+        if json[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match surrogate(at, json) {
+            // A high surrogate followed by a low one is a character: both stay.
+            Some(0xD800..=0xDBFF) if surrogate(at + 6, json).is_some_and(|low| low >= 0xDC00) => {
+                at += 12
+            }
+            Some(_) => {
+                json[at + 2..at + 6].copy_from_slice(b"fffd");
+                at += 6;
+            }
+            // Any other escape: skip the escaped character, so that `\\u` is no escape.
+            None => at += 2,
+        }
+    }
+}
+
 /// Values above this are milliseconds (spec section 7.5): 1e11 seconds is the year 5138.
 const MILLISECONDS_THRESHOLD: f64 = 1e11;
 
@@ -381,6 +414,40 @@ mod tests {
             Some(1e297),
             "kept to be reported"
         );
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let mend = |json: &str| {
+            let mut bytes = json.as_bytes().to_vec();
+            mend_lone_surrogates(&mut bytes);
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(mend(r#""a\ud800b""#), r#""a\ufffdb""#);
+        assert_eq!(mend(r#""\udc00\ud83d""#), r#""\ufffd\ufffd""#);
+        assert_eq!(
+            mend(r#""\ud83d\ude00""#),
+            r#""\ud83d\ude00""#,
+            "a pair stays"
+        );
+        assert_eq!(
+            mend(r#""\\ud800""#),
+            r#""\\ud800""#,
+            "an escaped backslash, then text"
+        );
+        assert_eq!(mend(r#""\u00e9\n\ud8""#), r#""\u00e9\n\ud8""#);
+        let parsed: T = serde_json::from_str(&mend(r#"{"s":"x\ud800y\udfffz"}"#)).unwrap();
+        assert_eq!(parsed.s.as_deref(), Some("x\u{fffd}y\u{fffd}z"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn mending_never_breaks_what_was_valid(text in "\\PC{0,40}") {
+            let json = serde_json::to_string(&text).unwrap();
+            let mut bytes = json.clone().into_bytes();
+            mend_lone_surrogates(&mut bytes);
+            proptest::prop_assert_eq!(String::from_utf8(bytes).unwrap(), json);
+        }
     }
 
     #[derive(Deserialize)]
