@@ -6,8 +6,8 @@ use super::{SelfMetrics, render_jobs};
 use crate::http::serve::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
 use bytes::Bytes;
-use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -43,6 +43,8 @@ pub struct Exposition {
     cache: Mutex<Option<Arc<Rendered>>>,
     /// One render at a time: scrapes arriving meanwhile wait for it and share it.
     rendering: Mutex<()>,
+    /// Compresses the self-metrics of each scrape.
+    compressors: Compressors,
 }
 
 impl Exposition {
@@ -59,7 +61,7 @@ impl Exposition {
             // The plain text is rendered on first demand: that belongs off the async workers too.
             return None;
         }
-        Some(assemble(&rendered, self_metrics, gzip))
+        Some(assemble(&rendered, self_metrics, gzip, &self.compressors))
     }
 
     /// The whole body, rendering the job families if the snapshot changed.
@@ -79,7 +81,7 @@ impl Exposition {
                 }
             }
         };
-        assemble(&rendered, self_metrics, gzip)
+        assemble(&rendered, self_metrics, gzip, &self.compressors)
     }
 
     fn current(&self, store: &SnapshotStore) -> Option<Arc<Rendered>> {
@@ -137,17 +139,41 @@ impl<W: Write> Write for Summed<W> {
     }
 }
 
-/// `data` as a raw deflate stream ending with a final block (RFC 1951). It
-/// continues the cached blocks, which end on a byte boundary with a sync flush,
-/// and refers to nothing before it: a decoder reads the whole as one stream.
-/// The self-metrics are rendered per scrape, so they are compressed per scrape.
-fn final_blocks(data: &[u8]) -> Vec<u8> {
-    let mut encoder =
-        DeflateEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::fast());
-    encoder
-        .write_all(data)
-        .expect("writing to memory cannot fail");
-    encoder.finish().expect("writing to memory cannot fail")
+/// Compressors kept between scrapes, at most one per concurrent scrape up to this many.
+const KEPT_COMPRESSORS: usize = 4;
+
+/// Deflate compressors reused across scrapes: making one (zeroing its tables)
+/// costs several times more than compressing a few kilobytes of self-metrics.
+#[derive(Default)]
+struct Compressors(Mutex<Vec<Compress>>);
+
+impl Compressors {
+    /// `data` as a raw deflate stream ending with a final block (RFC 1951). It
+    /// continues the cached blocks, which end on a byte boundary with a sync
+    /// flush, and refers to nothing before it: a decoder reads the whole as one
+    /// stream. The self-metrics are rendered per scrape, so compressed per scrape.
+    fn final_blocks(&self, data: &[u8]) -> Vec<u8> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut compress = kept.unwrap_or_else(|| Compress::new(Compression::fast(), false));
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        loop {
+            let read = usize::try_from(compress.total_in()).expect("at most data.len()");
+            let status = compress
+                .compress_vec(&data[read..], &mut out, FlushCompress::Finish)
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            // Only a full output stops it short of the end: make room and go on.
+            out.reserve(out.capacity().max(1024));
+        }
+        compress.reset();
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEPT_COMPRESSORS {
+            kept.push(compress);
+        }
+        out
+    }
 }
 
 /// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
@@ -157,7 +183,12 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// chunks so that the cached part is never copied. For gzip, one member: the cached
 /// deflate blocks, the self-metrics compressed as the final blocks, then a trailer
 /// whose CRC combines both, so that every gzip reader takes it.
-fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Chunks {
+fn assemble(
+    rendered: &Rendered,
+    self_metrics: &SelfMetrics,
+    gzip: bool,
+    compressors: &Compressors,
+) -> Chunks {
     let mut tail = Vec::with_capacity(16 << 10);
     self_metrics.render(&mut tail);
     if gzip {
@@ -167,7 +198,7 @@ fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Chun
         crc.combine(&tail_crc);
         // ISIZE is the length modulo 2^32 (RFC 1952).
         let len = (rendered.len + tail.len() as u64) as u32;
-        let mut end = final_blocks(&tail);
+        let mut end = compressors.final_blocks(&tail);
         end.extend_from_slice(&crc.finalize().to_le_bytes());
         end.extend_from_slice(&len.to_le_bytes());
         return Chunks::new([rendered.gzip_head.clone(), Bytes::from(end)]);
@@ -265,15 +296,27 @@ mod tests {
     }
 
     #[test]
-    fn final_blocks_hold_any_length() {
-        for len in [0, 1, 65_535, 65_536, 200_000] {
-            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    fn final_blocks_hold_any_data_with_reused_compressors() {
+        let compressors = Compressors::default();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for len in [0, 1, 65_535, 65_536, 200_000, 3, 1_000_000] {
+            // Half repetitive, half random: both the compressed and the stored paths.
+            let data: Vec<u8> = (0..len)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        (i % 251) as u8
+                    } else {
+                        rng.u8(..)
+                    }
+                })
+                .collect();
             let mut back = Vec::new();
-            flate2::read::DeflateDecoder::new(&final_blocks(&data)[..])
+            flate2::read::DeflateDecoder::new(&compressors.final_blocks(&data)[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, data, "{len} bytes");
         }
+        assert_eq!(compressors.0.lock().unwrap().len(), 1, "one kept, reused");
     }
 
     #[test]
