@@ -106,7 +106,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 /// A string that becomes a label value: control characters stripped, cut to
 /// [`text::MAX_LABEL_BYTES`]; empty (before or after) is missing.
 pub fn label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(string(d)?.and_then(|s| text::label_value(&s)))
+    Ok(string(d)?.and_then(text::label_value))
 }
 
 /// A job ID under the one rule of [`check_job_id`] and [`parse_job_id`]: a

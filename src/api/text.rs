@@ -40,10 +40,14 @@ pub fn bounded(text: &str, max_bytes: usize) -> Cow<'_, str> {
     Cow::Owned(cut)
 }
 
-/// `text` made fit for a label value; `None` when nothing is left (empty means "not set").
-pub fn label_value(text: &str) -> Option<String> {
-    let value = bounded(text, MAX_LABEL_BYTES);
-    (!value.is_empty()).then(|| value.into_owned())
+/// `text` made fit for a label value; `None` when nothing is left (empty means
+/// "not set"). Takes the text whole, so that a value already fit is not copied.
+pub fn label_value(text: String) -> Option<String> {
+    let value = match bounded(&text, MAX_LABEL_BYTES) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(fitted) => fitted,
+    };
+    (!value.is_empty()).then_some(value)
 }
 
 #[cfg(test)]
@@ -64,8 +68,8 @@ mod tests {
         assert_eq!(bounded("aéééé", 6), "aé…");
         assert_eq!(bounded("abc", 2), "");
         assert_eq!(bounded(&"x".repeat(1 << 20), 256).len(), 256);
-        assert_eq!(label_value("\0\n"), None);
-        assert_eq!(label_value("ok").as_deref(), Some("ok"));
+        assert_eq!(label_value("\0\n".into()), None);
+        assert_eq!(label_value("ok".into()).as_deref(), Some("ok"));
     }
 
     proptest! {
