@@ -130,7 +130,7 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
     assert_eq!(first.param("Timestamp").unwrap().len(), 20);
 
     let job = client.describe_deployment_job(8888).await.unwrap();
-    assert_eq!(job.id, Some(8888));
+    assert_eq!(job.id, Some(Ok(8888)));
     assert_eq!(job.name.as_deref(), Some("cdn-renew"));
     assert_eq!(job.status.as_deref(), Some("error"));
     let page = client.list_deployment_jobs(1, 50).await.unwrap();
@@ -138,8 +138,8 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
         (page.current_page, page.show_size, page.total),
         (Some(1), Some(50), Some(2))
     );
-    let ids: Vec<Option<i64>> = page.data.unwrap().iter().map(|j| j.id).collect();
-    assert_eq!(ids, vec![Some(7777), Some(8888)]);
+    let ids: Vec<_> = page.data.unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![Some(Ok(7777)), Some(Ok(8888))]);
     assert_eq!(
         recorder.0.lock().unwrap().clone(),
         vec![
@@ -269,4 +269,96 @@ async fn every_transport_and_body_fault_is_typed() {
     let error = nowhere.describe_deployment_job_status(1).await.unwrap_err();
     assert_eq!(error.code(), "connect", "{error}");
     assert!(!error.to_string().contains("Signature="), "{error}");
+}
+
+/// Serves `body` with `status` to every connection, as an API that sends odd bytes would.
+async fn raw_server(status: u16, body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0_u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn odd_bytes_and_huge_fields_come_out_bounded() {
+    // Invalid UTF-8, lone surrogates and (escaped) control characters in text
+    // fields: the answer is still read. A raw control byte inside a string is not JSON: that answer is a decode error.
+    let mut body = br#"{"Id":8888,"Name":"a"#.to_vec();
+    body.extend_from_slice(b"\xff\xfeb\\u0000\\n\\\"c");
+    body.extend_from_slice(br#"","Status":"x\u0007y","CertDomain":"d\ud800","ProductName":""#);
+    body.extend_from_slice("é".repeat(1000).as_bytes());
+    body.extend_from_slice(br#""}"#);
+    let endpoint = raw_server(200, body).await;
+    let (client, _) = client_for(&endpoint, KEY_ID, SECRET, None, Duration::from_secs(5));
+    let job = client.describe_deployment_job(8888).await.unwrap();
+    assert_eq!(job.name.as_deref(), Some("a\u{fffd}\u{fffd}b\"c"));
+    assert_eq!(job.status.as_deref(), Some("xy"));
+    assert_eq!(
+        job.cert_domain.as_deref(),
+        Some("d\u{fffd}"),
+        "a lone surrogate"
+    );
+    let product = job.product_name.unwrap();
+    assert_eq!(product.len(), 255, "254 bytes of é, then …");
+    assert!(product.ends_with("é…"));
+
+    // An error whose every field is huge or hostile: typed, classified, bounded.
+    let error = serde_json::json!({
+        "Code": format!("Throttling.{}", "Z".repeat(3 << 20)),
+        "Message": format!("bad\n{SECRET}{}", "m".repeat(100_000)),
+        "RequestId": format!("\u{0}{SECRET}{}", "r".repeat(1000)),
+    });
+    let endpoint = raw_server(400, error.to_string().into_bytes()).await;
+    let (client, recorder) = client_for(&endpoint, KEY_ID, SECRET, None, Duration::from_secs(5));
+    let error = client.describe_deployment_job_status(1).await.unwrap_err();
+    assert_eq!(error.code(), "Throttling.other");
+    assert!(
+        error.hint().contains("quota"),
+        "classified by the whole code"
+    );
+    let ApiError::Service(service) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        service.code.len(),
+        11 + (3 << 20),
+        "kept whole for classification"
+    );
+    assert!(service.message.starts_with("bad<redacted>mmm"));
+    assert!(service.message.len() <= 1024);
+    let request_id = service.request_id.as_deref().unwrap();
+    assert!(request_id.starts_with("<redacted>rrr") && request_id.len() <= 64);
+    let shown = error.to_string();
+    assert!(
+        shown.len() < 1200 && !shown.contains(SECRET),
+        "{}",
+        shown.len()
+    );
+    assert!(!shown.contains('\n'));
+    assert_eq!(
+        recorder.0.lock().unwrap().last().unwrap().1,
+        "Throttling.other",
+        "the observer counts the bounded label"
+    );
 }

@@ -853,3 +853,242 @@ async fn demo_mode_serves_the_built_in_jobs() {
         Some(4.0)
     );
 }
+
+/// The `code` label values an API error can take (see docs/metrics.md).
+fn allowed_codes() -> BTreeSet<String> {
+    use aliyun_cas_exporter::api::{CODE_FAMILIES, KNOWN_CODES, OTHER_CODE};
+    KNOWN_CODES
+        .iter()
+        .chain(CODE_FAMILIES.iter().map(|(_, label)| label))
+        .chain([&OTHER_CODE, &"OK"])
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// GETs `/metrics` asking for gzip: the compressed body and its text.
+async fn gzip_metrics(exporter: &Exporter) -> (usize, String) {
+    use std::io::Read;
+    let response = reqwest::Client::new()
+        .get(exporter.url("/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-encoding"].to_str().unwrap(),
+        "gzip"
+    );
+    let body = response.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    (body.len(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_stay_bounded_in_metrics_and_logs() {
+    let long_name = format!(
+        "nul\\0 nl\\n quote\\\" bs\\\\ tab\\t {}",
+        "n".repeat(1 << 20)
+    );
+    let huge_code = "X".repeat(3 << 20);
+    let request_id = format!("R\\n{SECRET}{}", "r".repeat(10_000));
+    let mut jobs = format!(
+        "  - id: 11
+    name: \"{long_name}\"
+    cert_domain: \"a\\tb\\u0085c\"
+    job_type: \"u\\0ser\"
+    cert_type: \"b\\\"uy\\n\"
+    status: \"odd\\u0085status\"
+    workers: {{\"C\\0DN\": 2}}
+  - id: 12
+    name: zero
+    override_fields: {{Id: 0}}
+  - id: 13
+    name: exponent
+    override_fields: {{Id: \"1e3\"}}
+  - id: 14
+    name: huge-code
+    error: {{code: {huge_code}, request_id: \"{request_id}\", message: \"m\\0m\"}}
+  - id: 15
+    name: odd-numbers
+    workers: {{CDN: 1}}
+    override_fields: {{WorkerCount: -1, FailedCount: 9007199254740993, StartTime: 1e300, EndTime: \"-5\"}}
+"
+    );
+    // Codes never seen before, one job each: they must not add a series each.
+    let mut rng = fastrand::Rng::with_seed(4);
+    for id in 100..140 {
+        let random: String = std::iter::repeat_with(|| rng.alphanumeric())
+            .take(12)
+            .collect();
+        let code = match id % 3 {
+            0 => format!("Forbidden.{random}"),
+            1 => format!("Brand.{random}"),
+            _ => format!("{random}\\0\\n\\\""),
+        };
+        jobs.push_str(&format!(
+            "  - id: {id}\n    name: r{id}\n    error: {{code: \"{code}\"}}\n"
+        ));
+    }
+    let sim = simulator(&sim_spec(&jobs)).await;
+    let cfg = config_file(&format!(
+        "endpoint: {}\ninterval: 1h\nretries: {{base_delay: 10ms, max_delay: 20ms}}\ndiscovery: {{refresh_interval: 1h}}\n",
+        sim.endpoint()
+    ));
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    exporter.wait_ready().await;
+    let (gzip_len, text) = gzip_metrics(&exporter).await;
+    let (_, plain) = exporter.get("/metrics").await;
+    let m = Metrics::parse(&plain);
+
+    // Only valid IDs are polled: not 0, not "1e3" read as 1000, and not the jobs listed so.
+    let polled: BTreeSet<String> = m
+        .matching("aliyun_cas_deployment_job_up", &[])
+        .iter()
+        .map(|s| s.labels["job_id"].clone())
+        .collect();
+    let mut expected: BTreeSet<String> = ["11", "14", "15"].map(String::from).into();
+    expected.extend((100..140).map(|id: u64| id.to_string()));
+    assert_eq!(polled, expected);
+    assert!(sim.requests().iter().all(|r| r.job_id() != Some(1000)));
+
+    // Label values: no control character, at most 256 bytes, the same in both bodies.
+    let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
+    assert_eq!(cut(&text), cut(&plain));
+    assert!(
+        !plain
+            .chars()
+            .any(|c| c != '\n' && (c.is_control() || c == '\u{2028}')),
+        "a control character in the exposition"
+    );
+    let info = m.matching("aliyun_cas_deployment_job_info", &[("job_id", "11")]);
+    let name = &info[0].labels["name"];
+    assert!(name.starts_with("nul nl quote\" bs\\ tab nnn"), "{name}");
+    assert!(name.len() <= 256 && name.ends_with('…'), "{}", name.len());
+    assert_eq!(info[0].labels["cert_domain"], "abc");
+    assert_eq!(info[0].labels["job_type"], "user");
+    assert_eq!(info[0].labels["cert_type"], "b\"uy");
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_status",
+            &[
+                ("account", "default"),
+                ("job_id", "11"),
+                ("status", "oddstatus")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_product_workers",
+            &[("account", "default"), ("job_id", "11"), ("product", "CDN")]
+        ),
+        Some(2.0)
+    );
+
+    // Implausible numbers are left out (not shown as read), and said so.
+    for family in [
+        "aliyun_cas_deployment_job_workers",
+        "aliyun_cas_deployment_job_failed_workers",
+        "aliyun_cas_deployment_job_start_timestamp_seconds",
+        "aliyun_cas_deployment_job_end_timestamp_seconds",
+    ] {
+        assert!(!m.has_job_series(family, 15), "{family}");
+    }
+    assert_eq!(
+        m.get(
+            "aliyun_cas_deployment_job_product_workers",
+            &[("account", "default"), ("job_id", "15"), ("product", "CDN")]
+        ),
+        Some(1.0)
+    );
+    exporter
+        .wait_for_log(&[
+            "values no job can have",
+            "job_id=15",
+            "WorkerCount=-1",
+            "FailedCount=9007199254740993",
+        ])
+        .await;
+    exporter
+        .wait_for_log(&[
+            "values no job can have",
+            "job_id=15",
+            "StartTime=1e297",
+            "EndTime=-5.0",
+        ])
+        .await;
+
+    // Codes: a fixed set of labels, whatever came; the bodies stay small.
+    let codes: BTreeSet<String> = m
+        .matching("aliyun_cas_api_requests_total", &[])
+        .iter()
+        .chain(m.matching("aliyun_cas_api_retries_total", &[]).iter())
+        .map(|s| s.labels["code"].clone())
+        .collect();
+    assert!(codes.is_subset(&allowed_codes()), "{codes:?}");
+    assert_eq!(
+        m.get(
+            "aliyun_cas_api_requests_total",
+            &[
+                ("account", "default"),
+                ("action", "DescribeDeploymentJobStatus"),
+                ("code", "other")
+            ]
+        ),
+        Some(1.0 + 27.0),
+        "the huge code and the 27 codes outside any family"
+    );
+    assert_eq!(
+        m.get(
+            "aliyun_cas_api_requests_total",
+            &[
+                ("account", "default"),
+                ("action", "DescribeDeploymentJobStatus"),
+                ("code", "Forbidden.other")
+            ]
+        ),
+        Some(13.0)
+    );
+    assert!(
+        plain.len() < 256 << 10,
+        "plain /metrics: {} bytes",
+        plain.len()
+    );
+    assert!(gzip_len < 32 << 10, "gzip /metrics: {gzip_len} bytes");
+
+    // Logs quote the code and the request ID cut short, redacted, on one line each.
+    let line = exporter.wait_for_log(&["poll failed", "job_id=14"]).await;
+    let code = field(&line, "code").unwrap();
+    assert!(
+        code.starts_with("XXXX") && code.ends_with('…') && code.len() <= 64,
+        "{code}"
+    );
+    let request_id = field(&line, "request_id").unwrap();
+    assert!(
+        request_id.starts_with("R<redacted>rrr") && request_id.len() <= 64,
+        "{request_id}"
+    );
+    exporter
+        .wait_for_log(&[
+            "discovery skips a listed job",
+            "job ID 0 is not valid",
+            "name=zero",
+        ])
+        .await;
+    exporter
+        .wait_for_log(&[
+            "discovery skips a listed job",
+            "1e3",
+            "is not an integer",
+            "name=exponent",
+        ])
+        .await;
+    let logs = exporter.logs();
+    assert!(logs.iter().all(|l| !l.contains(SECRET)));
+    let longest = logs.iter().map(String::len).max().unwrap();
+    assert!(longest < 4096, "a log line of {longest} bytes");
+}

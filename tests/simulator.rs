@@ -762,3 +762,56 @@ async fn the_simulate_subcommand_serves_a_jobs_file() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn plays_chosen_errors_and_overridden_fields() {
+    let sim = simulator(&spec("qps_limit: 0\n").replace(
+        "jobs:\n",
+        "jobs:
+  - id: 41
+    error: {status: 429, code: \"Odd.Code\\0\", message: m, request_id: R-1}
+  - id: 42
+    workers: {CDN: 1}
+    override_fields: {Id: \"1e3\", WorkerCount: -1, Name: \"a\\0b\"}
+",
+    ))
+    .await;
+    let call = |action: &str, job: &str| params(action, KEY_ID, &[("JobId", job)]);
+    let (status, body) = send(
+        &sim,
+        "POST",
+        &call("DescribeDeploymentJobStatus", "41"),
+        SECRET,
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert_eq!(
+        body,
+        json!({"RequestId": "R-1", "HostId": "cas.aliyuncs.com", "Code": "Odd.Code\u{0}", "Message": "m"})
+    );
+    assert_eq!(sim.requests().last().unwrap().code, "Odd.Code\u{0}");
+
+    let (_, status) = send(
+        &sim,
+        "POST",
+        &call("DescribeDeploymentJobStatus", "42"),
+        SECRET,
+    )
+    .await;
+    assert_eq!(status["WorkerCount"], -1);
+    assert_eq!(status["Id"], "1e3", "overrides add fields too");
+    let (_, job) = send(&sim, "POST", &call("DescribeDeploymentJob", "42"), SECRET).await;
+    assert_eq!(
+        (&job["Id"], &job["Name"]),
+        (&json!("1e3"), &json!("a\u{0}b"))
+    );
+    let list = params("ListDeploymentJob", KEY_ID, &[]);
+    let (_, page) = send(&sim, "POST", &list, SECRET).await;
+    let listed: Vec<&Value> = page["Data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["Id"])
+        .collect();
+    assert!(listed.contains(&&json!("1e3")), "{listed:?}");
+}

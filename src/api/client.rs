@@ -2,8 +2,12 @@
 //! parameter in the query, an empty body, a fresh nonce and timestamp each time.
 
 use super::error::{redact, split_signature_message};
+use super::lenient::mend_lone_surrogates;
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
 use super::sign::sign_rpc;
+use super::text::{
+    MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, MAX_LOGGED_SIGNATURE_BYTES, bounded,
+};
 use super::{
     API_VERSION, ApiError, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, Endpoint,
     LIST_DEPLOYMENT_JOB, ServiceError, SignatureMismatch,
@@ -16,8 +20,9 @@ use tokio::time::Instant;
 
 /// Receives the outcome of every call, for the self-metrics.
 pub trait RequestObserver: Send + Sync {
-    /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`.
-    fn observe(&self, account: &str, action: &str, code: &str, elapsed: Duration);
+    /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`;
+    /// `code` is one of a fixed set (see [`ApiError::code`]), never text from the API.
+    fn observe(&self, account: &str, action: &str, code: &'static str, elapsed: Duration);
 }
 
 /// How to reach the API.
@@ -46,8 +51,8 @@ pub struct Client {
 const USER_AGENT: &str = concat!("aliyun-cas-exporter/", env!("CARGO_PKG_VERSION"));
 /// The largest answer read: a page of 50 jobs is a few tens of kilobytes.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
-/// Longest part of an unexpected body quoted in a log line.
-const SNIPPET_LEN: usize = 200;
+/// Longest part of an unexpected body quoted in a log line, in bytes.
+const SNIPPET_BYTES: usize = 200;
 
 impl Client {
     /// Builds a client; fails only if the TLS stack cannot be initialised.
@@ -168,24 +173,33 @@ impl Client {
             body.extend_from_slice(&chunk);
         }
 
+        // Invalid UTF-8 or a lone surrogate inside a string would fail the whole answer:
+        // such text becomes U+FFFD instead (no copy when the body is valid, as it should be).
+        mend_lone_surrogates(&mut body);
+        let body = String::from_utf8_lossy(&body);
         if (200..300).contains(&status) {
             // serde quotes the text it could not read, which may echo the request.
-            return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+            return serde_json::from_str(&body).map_err(|e| ApiError::Decode {
                 status,
-                detail: redact(&e.to_string(), &credentials),
+                detail: bounded(
+                    &redact(&e.to_string(), &credentials),
+                    MAX_LOGGED_MESSAGE_BYTES,
+                )
+                .into_owned(),
             });
         }
-        let Some(error) = serde_json::from_slice::<ErrorBody>(&body)
+        let Some(error) = serde_json::from_str::<ErrorBody>(&body)
             .ok()
             .filter(|b| b.code.is_some())
         else {
             return Err(ApiError::Http {
                 status,
-                snippet: snippet(&redact(&String::from_utf8_lossy(&body), &credentials)),
+                snippet: bounded(&redact(&body, &credentials), SNIPPET_BYTES).into_owned(),
                 retry_after,
             });
         };
-        let code = error.code.unwrap_or_default();
+        // Kept whole for classification; labels and logs take bounded forms of it.
+        let code = redact(&error.code.unwrap_or_default(), &credentials);
         let mut message = error.message.unwrap_or_default();
         let mut signature = None;
         if code == "SignatureDoesNotMatch" {
@@ -193,18 +207,23 @@ impl Client {
             let same_string = server.as_deref() == Some(signed.string_to_sign.as_str());
             signature = Some(SignatureMismatch {
                 ours: redact(&signed.string_to_sign, &credentials),
-                server: server.map(|s| redact(&s, &credentials)),
+                server: server.map(|s| {
+                    bounded(&redact(&s, &credentials), MAX_LOGGED_SIGNATURE_BYTES).into_owned()
+                }),
                 same_string,
             });
             message = text;
         }
-        // Services echo parameters in messages (a malformed token, for one).
-        let message = redact(&message, &credentials);
+        // Services echo parameters in messages (a malformed token, for one): redact
+        // first, then cut, so that no partial secret survives the cut.
+        let logged = |text: &str, max| bounded(&redact(text, &credentials), max).into_owned();
+        let message = logged(&message, MAX_LOGGED_MESSAGE_BYTES);
+        let request_id = error.request_id.map(|id| logged(&id, MAX_LOGGED_ID_BYTES));
         Err(ApiError::Service(Box::new(ServiceError {
             status,
             code,
             message,
-            request_id: error.request_id,
+            request_id,
             retry_after,
             signature,
         })))
@@ -232,13 +251,4 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The start of `text`; cut only after redaction, so no partial secret survives.
-fn snippet(text: &str) -> String {
-    let mut cut: String = text.chars().take(SNIPPET_LEN).collect();
-    if text.chars().count() > SNIPPET_LEN {
-        cut.push('…');
-    }
-    cut
 }

@@ -2,6 +2,7 @@
 //! and `aliyun_cas_api_requests_total` can count it by `code`.
 
 use super::sign::percent_encode;
+use super::text::{MAX_LOGGED_ID_BYTES, bounded};
 use crate::credentials::{Credentials, CredentialsError, Secret};
 use std::time::Duration;
 
@@ -13,11 +14,12 @@ const SERVER_STRING_TO_SIGN_MARKER: &str = "server string to sign is:";
 pub struct ServiceError {
     /// The HTTP status.
     pub status: u16,
-    /// The error code, such as `Forbidden.RAM`.
+    /// The error code as the service sent it (secrets redacted), such as `Forbidden.RAM`;
+    /// classification reads it whole, labels and logs never do (see [`ServiceError::logged_code`]).
     pub code: String,
     /// The service's message (for signature errors, without the string-to-sign).
     pub message: String,
-    /// The request's ID, for support tickets.
+    /// The request's ID, for support tickets (redacted, cut to a log's length).
     pub request_id: Option<String>,
     /// `x-acs-retry-after`, when the service sent it.
     pub retry_after: Option<Duration>,
@@ -40,7 +42,7 @@ pub struct SignatureMismatch {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The service answered with an error code.
-    #[error("the API answered {} (HTTP {}): {}", .0.code, .0.status, .0.message)]
+    #[error("the API answered {} (HTTP {}): {}", .0.logged_code(), .0.status, .0.message)]
     Service(Box<ServiceError>),
     /// No complete answer within the request timeout.
     #[error("no answer within {0:?}")]
@@ -82,11 +84,80 @@ pub enum ApiError {
     Credentials(#[from] CredentialsError),
 }
 
+impl ServiceError {
+    /// The code as a log line quotes it: no control characters, at most
+    /// [`MAX_LOGGED_ID_BYTES`] bytes.
+    pub fn logged_code(&self) -> std::borrow::Cow<'_, str> {
+        bounded(&self.code, MAX_LOGGED_ID_BYTES)
+    }
+}
+
+/// The API error codes a `code` label carries as they are: those of spec
+/// section 3, those the hints and the retry policy tell apart, and those the
+/// simulator answers. Any other code is counted under [`code_label`]'s buckets.
+pub const KNOWN_CODES: [&str; 27] = [
+    "Throttling",
+    "Throttling.User",
+    "Throttling.Api",
+    "Rejected.Throttling",
+    "ServiceUnavailable",
+    "InternalError",
+    "UnknownError",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "SignatureNonceUsed",
+    "InvalidAccessKeyId",
+    "InvalidAccessKeyId.NotFound",
+    "InvalidAccessKeyId.Inactive",
+    "InvalidSecurityToken.Expired",
+    "InvalidSecurityToken.Malformed",
+    "InvalidSecurityToken.MismatchWithAccessKey",
+    "InvalidTimeStamp.Expired",
+    "InvalidTimeStamp.Format",
+    "Forbidden",
+    "Forbidden.RAM",
+    "NoPermission",
+    "MissingParameter",
+    "InvalidParameter",
+    "InvalidParameter.JobId",
+    "InvalidVersion",
+    "InvalidAction.NotFound",
+    "UnsupportedHTTPMethod",
+];
+
+/// Code prefixes that alerts and the retry policy match as families, with the
+/// label an unknown member gets: it stays inside its family (`Forbidden.*` still
+/// matches it) without adding a series per spelling.
+pub const CODE_FAMILIES: [(&str, &str); 7] = [
+    ("Throttling", "Throttling.other"),
+    ("Forbidden", "Forbidden.other"),
+    ("NoPermission", "NoPermission.other"),
+    ("InvalidAccessKeyId", "InvalidAccessKeyId.other"),
+    ("InvalidSecurityToken", "InvalidSecurityToken.other"),
+    ("InvalidTimeStamp", "InvalidTimeStamp.other"),
+    ("InvalidParameter", "InvalidParameter.other"),
+];
+
+/// The label of any other API error code.
+pub const OTHER_CODE: &str = "other";
+
+/// The `code` label of an API error code: the code itself when known, its
+/// family's bucket, or `other`. The set of values is fixed, whatever the API sends.
+pub fn code_label(code: &str) -> &'static str {
+    if let Some(known) = KNOWN_CODES.iter().find(|known| **known == code) {
+        return known;
+    }
+    CODE_FAMILIES
+        .iter()
+        .find(|(prefix, _)| code.starts_with(prefix))
+        .map_or(OTHER_CODE, |(_, label)| label)
+}
+
 impl ApiError {
-    /// The `code` label: the API's error code, or a transport class.
-    pub fn code(&self) -> &str {
+    /// The `code` label: a known API error code (see [`code_label`]), or a transport class.
+    pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Service(e) => &e.code,
+            ApiError::Service(e) => code_label(&e.code),
             ApiError::Timeout(_) => "timeout",
             ApiError::Connect(_) => "connect",
             ApiError::Transport(_) => "transport",
@@ -114,6 +185,14 @@ impl ApiError {
             ApiError::Service(e) => e.retry_after,
             ApiError::Http { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// The code a log line quotes: the API's own (cut short), or the transport class.
+    pub fn logged_code(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ApiError::Service(e) => e.logged_code(),
+            other => std::borrow::Cow::Borrowed(other.code()),
         }
     }
 
@@ -319,6 +398,73 @@ mod tests {
             "decode"
         );
         assert_eq!(service("X", 400).request_id(), Some("R-1"));
+    }
+
+    #[test]
+    fn codes_become_a_fixed_set_of_labels() {
+        for known in KNOWN_CODES {
+            assert_eq!(code_label(known), known);
+        }
+        assert_eq!(code_label("Throttling.Brand.New"), "Throttling.other");
+        assert_eq!(code_label("Forbidden.Whatever"), "Forbidden.other");
+        assert_eq!(
+            code_label("InvalidParameter.CertId"),
+            "InvalidParameter.other"
+        );
+        assert_eq!(
+            code_label("throttling.user"),
+            OTHER_CODE,
+            "codes are case-sensitive"
+        );
+        assert_eq!(code_label("Throttling.User\0"), "Throttling.other");
+        assert_eq!(code_label(""), OTHER_CODE);
+        let huge = "X".repeat(3 << 20);
+        assert_eq!(service(&huge, 400).code(), OTHER_CODE);
+        // A transport class sent as a code is not taken for the transport failure.
+        assert_eq!(code_label("timeout"), OTHER_CODE);
+
+        let mut labels = std::collections::BTreeSet::new();
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..10_000 {
+            let len = rng.usize(0..40);
+            let code: String = std::iter::repeat_with(|| rng.char(..)).take(len).collect();
+            labels.insert(service(&code, 400).code());
+        }
+        let bound = KNOWN_CODES.len() + CODE_FAMILIES.len() + 1;
+        assert!(labels.len() <= bound, "{labels:?}");
+    }
+
+    #[test]
+    fn logs_quote_the_real_code_cut_short_and_clean() {
+        let huge = service(&format!("Throttling.{}", "X".repeat(3 << 20)), 400);
+        let logged = huge.logged_code();
+        assert!(logged.starts_with("Throttling.XXX") && logged.ends_with('…'));
+        assert_eq!(logged.len(), MAX_LOGGED_ID_BYTES);
+        assert!(
+            huge.to_string().len() < 200,
+            "the error's text quotes the cut code"
+        );
+        assert!(is_throttling(&huge), "classification sees the whole code");
+        assert_eq!(service("Bad\nCode\0", 400).logged_code(), "BadCode");
+    }
+
+    fn is_throttling(error: &ApiError) -> bool {
+        error.hint().contains("quota")
+    }
+
+    #[test]
+    fn every_label_is_documented_beside_the_code_label() {
+        let docs = include_str!("../../docs/metrics.md");
+        let labels = KNOWN_CODES
+            .iter()
+            .chain(CODE_FAMILIES.iter().map(|(_, label)| label))
+            .chain([&OTHER_CODE]);
+        for label in labels {
+            assert!(
+                docs.contains(&format!("`{label}`")),
+                "docs/metrics.md lacks `{label}`"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! mean "not set". A field that cannot be read is reported as missing, never
 //! as zero, so a gauge is left out rather than showing an invented value.
 
+use super::model::{JobIdError, check_job_id, parse_job_id};
+use super::text;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -99,6 +101,74 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
         Scalar::Text(s) => Some(s),
         Scalar::Nothing => None,
     })
+}
+
+/// A string that becomes a label value: control characters stripped, cut to
+/// [`text::MAX_LABEL_BYTES`]; empty (before or after) is missing.
+pub fn label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(string(d)?.and_then(text::label_value))
+}
+
+/// A job ID under the one rule of [`check_job_id`] and [`parse_job_id`]: a
+/// positive integer, as a number or decimal digits. Anything else is kept as
+/// the reason it is not one, so that discovery can say what it skipped.
+pub fn job_id<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Result<u64, JobIdError>>, D::Error> {
+    d.deserialize_any(JobIdVisitor)
+}
+
+struct JobIdVisitor;
+
+impl<'de> Visitor<'de> for JobIdVisitor {
+    type Value = Option<Result<u64, JobIdError>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a job ID")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(check_job_id(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(parse_job_id(&v.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // `{:?}` keeps the fraction (1000.0), so that 1e3 is refused as the configuration refuses it.
+        Ok(Some(parse_job_id(&format!("{v:?}"))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((!v.trim().is_empty()).then(|| parse_job_id(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(parse_job_id(&v.to_string())))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Some(parse_job_id("[…]")))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Some(parse_job_id("{…}")))
+    }
 }
 
 /// A list of objects; elements that are not objects are skipped, and anything but a list is missing.
@@ -225,12 +295,47 @@ impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
     }
 }
 
+/// Replaces each `\uXXXX` escape of a lone UTF-16 surrogate with `\ufffd`, in
+/// place (the same length). JSON allows them, but they are not text: serde
+/// would refuse the whole answer for one name cut in the middle of an emoji.
+pub fn mend_lone_surrogates(json: &mut [u8]) {
+    let surrogate = |at: usize, json: &[u8]| -> Option<u16> {
+        let hex = json.get(at..at + 6)?;
+        if &hex[..2] != b"\\u" {
+            return None;
+        }
+        let value = u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+        (0xD800..=0xDFFF).contains(&value).then_some(value)
+    };
+    let mut at = 0;
+    while at < json.len() {
+        if json[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match surrogate(at, json) {
+            // A high surrogate followed by a low one is a character: both stay.
+            Some(0xD800..=0xDBFF) if surrogate(at + 6, json).is_some_and(|low| low >= 0xDC00) => {
+                at += 12
+            }
+            Some(_) => {
+                json[at + 2..at + 6].copy_from_slice(b"fffd");
+                at += 6;
+            }
+            // Any other escape: skip the escaped character, so that `\\u` is no escape.
+            None => at += 2,
+        }
+    }
+}
+
 /// Values above this are milliseconds (spec section 7.5): 1e11 seconds is the year 5138.
 const MILLISECONDS_THRESHOLD: f64 = 1e11;
 
-/// Normalises a Unix time given in seconds or milliseconds to seconds.
+/// Normalises a Unix time given in seconds or milliseconds to seconds. Zero
+/// means "not set"; a negative or far-future value is kept, for the model's
+/// plausibility check to report and drop it.
 fn normalise_unix_time(raw: f64) -> Option<f64> {
-    if !raw.is_finite() || raw <= 0.0 {
+    if !raw.is_finite() || raw == 0.0 {
         return None;
     }
     Some(if raw > MILLISECONDS_THRESHOLD {
@@ -303,5 +408,102 @@ mod tests {
         assert_eq!(parse(r#"{"t":"0"}"#).2, None);
         assert_eq!(parse(r#"{"t":0}"#).2, None);
         assert_eq!(parse(r#"{"t":"soon"}"#).2, None);
+        assert_eq!(parse(r#"{"t":"-5"}"#).2, Some(-5.0), "kept to be reported");
+        assert_eq!(
+            parse(r#"{"t":1e300}"#).2,
+            Some(1e297),
+            "kept to be reported"
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let mend = |json: &str| {
+            let mut bytes = json.as_bytes().to_vec();
+            mend_lone_surrogates(&mut bytes);
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(mend(r#""a\ud800b""#), r#""a\ufffdb""#);
+        assert_eq!(mend(r#""\udc00\ud83d""#), r#""\ufffd\ufffd""#);
+        assert_eq!(
+            mend(r#""\ud83d\ude00""#),
+            r#""\ud83d\ude00""#,
+            "a pair stays"
+        );
+        assert_eq!(
+            mend(r#""\\ud800""#),
+            r#""\\ud800""#,
+            "an escaped backslash, then text"
+        );
+        assert_eq!(mend(r#""\u00e9\n\ud8""#), r#""\u00e9\n\ud8""#);
+        let parsed: T = serde_json::from_str(&mend(r#"{"s":"x\ud800y\udfffz"}"#)).unwrap();
+        assert_eq!(parsed.s.as_deref(), Some("x\u{fffd}y\u{fffd}z"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn mending_never_breaks_what_was_valid(text in "\\PC{0,40}") {
+            let json = serde_json::to_string(&text).unwrap();
+            let mut bytes = json.clone().into_bytes();
+            mend_lone_surrogates(&mut bytes);
+            proptest::prop_assert_eq!(String::from_utf8(bytes).unwrap(), json);
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct L {
+        #[serde(default, deserialize_with = "label")]
+        l: Option<String>,
+        #[serde(default, deserialize_with = "job_id")]
+        id: Option<Result<u64, JobIdError>>,
+    }
+
+    #[test]
+    fn labels_are_clean_and_bounded() {
+        let label = |json: &str| serde_json::from_str::<L>(json).unwrap().l;
+        assert_eq!(
+            label(r#"{"l":"a\u0000b\nc\"d"}"#).as_deref(),
+            Some("abc\"d")
+        );
+        assert_eq!(label(r#"{"l":"\u0000"}"#), None);
+        assert_eq!(label(r#"{"l":7}"#).as_deref(), Some("7"));
+        let long = format!(r#"{{"l":"{}"}}"#, "é".repeat(1 << 19));
+        let cut = label(&long).unwrap();
+        assert!(cut.len() <= text::MAX_LABEL_BYTES && cut.ends_with('…'));
+    }
+
+    #[test]
+    fn job_ids_follow_the_one_rule() {
+        let id = |json: &str| {
+            serde_json::from_str::<L>(&format!(r#"{{"id":{json}}}"#))
+                .unwrap()
+                .id
+                .map(|r| r.map_err(|e| e.to_string()))
+        };
+        assert_eq!(id("8888"), Some(Ok(8888)));
+        assert_eq!(id(r#""8888""#), Some(Ok(8888)));
+        assert_eq!(id("null"), None);
+        assert_eq!(id(r#""""#), None);
+        for bad in [
+            "0",
+            "-3",
+            "1e3",
+            "1000.0",
+            r#""1e3""#,
+            r#""0""#,
+            "true",
+            "[1]",
+            "{}",
+            r#""x\u0000y""#,
+            "18446744073709551615",
+            r#""9223372036854775808""#,
+        ] {
+            let error = id(bad).unwrap().unwrap_err();
+            assert!(error.starts_with("job ID "), "{bad}: {error}");
+        }
+        assert_eq!(
+            id("9223372036854775807"),
+            Some(Ok(9_223_372_036_854_775_807))
+        );
     }
 }

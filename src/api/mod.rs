@@ -6,10 +6,13 @@ pub(crate) mod error;
 mod lenient;
 pub mod model;
 pub mod sign;
+pub mod text;
 
 pub use client::{Client, ClientOptions, RequestObserver};
 pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
-pub use error::{ApiError, ServiceError, SignatureMismatch};
+pub use error::{
+    ApiError, CODE_FAMILIES, KNOWN_CODES, OTHER_CODE, ServiceError, SignatureMismatch, code_label,
+};
 
 /// The CAS API version every request names.
 pub const API_VERSION: &str = "2020-04-07";

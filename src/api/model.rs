@@ -2,14 +2,95 @@
 //! Unknown fields are ignored; missing or unreadable fields stay `None`.
 
 use super::lenient;
+use super::text::{MAX_LOGGED_ID_BYTES, bounded};
 use serde::Deserialize;
+
+/// The largest job ID: the API's integers are 64-bit signed.
+pub const MAX_JOB_ID: u64 = i64::MAX as u64;
+
+/// What tells a user where job IDs come from.
+const JOB_ID_HINT: &str =
+    "job IDs are the positive integers ListDeploymentJob and the CAS console show";
+
+/// Why a value is not a deployment job ID; the text names the value (cut short) and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job ID {shown} {reason}; {JOB_ID_HINT}")]
+pub struct JobIdError {
+    /// The value as the message shows it: a number as is, anything else quoted.
+    shown: String,
+    /// What is wrong with it.
+    reason: &'static str,
+}
+
+/// The one rule for job IDs, shared by the configuration and discovery: a
+/// positive integer no larger than [`MAX_JOB_ID`].
+pub fn check_job_id(id: u64) -> Result<u64, JobIdError> {
+    let error = |reason| JobIdError {
+        shown: id.to_string(),
+        reason,
+    };
+    match id {
+        0 => Err(error("is not valid")),
+        id if id > MAX_JOB_ID => Err(error("is too large (at most 9223372036854775807)")),
+        id => Ok(id),
+    }
+}
+
+/// [`check_job_id`] for text: decimal digits, surrounding whitespace allowed;
+/// no sign, fraction or exponent, so `"1e3"` and `"1000.0"` are refused.
+pub fn parse_job_id(text: &str) -> Result<u64, JobIdError> {
+    let trimmed = text.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let shown = bounded(trimmed, MAX_LOGGED_ID_BYTES);
+    let error = |shown: String, reason| Err(JobIdError { shown, reason });
+    if digits(trimmed) {
+        return match trimmed.parse::<u64>() {
+            Ok(id) => check_job_id(id),
+            Err(_) => error(
+                shown.into_owned(),
+                "is too large (at most 9223372036854775807)",
+            ),
+        };
+    }
+    if trimmed.strip_prefix('-').is_some_and(digits) {
+        return error(shown.into_owned(), "is not valid");
+    }
+    let reason = if trimmed.parse::<f64>().is_ok() {
+        "is not an integer"
+    } else {
+        "is not a number"
+    };
+    error(format!("{shown:?}"), reason)
+}
+
+/// The largest count taken from the API: beyond 2^53 a Prometheus value (a
+/// double) is no longer exact, and no deployment job has that many of anything.
+pub const MAX_COUNT: i64 = 1 << 53;
+
+/// The latest time taken from the API: 9999-12-31T23:59:59Z, in Unix seconds.
+pub const MAX_UNIX_TIME: f64 = 253_402_300_799.0;
+
+/// Leaves out `value` if it is not a plausible count, noting `name=value` in `dropped`
+/// (the name is only written then: most answers have nothing to drop).
+fn plausible_count(
+    name: impl FnOnce() -> String,
+    value: &mut Option<i64>,
+    dropped: &mut Vec<String>,
+) {
+    if let Some(v) = *value
+        && !(0..=MAX_COUNT).contains(&v)
+    {
+        dropped.push(format!("{}={v}", name()));
+        *value = None;
+    }
+}
 
 /// DescribeDeploymentJobStatus: the counts of one deployment job.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeploymentJobStatus {
-    /// The request's ID, for support tickets.
-    #[serde(default, deserialize_with = "lenient::string")]
+    /// The request's ID, for support tickets (bounded like a label value).
+    #[serde(default, deserialize_with = "lenient::label")]
     pub request_id: Option<String>,
     /// Total resources.
     #[serde(default, deserialize_with = "lenient::int")]
@@ -57,6 +138,35 @@ pub struct DeploymentJobStatus {
 pub const MAX_PRODUCTS_PER_JOB: usize = 64;
 
 impl DeploymentJobStatus {
+    /// Leaves out every count outside 0..=[`MAX_COUNT`] (negative or absurdly
+    /// large: not a count), as if the API had not sent it; returns what it left
+    /// out as `Field=value`, for the log.
+    pub fn drop_implausible(&mut self) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for (name, value) in [
+            ("ResourceCount", &mut self.resource_count),
+            ("UseCount", &mut self.use_count),
+            ("BuyCount", &mut self.buy_count),
+            ("WorkerCount", &mut self.worker_count),
+            ("MatchWorkerCount", &mut self.match_worker_count),
+            ("SuccessCount", &mut self.success_count),
+            ("FailedCount", &mut self.failed_count),
+            ("RollbackCount", &mut self.rollback_count),
+            ("RollbackSuccessCount", &mut self.rollback_success_count),
+            ("RollbackFailedCount", &mut self.rollback_failed_count),
+            ("CostCount", &mut self.cost_count),
+            ("CertCount", &mut self.cert_count),
+        ] {
+            plausible_count(|| name.to_owned(), value, &mut dropped);
+        }
+        for entry in self.product_worker_count.iter_mut().flatten() {
+            let product = entry.product_name.as_deref().unwrap_or_default();
+            let name = || format!("ProductWorkerCount[{product}].Count");
+            plausible_count(name, &mut entry.count, &mut dropped);
+        }
+        dropped
+    }
+
     /// Drops entries for products beyond the first [`MAX_PRODUCTS_PER_JOB`]
     /// distinct names, returning how many entries were dropped.
     pub fn bound_products(&mut self) -> usize {
@@ -80,12 +190,12 @@ impl DeploymentJobStatus {
     }
 }
 
-/// One entry of `ProductWorkerCount`; product names are kept as the API sends them.
+/// One entry of `ProductWorkerCount`; product names are kept as the API spells them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProductWorkerCount {
-    /// The cloud product, such as `CDN` or `SLB`.
-    #[serde(default, deserialize_with = "lenient::string")]
+    /// The cloud product, such as `CDN` or `SLB` (a label value: bounded).
+    #[serde(default, deserialize_with = "lenient::label")]
     pub product_name: Option<String>,
     /// Worker tasks for that product.
     #[serde(default, deserialize_with = "lenient::int")]
@@ -93,32 +203,33 @@ pub struct ProductWorkerCount {
 }
 
 /// A deployment job as DescribeDeploymentJob and ListDeploymentJob's `Data[]` describe it.
+/// Its texts become label values: they arrive bounded (see [`lenient::label`]).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeploymentJob {
-    /// The job ID.
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub id: Option<i64>,
+    /// The job ID, or why the value sent is not one.
+    #[serde(default, deserialize_with = "lenient::job_id")]
+    pub id: Option<Result<u64, JobIdError>>,
     /// The job's name.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub name: Option<String>,
     /// `cloud`, `user` or `trustee`.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub job_type: Option<String>,
     /// `pending`, `editing`, `scheduling`, `processing`, `success`, `error`, or a value not yet known.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub status: Option<String>,
     /// `upload`, `buy` or `free`.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub cert_type: Option<String>,
     /// The certificate's domains, possibly comma-joined.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub cert_domain: Option<String>,
     /// The certificate instance.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub instance_id: Option<String>,
     /// The products deployed to, possibly comma-joined.
-    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(default, deserialize_with = "lenient::label")]
     pub product_name: Option<String>,
     /// When the job is scheduled, Unix seconds.
     #[serde(default, deserialize_with = "lenient::unix_time")]
@@ -138,6 +249,31 @@ pub struct DeploymentJob {
     /// 1 when the job has a rollback worker.
     #[serde(default, deserialize_with = "lenient::int")]
     pub rollback: Option<i64>,
+}
+
+impl DeploymentJob {
+    /// Leaves out every time outside (0, [`MAX_UNIX_TIME`]] (negative, or past
+    /// the year 9999), as if the API had not sent it; returns what it left out
+    /// as `Field=value`, for the log.
+    pub fn drop_implausible(&mut self) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for (name, value) in [
+            ("ScheduleTime", &mut self.schedule_time),
+            ("StartTime", &mut self.start_time),
+            ("EndTime", &mut self.end_time),
+            ("GmtCreate", &mut self.gmt_create),
+            ("GmtModified", &mut self.gmt_modified),
+        ] {
+            if let Some(v) = *value
+                && !(v > 0.0 && v <= MAX_UNIX_TIME)
+            {
+                // `{:?}` writes a huge value with an exponent, not as 300 digits.
+                dropped.push(format!("{name}={v:?}"));
+                *value = None;
+            }
+        }
+        dropped
+    }
 }
 
 /// ListDeploymentJob: one page of the account's jobs.
@@ -311,7 +447,7 @@ mod tests {
         assert_eq!(
             page.data,
             Some(vec![DeploymentJob {
-                id: Some(8888),
+                id: Some(Ok(8888)),
                 name: Some("cdn-renew".into()),
                 job_type: Some("user".into()),
                 status: Some("processing".into()),
@@ -338,7 +474,7 @@ mod tests {
  "CertDomain":"www.example.com,example.com",
  "CasContacts":[{"Id":"1","Name":"ops","Email":"ops@example.com","Mobile":"1380000****"}]}"#;
         let job: DeploymentJob = serde_json::from_str(body).unwrap();
-        assert_eq!(job.id, Some(8888));
+        assert_eq!(job.id, Some(Ok(8888)));
         assert_eq!(job.status.as_deref(), Some("success"));
         assert_eq!(job.product_name.as_deref(), Some("CDN,SLB"));
         assert_eq!(job.schedule_time, Some(1_678_083_209.335));
@@ -358,6 +494,93 @@ mod tests {
                 .unwrap();
         assert_eq!(lower.code.as_deref(), Some("InternalError"));
         assert_eq!(lower.message.as_deref(), Some("m"));
+    }
+}
+
+#[cfg(test)]
+mod plausibility {
+    use super::*;
+
+    #[test]
+    fn one_job_id_rule_with_messages_that_say_what_to_do() {
+        assert_eq!(check_job_id(8888), Ok(8888));
+        assert_eq!(parse_job_id(" 8888 "), Ok(8888));
+        assert_eq!(parse_job_id("9223372036854775807"), Ok(MAX_JOB_ID));
+        let message = |text: &str| parse_job_id(text).unwrap_err().to_string();
+        assert_eq!(
+            message("0"),
+            "job ID 0 is not valid; job IDs are the positive integers ListDeploymentJob and the CAS console show"
+        );
+        assert_eq!(check_job_id(0).unwrap_err().to_string(), message("0"));
+        assert!(message("-3").starts_with("job ID -3 is not valid;"));
+        assert!(message("1e3").starts_with("job ID \"1e3\" is not an integer;"));
+        assert!(message("1000.0").starts_with("job ID \"1000.0\" is not an integer;"));
+        assert!(message("abc").starts_with("job ID \"abc\" is not a number;"));
+        assert!(message("").starts_with("job ID \"\" is not a number;"));
+        assert!(message("9223372036854775808").contains("is too large"));
+        assert!(message(&"9".repeat(100)).contains("is too large"));
+        assert!(
+            check_job_id(u64::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("is too large")
+        );
+        // What the message quotes is cut short and shows no control character raw.
+        let odd = message(&format!("a\u{0}b\n{}", "x".repeat(1 << 20)));
+        assert!(
+            odd.len() < 250 && !odd.contains('\0') && !odd.contains('\n'),
+            "{odd}"
+        );
+    }
+
+    #[test]
+    fn implausible_counts_and_times_are_left_out_and_reported() {
+        let body = format!(
+            r#"{{"WorkerCount":-1,"FailedCount":{},"SuccessCount":{},"CertCount":9223372036854775807,
+                "ProductWorkerCount":[{{"ProductName":"CDN","Count":-2}},{{"ProductName":"OSS","Count":3}}]}}"#,
+            MAX_COUNT,
+            MAX_COUNT + 1
+        );
+        let mut status: DeploymentJobStatus = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            status.drop_implausible(),
+            [
+                "WorkerCount=-1",
+                "SuccessCount=9007199254740993",
+                "CertCount=9223372036854775807",
+                "ProductWorkerCount[CDN].Count=-2"
+            ]
+        );
+        assert_eq!(status.worker_count, None);
+        assert_eq!(status.failed_count, Some(MAX_COUNT));
+        let products = status.product_worker_count.as_ref().unwrap();
+        assert_eq!((products[0].count, products[1].count), (None, Some(3)));
+        assert!(status.drop_implausible().is_empty(), "nothing left to drop");
+        // Beyond i64, or not an integer: unreadable, so missing (never 0, never wrapped).
+        let huge: DeploymentJobStatus = serde_json::from_str(
+            r#"{"WorkerCount":18446744073709551615,"FailedCount":1e300,"UseCount":"-0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (huge.worker_count, huge.failed_count, huge.use_count),
+            (None, None, Some(0))
+        );
+
+        let mut job: DeploymentJob = serde_json::from_str(
+            r#"{"StartTime":"-5","EndTime":1e300,"GmtCreate":"1714550460","GmtModified":"253402300799000","ScheduleTime":"253402300800000"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            job.drop_implausible(),
+            [
+                "ScheduleTime=253402300800.0",
+                "StartTime=-5.0",
+                "EndTime=1e297"
+            ]
+        );
+        assert_eq!((job.start_time, job.end_time), (None, None));
+        assert_eq!(job.gmt_create, Some(1_714_550_460.0));
+        assert_eq!(job.gmt_modified, Some(MAX_UNIX_TIME));
     }
 }
 

@@ -233,7 +233,7 @@ pub const API_REQUESTS: MetricDef = MetricDef {
     kind: Kind::Counter,
     labels: &["account", "action", "code"],
     source: "exporter",
-    help: "CAS API calls made, by action and outcome: OK, the API's error Code, or timeout, connect, transport, http, decode, ResponseTooLarge, credentials.",
+    help: "CAS API calls made, by action and outcome: OK, the API's error Code (a known one; any other as other, or Family.other within a known family), or timeout, connect, transport, http, decode, ResponseTooLarge, credentials.",
 };
 /// API call latency.
 pub const API_REQUEST_DURATION: MetricDef = MetricDef {

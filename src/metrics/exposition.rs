@@ -6,8 +6,8 @@ use super::{SelfMetrics, render_jobs};
 use crate::http::serve::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
 use bytes::Bytes;
-use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -43,6 +43,8 @@ pub struct Exposition {
     cache: Mutex<Option<Arc<Rendered>>>,
     /// One render at a time: scrapes arriving meanwhile wait for it and share it.
     rendering: Mutex<()>,
+    /// Compresses the self-metrics of each scrape.
+    compressors: Compressors,
 }
 
 impl Exposition {
@@ -59,7 +61,7 @@ impl Exposition {
             // The plain text is rendered on first demand: that belongs off the async workers too.
             return None;
         }
-        Some(assemble(&rendered, self_metrics, gzip))
+        Some(assemble(&rendered, self_metrics, gzip, &self.compressors))
     }
 
     /// The whole body, rendering the job families if the snapshot changed.
@@ -79,7 +81,7 @@ impl Exposition {
                 }
             }
         };
-        assemble(&rendered, self_metrics, gzip)
+        assemble(&rendered, self_metrics, gzip, &self.compressors)
     }
 
     fn current(&self, store: &SnapshotStore) -> Option<Arc<Rendered>> {
@@ -137,26 +139,40 @@ impl<W: Write> Write for Summed<W> {
     }
 }
 
-/// `data` as final stored (uncompressed) deflate blocks (RFC 1951, 3.2.4). The
-/// self-metrics are a few kilobytes: compressing them would save little and
-/// cost a compressor's state per scrape.
-fn stored_blocks(data: &[u8]) -> Vec<u8> {
-    const MAX: usize = u16::MAX as usize;
-    let mut out = Vec::with_capacity(data.len() + (data.len() / MAX + 1) * 5);
-    let mut rest = data;
-    loop {
-        let (chunk, after) = rest.split_at(rest.len().min(MAX));
-        // BFINAL on the last block, BTYPE 00; blocks start on a byte boundary
-        // because the cached blocks before them end with a sync flush.
-        out.push(u8::from(after.is_empty()));
-        let len = u16::try_from(chunk.len()).expect("at most u16::MAX");
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-        if after.is_empty() {
-            return out;
+/// Compressors kept between scrapes, at most one per concurrent scrape up to this many.
+const KEPT_COMPRESSORS: usize = 4;
+
+/// Deflate compressors reused across scrapes: making one (zeroing its tables)
+/// costs several times more than compressing a few kilobytes of self-metrics.
+#[derive(Default)]
+struct Compressors(Mutex<Vec<Compress>>);
+
+impl Compressors {
+    /// `data` as a raw deflate stream ending with a final block (RFC 1951). It
+    /// continues the cached blocks, which end on a byte boundary with a sync
+    /// flush, and refers to nothing before it: a decoder reads the whole as one
+    /// stream. The self-metrics are rendered per scrape, so compressed per scrape.
+    fn final_blocks(&self, data: &[u8]) -> Vec<u8> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut compress = kept.unwrap_or_else(|| Compress::new(Compression::fast(), false));
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        loop {
+            let read = usize::try_from(compress.total_in()).expect("at most data.len()");
+            let status = compress
+                .compress_vec(&data[read..], &mut out, FlushCompress::Finish)
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            // Only a full output stops it short of the end: make room and go on.
+            out.reserve(out.capacity().max(1024));
         }
-        rest = after;
+        compress.reset();
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEPT_COMPRESSORS {
+            kept.push(compress);
+        }
+        out
     }
 }
 
@@ -165,9 +181,14 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// The cached job families followed by the self-metrics as they are now, as two
 /// chunks so that the cached part is never copied. For gzip, one member: the cached
-/// deflate blocks, the self-metrics as stored blocks, then a trailer whose CRC
-/// combines both, so that every gzip reader takes it.
-fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Chunks {
+/// deflate blocks, the self-metrics compressed as the final blocks, then a trailer
+/// whose CRC combines both, so that every gzip reader takes it.
+fn assemble(
+    rendered: &Rendered,
+    self_metrics: &SelfMetrics,
+    gzip: bool,
+    compressors: &Compressors,
+) -> Chunks {
     let mut tail = Vec::with_capacity(16 << 10);
     self_metrics.render(&mut tail);
     if gzip {
@@ -177,7 +198,7 @@ fn assemble(rendered: &Rendered, self_metrics: &SelfMetrics, gzip: bool) -> Chun
         crc.combine(&tail_crc);
         // ISIZE is the length modulo 2^32 (RFC 1952).
         let len = (rendered.len + tail.len() as u64) as u32;
-        let mut end = stored_blocks(&tail);
+        let mut end = compressors.final_blocks(&tail);
         end.extend_from_slice(&crc.finalize().to_le_bytes());
         end.extend_from_slice(&len.to_le_bytes());
         return Chunks::new([rendered.gzip_head.clone(), Bytes::from(end)]);
@@ -275,15 +296,67 @@ mod tests {
     }
 
     #[test]
-    fn stored_blocks_hold_any_length() {
-        for len in [0, 1, 65_535, 65_536, 200_000] {
-            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    fn final_blocks_hold_any_data_with_reused_compressors() {
+        let compressors = Compressors::default();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for len in [0, 1, 65_535, 65_536, 200_000, 3, 1_000_000] {
+            // Half repetitive, half random: both the compressed and the stored paths.
+            let data: Vec<u8> = (0..len)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        (i % 251) as u8
+                    } else {
+                        rng.u8(..)
+                    }
+                })
+                .collect();
             let mut back = Vec::new();
-            flate2::read::DeflateDecoder::new(&stored_blocks(&data)[..])
+            flate2::read::DeflateDecoder::new(&compressors.final_blocks(&data)[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, data, "{len} bytes");
         }
+        assert_eq!(compressors.0.lock().unwrap().len(), 1, "one kept, reused");
+    }
+
+    #[test]
+    fn large_self_metrics_are_compressed_and_both_bodies_hold_the_same_text() {
+        let store = SnapshotStore::default();
+        publish(&store, &[(8888, up(20))]);
+        let metrics = SelfMetrics::default();
+        for account in 0..2000 {
+            metrics.retried(
+                &format!("account-{account}"),
+                "DescribeDeploymentJobStatus",
+                "Throttling.User",
+            );
+        }
+        let mut tail = Vec::new();
+        metrics.render(&mut tail);
+        assert!(tail.len() > 200_000, "{}", tail.len());
+        let exposition = Exposition::default();
+        let zipped = bytes(exposition.render(&store, &metrics, true));
+        assert!(
+            zipped.len() * 10 < tail.len(),
+            "the self-metrics part is compressed: {} bytes of gzip for {} of self-metrics",
+            zipped.len(),
+            tail.len()
+        );
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
+        let plain = String::from_utf8(bytes(exposition.render(&store, &metrics, false))).unwrap();
+        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
+        assert_eq!(cut(&unzipped), cut(&plain));
+        assert!(unzipped.contains(
+            "aliyun_cas_api_retries_total{account=\"account-1999\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 1\n"
+        ));
+        assert!(
+            unzipped.contains(
+                "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 20\n"
+            )
+        );
     }
 
     #[test]

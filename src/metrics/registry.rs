@@ -133,8 +133,8 @@ impl SelfMetrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), out);
     }
 
-    /// Counts a retry of `action` caused by `code`.
-    pub fn retried(&self, account: &str, action: &str, code: &str) {
+    /// Counts a retry of `action` caused by `code`, a label of the fixed set of [`crate::api::ApiError::code`].
+    pub fn retried(&self, account: &str, action: &str, code: &'static str) {
         self.api_retries
             .with_label_values(&[account, action, code])
             .inc();
@@ -188,7 +188,7 @@ impl SelfMetrics {
 }
 
 impl RequestObserver for SelfMetrics {
-    fn observe(&self, account: &str, action: &str, code: &str, elapsed: Duration) {
+    fn observe(&self, account: &str, action: &str, code: &'static str, elapsed: Duration) {
         self.api_requests
             .with_label_values(&[account, action, code])
             .inc();

@@ -125,15 +125,20 @@ fn job_labels(buf: &mut Vec<u8>, account: &str, id: u64) {
     let _ = write!(buf, ",job_id=\"{id}\"");
 }
 
-/// Sums `ProductWorkerCount` by product, skipping entries without a name or a count.
+/// Sums `ProductWorkerCount` by product, skipping entries without a name or a
+/// count, and products whose sum would overflow (no real answer comes near).
 fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
-    let mut counts = BTreeMap::new();
+    let mut counts: BTreeMap<&str, Option<i64>> = BTreeMap::new();
     for entry in status.product_worker_count.iter().flatten() {
         if let (Some(name), Some(count)) = (entry.product_name.as_deref(), entry.count) {
-            *counts.entry(name).or_insert(0) += count;
+            let sum = counts.entry(name).or_insert(Some(0));
+            *sum = sum.and_then(|sum| sum.checked_add(count));
         }
     }
     counts
+        .into_iter()
+        .filter_map(|(name, sum)| Some((name, sum?)))
+        .collect()
 }
 
 /// One account's jobs, as the renderer walks them.
@@ -321,6 +326,22 @@ mod tests {
     }
 
     #[test]
+    fn a_product_sum_that_would_overflow_is_left_out_not_wrapped() {
+        let status = DeploymentJobStatus {
+            product_worker_count: Some(vec![
+                product(Some("CDN"), Some(i64::MAX)),
+                product(Some("CDN"), Some(1)),
+                product(Some("OSS"), Some(i64::MAX)),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            product_counts(&status).into_iter().collect::<Vec<_>>(),
+            [("OSS", i64::MAX)]
+        );
+    }
+
+    #[test]
     fn renders_values_missing_fields_stale_and_down_jobs() {
         let status = DeploymentJobStatus {
             worker_count: Some(20),
@@ -414,5 +435,93 @@ mod tests {
         ]
         .concat();
         assert_eq!(out, expected);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::api::text::MAX_LABEL_BYTES;
+    use proptest::prelude::*;
+
+    /// The label values of one sample line, unescaped.
+    fn label_values(line: &str) -> Vec<String> {
+        let mut values = Vec::new();
+        let mut rest = &line[line.find('{').expect("labels")..];
+        while let Some(start) = rest.find("=\"") {
+            let mut value = String::new();
+            let mut chars = rest[start + 2..].char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next().map(|(_, c)| c) {
+                        Some('n') => value.push('\n'),
+                        Some(other) => value.push(other),
+                        None => {}
+                    },
+                    '"' => {
+                        rest = &rest[start + 2 + i + 1..];
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            values.push(value);
+        }
+        values
+    }
+
+    proptest! {
+        #[test]
+        fn whatever_the_api_sends_the_text_stays_well_formed_and_bounded(
+            texts in proptest::collection::vec(
+                prop_oneof![any::<String>(), "[\\x00-\\x1f\\x7f-\\x9f\"\\\\a-zé\\n]{0,40}"],
+                7,
+            ),
+            long in 0usize..2000,
+            numbers in proptest::collection::vec(any::<i64>(), 4),
+            times in proptest::collection::vec(any::<f64>().prop_filter("json", |f| f.is_finite()), 2),
+        ) {
+            let padded = format!("{}{}", texts[0], "x".repeat(long));
+            let status: DeploymentJobStatus = serde_json::from_value(serde_json::json!({
+                "WorkerCount": numbers[0],
+                "FailedCount": numbers[1].to_string(),
+                "ProductWorkerCount": [
+                    {"ProductName": padded, "Count": numbers[2]},
+                    {"ProductName": texts[1], "Count": numbers[3]},
+                    {"ProductName": texts[1], "Count": numbers[3]},
+                ],
+            })).unwrap();
+            let info: DeploymentJob = serde_json::from_value(serde_json::json!({
+                "Name": padded, "JobType": texts[2], "CertType": texts[3],
+                "CertDomain": texts[4], "ProductName": texts[5], "Status": texts[6],
+                "StartTime": times[0], "EndTime": times[1].to_string(),
+            })).unwrap();
+            // As the poller takes them in.
+            let (mut status, mut info) = (status, info);
+            status.drop_implausible();
+            status.bound_products();
+            info.drop_implausible();
+            let mut account = AccountSnapshot::default();
+            account.jobs.insert(1, Arc::new(JobSnapshot {
+                up: true,
+                values: Some(Arc::new(status)),
+                info: Some(Arc::new(info)),
+                ..Default::default()
+            }));
+            let accounts: Accounts = [(Arc::from("prod"), Arc::new(account))].into_iter().collect();
+            let mut out = Vec::new();
+            render_jobs(&accounts, Instant::now(), &mut out).unwrap();
+            let text = String::from_utf8(out).expect("UTF-8");
+            prop_assert!(text.ends_with('\n'));
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                prop_assert!(!line.chars().any(char::is_control), "{:?}", line);
+                for value in label_values(line) {
+                    prop_assert!(value.len() <= MAX_LABEL_BYTES, "{} bytes", value.len());
+                }
+                let sample: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+                prop_assert!(sample.is_finite() && sample >= 0.0, "{}", line);
+                prop_assert!(sample <= crate::api::model::MAX_UNIX_TIME.max(2.0 * crate::api::model::MAX_COUNT as f64));
+            }
+        }
     }
 }

@@ -8,6 +8,9 @@ use crate::api::{ApiError, LIST_DEPLOYMENT_JOB};
 pub const PAGE_SIZE: u32 = 50;
 /// A bound on pages per listing (50,000 jobs), should `Total` ever be wrong.
 const MAX_PAGES: u32 = 1000;
+/// A bound on jobs per listing, whatever `Total` says or pages hold: what
+/// [`MAX_PAGES`] full pages hold.
+pub const MAX_JOBS: usize = MAX_PAGES as usize * PAGE_SIZE as usize;
 
 /// Every job ListDeploymentJob returns, across all pages. A listing that ends
 /// short of its `Total`, or runs past the page bound, is an error: the jobs it
@@ -24,8 +27,28 @@ pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiE
             .await?;
         let data = listed.data.unwrap_or_default();
         let got = data.len();
+        if jobs.len() + got > MAX_JOBS {
+            return Err(incomplete(format!(
+                "more than {MAX_JOBS} jobs, the most a listing holds"
+            )));
+        }
         jobs.extend(data);
-        let total = listed.total.and_then(|t| usize::try_from(t).ok());
+        let total = match listed.total {
+            Some(total) if total > MAX_JOBS as i64 => {
+                return Err(incomplete(format!(
+                    "Total is {total}, beyond the {MAX_JOBS} jobs a listing holds"
+                )));
+            }
+            Some(total) if total < 0 => {
+                tracing::warn!(
+                    account = caller.account(),
+                    total,
+                    "ListDeploymentJob's Total is negative; pages are read until one is not full"
+                );
+                None
+            }
+            total => total.and_then(|t| usize::try_from(t).ok()),
+        };
         let more = match total {
             Some(total) if jobs.len() < total && got == 0 => {
                 return Err(incomplete(format!(
@@ -48,5 +71,117 @@ fn incomplete(detail: String) -> ApiError {
     ApiError::Decode {
         status: 200,
         detail: format!("the job listing is incomplete ({detail}); the jobs found before are kept"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Client, ClientOptions, Endpoint, RequestObserver};
+    use crate::config::DEFAULT_RETRIES;
+    use crate::credentials::{Credentials, Secret, StaticProvider};
+    use crate::metrics::SelfMetrics;
+    use crate::poller::rate_limit::RateLimiter;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server answering every request with `body`; counts the requests.
+    async fn answering(body: String) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&served);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let body = body.clone();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0_u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(body.as_bytes()).await;
+                });
+            }
+        });
+        (format!("http://{address}"), served)
+    }
+
+    fn caller(endpoint: &str) -> Caller {
+        let metrics = SelfMetrics::default();
+        let client = Client::new(
+            ClientOptions {
+                account: "a".into(),
+                endpoint: Endpoint::parse(endpoint).unwrap(),
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(5),
+                user_agent_suffix: None,
+            },
+            Arc::new(StaticProvider::new(
+                "test",
+                Credentials {
+                    access_key_id: "id".into(),
+                    access_key_secret: Secret::new("secret"),
+                    security_token: None,
+                },
+            )),
+            Arc::new(metrics.clone()) as Arc<dyn RequestObserver>,
+        )
+        .unwrap();
+        Caller {
+            account: Arc::from("a"),
+            client: Arc::new(client),
+            limiter: Arc::new(RateLimiter::new(&[(LIST_DEPLOYMENT_JOB, 1000.0)])),
+            retries: DEFAULT_RETRIES,
+            metrics,
+        }
+    }
+
+    fn page(total: &str, ids: impl Iterator<Item = u64>) -> String {
+        let data: Vec<String> = ids.map(|id| format!(r#"{{"Id":{id}}}"#)).collect();
+        format!(r#"{{"Total":{total},"Data":[{}]}}"#, data.join(","))
+    }
+
+    #[tokio::test]
+    async fn huge_negative_or_absent_totals_neither_loop_nor_hoard() {
+        let (endpoint, served) = answering(page("9223372036854775807", 1..=50)).await;
+        let error = list_all(&caller(&endpoint)).await.unwrap_err().to_string();
+        assert!(
+            error.contains("Total is 9223372036854775807, beyond the 50000 jobs"),
+            "{error}"
+        );
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            1,
+            "refused at the first page"
+        );
+
+        let (endpoint, _) = answering(page("-1", 1..=3)).await;
+        assert_eq!(list_all(&caller(&endpoint)).await.unwrap().len(), 3);
+        let (endpoint, _) = answering(page("null", 1..=3)).await;
+        assert_eq!(list_all(&caller(&endpoint)).await.unwrap().len(), 3);
+
+        // Pages far larger than asked for: refused once past the bound, not held.
+        let (endpoint, served) = answering(page("60000", 1..=(MAX_JOBS as u64 + 1))).await;
+        let error = list_all(&caller(&endpoint)).await.unwrap_err().to_string();
+        assert!(error.contains("more than 50000 jobs"), "{error}");
+        assert_eq!(served.load(Ordering::SeqCst), 1);
+
+        // Full pages that never end, with a Total that says so: bounded by the job count.
+        let (endpoint, served) = answering(page("50000", 1..=50)).await;
+        let jobs = list_all(&caller(&endpoint)).await.unwrap();
+        assert_eq!(jobs.len(), MAX_JOBS);
+        assert_eq!(served.load(Ordering::SeqCst), MAX_PAGES as usize);
     }
 }

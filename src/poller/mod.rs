@@ -36,6 +36,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 const DESCRIBES_IN_FLIGHT: usize = 2;
 /// A failed listing is tried again after at most this long.
 const LISTING_RETRY: Duration = Duration::from_secs(30);
+/// Distinct invalid job IDs from discovery that are logged; past this many, no more are
+/// (the count of skipped entries still is), so a broken listing cannot fill memory or the log.
+const MAX_REPORTED_INVALID_IDS: usize = 100;
 /// Statuses after which a job no longer changes on its own.
 const FINAL_STATUSES: [&str; 2] = ["success", "error"];
 
@@ -87,6 +90,10 @@ impl Caller {
         Arc::clone(&self.client)
     }
 
+    fn account(&self) -> &str {
+        &self.account
+    }
+
     /// Calls `attempt` until it succeeds, fails for good, or runs out of attempts;
     /// every attempt waits for the rate limiter first.
     async fn call<T, F, Fut>(
@@ -117,7 +124,7 @@ impl Caller {
                 account = &*self.account,
                 action,
                 job_id,
-                code = error.code(),
+                code = &*error.logged_code(),
                 attempt = tries,
                 delay_seconds = delay.as_secs_f64(),
                 "retrying"
@@ -292,6 +299,8 @@ struct State {
     sweep_duration: Option<Duration>,
     dirty: bool,
     last_publish: Option<Instant>,
+    /// Why listed entries were skipped, each logged once (see [`MAX_REPORTED_INVALID_IDS`]).
+    reported_invalid_ids: BTreeSet<String>,
 }
 
 impl State {
@@ -316,6 +325,7 @@ impl State {
             sweep_duration: None,
             dirty: true,
             last_publish: None,
+            reported_invalid_ids: BTreeSet::new(),
         };
         state.sync_jobs(now);
         state
@@ -515,7 +525,22 @@ impl State {
             Done::Describe { job_id, result } => {
                 self.describes_in_flight -= 1;
                 match result {
-                    Ok(info) => self.set_info(job_id, Arc::new(info), now),
+                    Ok(mut info) => {
+                        let implausible = info.drop_implausible();
+                        let known = self
+                            .jobs
+                            .get(&job_id)
+                            .and_then(|j| j.snapshot.info.as_deref());
+                        if !implausible.is_empty() && known != Some(&info) {
+                            warn_implausible(
+                                &self.account,
+                                DESCRIBE_DEPLOYMENT_JOB,
+                                job_id,
+                                &implausible,
+                            );
+                        }
+                        self.set_info(job_id, Arc::new(info), now);
+                    }
                     Err(error) => {
                         log_failure(&self.account, DESCRIBE_DEPLOYMENT_JOB, Some(job_id), &error)
                     }
@@ -531,11 +556,7 @@ impl State {
                 };
                 match result {
                     Ok(listed) => {
-                        self.discovered = listed
-                            .into_iter()
-                            .filter(|job| discovery.accepts(job))
-                            .filter_map(|job| Some((u64::try_from(job.id?).ok()?, Arc::new(job))))
-                            .collect();
+                        self.discovered = self.admit_listed(listed, &discovery);
                         self.next_listing = Some(now + discovery.refresh_interval);
                         tracing::debug!(
                             account = &*self.account,
@@ -592,8 +613,17 @@ impl State {
                 Ok(mut status) => {
                     // The request ID differs every time; the counts are what matter.
                     status.request_id = None;
+                    let implausible = status.drop_implausible();
                     let dropped = status.bound_products();
                     let unchanged = job.snapshot.values.as_deref() == Some(&status);
+                    if !implausible.is_empty() && !unchanged {
+                        warn_implausible(
+                            &self.account,
+                            DESCRIBE_DEPLOYMENT_JOB_STATUS,
+                            job_id,
+                            &implausible,
+                        );
+                    }
                     if dropped > 0 && !unchanged {
                         tracing::warn!(
                             account = %self.account,
@@ -638,6 +668,56 @@ impl State {
         self.check_round(now);
         self.check_first_sweep();
         self.dirty = true;
+    }
+
+    /// The listed jobs discovery keeps, by ID: those its filters accept whose ID
+    /// follows the job-ID rule (the others are skipped, each reason logged once),
+    /// implausible times left out (logged when they change what is known).
+    fn admit_listed(
+        &mut self,
+        listed: Vec<DeploymentJob>,
+        discovery: &Discovery,
+    ) -> BTreeMap<u64, Arc<DeploymentJob>> {
+        let mut admitted = BTreeMap::new();
+        let mut skipped = 0_usize;
+        for mut job in listed.into_iter().filter(|job| discovery.accepts(job)) {
+            let id = match job.id.clone() {
+                Some(Ok(id)) => id,
+                invalid => {
+                    skipped += 1;
+                    let reason = match invalid {
+                        Some(Err(error)) => error.to_string(),
+                        _ => "the entry has no job ID".to_owned(),
+                    };
+                    if self.reported_invalid_ids.len() < MAX_REPORTED_INVALID_IDS
+                        && self.reported_invalid_ids.insert(reason.clone())
+                    {
+                        tracing::warn!(
+                            account = &*self.account,
+                            action = LIST_DEPLOYMENT_JOB,
+                            name = job.name.as_deref().unwrap_or("-"),
+                            "discovery skips a listed job: {reason}; it is not polled \
+                             (report this: the API should only list valid job IDs)"
+                        );
+                    }
+                    continue;
+                }
+            };
+            let implausible = job.drop_implausible();
+            let known = self.discovered.get(&id).map(|j| &**j);
+            if !implausible.is_empty() && known != Some(&job) {
+                warn_implausible(&self.account, LIST_DEPLOYMENT_JOB, id, &implausible);
+            }
+            admitted.insert(id, Arc::new(job));
+        }
+        if skipped > 0 {
+            tracing::debug!(
+                account = &*self.account,
+                skipped,
+                "discovery skipped listed jobs without a valid job ID"
+            );
+        }
+        admitted
     }
 
     /// Sets a job's details; a settled job whose status left the final states is polled again at once.
@@ -713,8 +793,31 @@ fn stale_at(polling: &Polling, job: &JobState) -> Option<Instant> {
         .map(|at| at + polling.stale_after + extra)
 }
 
+/// Says which values of `action`'s answer for `job_id` were left out as implausible.
+fn warn_implausible(account: &str, action: &str, job_id: u64, dropped: &[String]) {
+    tracing::warn!(
+        account,
+        action,
+        job_id,
+        fields = %summary(dropped),
+        "the answer has values no job can have (negative, or beyond what the exporter \
+         exports); they are left out, as if missing, until the API sends plausible ones"
+    );
+}
+
+/// At most the first few of `items`, so that one log line stays short whatever the answer held.
+fn summary(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = items[..items.len().min(SHOWN)].join(" ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" (and {} more)", items.len() - SHOWN));
+    }
+    text
+}
+
 fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiError) {
-    let code = error.code();
+    let code = error.logged_code();
+    let code = &*code;
     let request_id = error.request_id().unwrap_or("-");
     let http_status = error
         .http_status()
@@ -850,6 +953,69 @@ mod tests {
             ..Default::default()
         };
         state.set_info(job, Arc::new(info), Instant::now());
+    }
+
+    fn listed(id: &str, name: &str, start: &str) -> DeploymentJob {
+        serde_json::from_str(&format!(
+            r#"{{"Id":{id},"Name":"{name}","StartTime":{start}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn discovery_polls_only_valid_ids_and_leaves_out_implausible_times() {
+        let mut with_discovery = (*settings(&[], MINUTE)).clone();
+        with_discovery.discovery = Some(Discovery {
+            refresh_interval: MINUTE,
+            job_types: vec![],
+            statuses: vec![],
+            name_include: None,
+            name_exclude: None,
+        });
+        let mut state = State::new(
+            Arc::from("a"),
+            Shard::default(),
+            Arc::new(with_discovery),
+            Instant::now(),
+        );
+        let listing = || {
+            vec![
+                listed("7", "ok", r#""1714550460000""#),
+                listed("0", "zero", "null"),
+                listed(r#""1e3""#, "exp", "null"),
+                listed("1000.0", "float", "null"),
+                listed("-4", "negative", "null"),
+                listed("null", "none", "null"),
+                listed(r#""x\u0000y""#, "text", "null"),
+                listed("8", "bad-time", r#""-5""#),
+            ]
+        };
+        for _ in 0..2 {
+            state.listing_in_flight = true;
+            state.finish(Done::Listing(Ok(listing())), Instant::now());
+            assert_eq!(
+                state.jobs.keys().copied().collect::<Vec<_>>(),
+                [7, 8],
+                "0, 1e3 (as 1000), 1000.0, -4, a missing and a text ID are not polled"
+            );
+        }
+        assert_eq!(
+            state.reported_invalid_ids.len(),
+            6,
+            "each reason is kept once, whatever the number of listings: {:?}",
+            state.reported_invalid_ids
+        );
+        assert!(
+            state
+                .reported_invalid_ids
+                .iter()
+                .any(|r| r.starts_with("job ID \"1e3\" is not an integer"))
+        );
+        assert_eq!(state.discovered[&7].start_time, Some(1_714_550_460.0));
+        assert_eq!(
+            state.discovered[&8].start_time, None,
+            "a time before 1970 is left out"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,8 +11,8 @@ mod world;
 
 pub use identity::CREDENTIALS_URI_PATH;
 pub use spec::{
-    AccessKeySpec, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes, RoleSpec,
-    SimulatorSpec,
+    AccessKeySpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes,
+    RoleSpec, SimulatorSpec,
 };
 
 use crate::api::{DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB};

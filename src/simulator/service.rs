@@ -615,6 +615,16 @@ impl SimService {
         call: &Call<'_>,
         body: Map<String, Value>,
     ) -> Reply {
+        if let Some(error) = job.and_then(|j| j.error.as_ref()) {
+            // Without `Recommend`, which would repeat the code: a huge code stays one copy.
+            let mut body = Map::new();
+            let request_id = error.request_id.as_deref().unwrap_or(call.request_id);
+            body.insert("RequestId".into(), request_id.into());
+            body.insert("HostId".into(), "cas.aliyuncs.com".into());
+            body.insert("Code".into(), error.code.as_str().into());
+            body.insert("Message".into(), error.message.as_str().into());
+            return Reply::json(error.status, &error.code, &body);
+        }
         match job
             .and_then(|j| j.fault)
             .or_else(|| self.global_fault(state.admitted))

@@ -227,6 +227,35 @@ pub struct JobSpec {
     /// Send the counts as numeric strings, as some API versions do.
     #[serde(default)]
     pub numbers_as_strings: bool,
+    /// Response fields sent with these values instead, by wire name, in every
+    /// answer about the job (the listing included): odd answers such as `Id: 0`,
+    /// a negative count or a name with control characters.
+    #[serde(default)]
+    pub override_fields: BTreeMap<String, serde_json::Value>,
+    /// An error answer every request for this job gets, with any code.
+    #[serde(default)]
+    pub error: Option<ErrorAnswer>,
+}
+
+/// An error answer with a chosen code, message and request ID.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorAnswer {
+    /// The HTTP status.
+    #[serde(default = "default_error_status")]
+    pub status: u16,
+    /// `Code`, sent as it is.
+    pub code: String,
+    /// `Message`.
+    #[serde(default)]
+    pub message: String,
+    /// `RequestId`; the simulator's own when absent.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+fn default_error_status() -> u16 {
+    400
 }
 
 fn default_job_type() -> String {

@@ -131,6 +131,14 @@ pub fn status_body(job: &JobSpec, state: &JobState) -> Map<String, Value> {
     for omitted in &job.omit_fields {
         body.remove(omitted);
     }
+    overridden(job, body)
+}
+
+/// `body` with the job's `override_fields` put in.
+fn overridden(job: &JobSpec, mut body: Map<String, Value>) -> Map<String, Value> {
+    for (name, value) in &job.override_fields {
+        body.insert(name.clone(), value.clone());
+    }
     body
 }
 
@@ -171,7 +179,7 @@ pub fn job_body(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> Map<St
             state.outcomes.rollback_succeeded + state.outcomes.rollback_failed > 0,
         )),
     );
-    body
+    overridden(job, body)
 }
 
 #[cfg(test)]
