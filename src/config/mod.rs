@@ -1200,6 +1200,37 @@ accounts:
     }
 
     #[test]
+    fn job_ids_follow_the_rule_discovery_follows() {
+        for (jobs, expected) in [
+            ("[0]", "1:8: jobs[0]: job ID 0 is not valid"),
+            ("[-3]", "1:8: jobs[0]: job ID -3 is not valid"),
+            (
+                "[\"1e3\"]",
+                "1:8: jobs[0]: job ID \"1e3\" is not an integer",
+            ),
+            ("[1e3]", "1:8: jobs[0]: job ID \"1000.0\" is not an integer"),
+            ("[true]", "1:8: jobs[0]: job ID \"true\" is not a number"),
+            (
+                "[9223372036854775808]",
+                "1:8: jobs[0]: job ID 9223372036854775808 is too large (at most 9223372036854775807)",
+            ),
+            (
+                "[\" 7\", 7]",
+                "1:14: jobs[1]: job ID 7 is listed twice; remove the duplicate",
+            ),
+        ] {
+            let text = format!("jobs: {jobs}\n");
+            let message = error(&text);
+            assert!(
+                message.starts_with(&format!("cfg.yaml:{expected}")),
+                "{message}"
+            );
+        }
+        let top = parse("jobs: [\"9223372036854775807\"]\n").unwrap();
+        assert_eq!(one(&top).jobs, [crate::api::model::MAX_JOB_ID]);
+    }
+
+    #[test]
     fn at_most_fifty_thousand_jobs_an_account() {
         let ids = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
         let full = parse(&format!("jobs: [{}]\n", ids(raw::MAX_JOBS))).unwrap();
@@ -1555,7 +1586,7 @@ mod properties {
         }
 
         #[test]
-        fn distinct_positive_job_ids_come_back_in_order(ids in proptest::collection::btree_set(1u64..u64::MAX, 1..30), seed in any::<u64>()) {
+        fn distinct_positive_job_ids_come_back_in_order(ids in proptest::collection::btree_set(1u64..=crate::api::model::MAX_JOB_ID, 1..30), seed in any::<u64>()) {
             let mut ids: Vec<u64> = ids.into_iter().collect();
             let len = ids.len();
             for i in 0..len {

@@ -2,6 +2,7 @@
 //! and value types that check themselves while being read, so that an error
 //! carries the line and column of the value at fault.
 
+use crate::api::model::{check_job_id, parse_job_id};
 use crate::input::excerpt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
@@ -288,9 +289,8 @@ impl<'de> DeserializeSeed<'de> for JobIdVisitor<'_> {
     }
 }
 
-const JOB_ID_HINT: &str =
-    "job IDs are the positive integers ListDeploymentJob and the CAS console show";
-
+/// Every form a YAML value takes goes through the API model's one job-ID rule,
+/// which discovery applies to listed jobs too.
 impl Visitor<'_> for JobIdVisitor<'_> {
     type Value = u64;
 
@@ -304,44 +304,33 @@ impl Visitor<'_> for JobIdVisitor<'_> {
                 "more than {MAX_JOBS} jobs in one account; split them across accounts or exporters, or use discovery"
             )));
         }
-        if v == 0 {
-            return Err(E::custom(format!("job ID 0 is not valid; {JOB_ID_HINT}")));
-        }
-        if !self.seen.insert(v) {
+        let id = check_job_id(v).map_err(E::custom)?;
+        if !self.seen.insert(id) {
             return Err(E::custom(format!(
-                "job ID {v} is listed twice; remove the duplicate"
+                "job ID {id} is listed twice; remove the duplicate"
             )));
         }
-        Ok(v)
+        Ok(id)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
         match u64::try_from(v) {
             Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(format!("job ID {v} is not valid; {JOB_ID_HINT}"))),
+            Err(_) => parse_job_id(&v.to_string()).map_err(E::custom),
         }
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-        match v.trim().parse::<u64>() {
-            Ok(id) => self.visit_u64(id),
-            Err(_) => Err(E::custom(format!(
-                "job ID {} is not a number; {JOB_ID_HINT}",
-                excerpt(v)
-            ))),
-        }
+        let id = parse_job_id(v).map_err(E::custom)?;
+        self.visit_u64(id)
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
-        Err(E::custom(format!(
-            "job ID {v} is not an integer; {JOB_ID_HINT}"
-        )))
+        parse_job_id(&format!("{v:?}")).map_err(E::custom)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<u64, E> {
-        Err(E::custom(format!(
-            "job ID {v} is not a number; {JOB_ID_HINT}"
-        )))
+        parse_job_id(&v.to_string()).map_err(E::custom)
     }
 }
 
