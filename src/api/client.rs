@@ -156,22 +156,15 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis);
-        // Read at most MAX_BODY: a misbehaving peer must not make the exporter grow without bound.
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let Some(mut body) = read_capped(response, MAX_BODY)
             .await
             .map_err(|e| self.transport_error(e))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(ApiError::TooLarge {
-                    status,
-                    limit: MAX_BODY,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        else {
+            return Err(ApiError::TooLarge {
+                status,
+                limit: MAX_BODY,
+            });
+        };
 
         // Invalid UTF-8 or a lone surrogate inside a string would fail the whole answer:
         // such text becomes U+FFFD instead (no copy when the body is valid, as it should be).
@@ -251,4 +244,20 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The body of `response`, or `None` as soon as it passes `limit` bytes: a
+/// misbehaving peer must not make the exporter grow without bound.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }

@@ -8,6 +8,7 @@ pub mod model;
 pub mod sign;
 pub mod text;
 
+pub(crate) use client::read_capped;
 pub use client::{Client, ClientOptions, RequestObserver};
 pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
 pub use error::{

@@ -40,7 +40,10 @@ impl EcsRamRole {
             .send()
             .await;
         let token = match answer {
-            Ok(r) if r.status().is_success() => r.text().await.ok(),
+            Ok(r) if r.status().is_success() => super::answer_body(r)
+                .await
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok()),
             _ => None,
         };
         match token {
@@ -80,12 +83,9 @@ impl EcsRamRole {
                 "the metadata service answered HTTP {status} for {path}; check that the instance has a RAM role attached"
             )));
         }
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
-            self.fail(format!(
-                "the metadata answer broke off: {}",
-                e.without_url()
-            ))
-        })
+        super::answer_body(response)
+            .await
+            .map_err(|why| self.fail(format!("the metadata service: {why}")))
     }
 }
 

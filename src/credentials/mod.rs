@@ -25,6 +25,22 @@ pub use uri::CredentialsUri;
 use std::fmt;
 use std::sync::Arc;
 
+/// The most a credentials service (STS, the metadata service, a credentials URI)
+/// may answer: real answers are under 2 KiB.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The body of a credentials service's answer, within [`MAX_ANSWER_BYTES`]; `Err` says why not.
+async fn answer_body(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    match crate::api::read_capped(response, MAX_ANSWER_BYTES).await {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(format!(
+            "the answer is larger than {} KiB, far more than credentials take; check the endpoint",
+            MAX_ANSWER_BYTES / 1024
+        )),
+        Err(e) => Err(format!("the answer broke off: {}", e.without_url())),
+    }
+}
+
 /// The environment variable holding the AccessKey ID.
 pub const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
 /// The environment variable holding the AccessKey secret.

@@ -7,6 +7,7 @@ use super::{Credentials, CredentialsError, CredentialsProvider, Secret};
 use crate::api::Endpoint;
 use crate::api::error::{redact, redact_parameters};
 use crate::api::sign::{percent_encode, sign_rpc};
+use crate::api::text::{MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, bounded};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -90,10 +91,9 @@ async fn call_sts(
         .await
         .map_err(|e| fail(format!("STS cannot be reached: {}", e.without_url())))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
+    let body = super::answer_body(response)
         .await
-        .map_err(|e| fail(format!("the STS answer broke off: {}", e.without_url())))?;
+        .map_err(|why| fail(format!("STS: {why}")))?;
     let answer: StsAnswer = serde_json::from_slice(&body).map_err(|e| {
         fail(format!(
             "the STS answer (HTTP {status}) is not the expected JSON: {e}"
@@ -108,17 +108,34 @@ async fn call_sts(
                 security_token: Some(Secret::new(c.security_token)),
             },
         }),
-        _ => Err(fail(format!(
-            "STS answered {} (HTTP {status}, RequestId {}): {}; check the role ARN, its trust policy and the source credentials' permission to assume it",
-            answer.code.as_deref().unwrap_or("no code"),
-            answer.request_id.as_deref().unwrap_or("-"),
-            // STS echoes the string it signed, source token included: never repeat it.
-            match source {
-                Some(source) => redact(answer.message.as_deref().unwrap_or("no message"), source),
-                None => redact_parameters(answer.message.as_deref().unwrap_or("no message")),
-            }
-        ))),
+        _ => Err(fail(refusal(status, &answer, source))),
     }
+}
+
+/// What a refusal by STS says in the log. STS echoes the string it signed, source
+/// token included: that is never repeated, nor may anything it sends grow the
+/// line without bound.
+fn refusal(status: u16, answer: &StsAnswer, source: Option<&Credentials>) -> String {
+    let redacted = |text: &str| match source {
+        Some(source) => redact(text, source),
+        None => redact_parameters(text),
+    };
+    let quoted = |text: Option<&str>, absent: &str, max: usize| {
+        text.map_or_else(
+            || absent.to_owned(),
+            |t| bounded(&redacted(t), max).into_owned(),
+        )
+    };
+    format!(
+        "STS answered {} (HTTP {status}, RequestId {}): {}; check the role ARN, its trust policy and the source credentials' permission to assume it",
+        quoted(answer.code.as_deref(), "no code", MAX_LOGGED_ID_BYTES),
+        quoted(answer.request_id.as_deref(), "-", MAX_LOGGED_ID_BYTES),
+        quoted(
+            answer.message.as_deref(),
+            "no message",
+            MAX_LOGGED_MESSAGE_BYTES
+        ),
+    )
 }
 
 /// STS `AssumeRole`, signed by `source`.
@@ -234,6 +251,35 @@ impl Fetcher for AssumeRoleWithOidc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_is_logged_bounded_and_without_the_source_secret() {
+        let source = Credentials {
+            access_key_id: "LTAIsource".into(),
+            access_key_secret: Secret::new("source-secret".to_owned()),
+            security_token: None,
+        };
+        let answer = StsAnswer {
+            credentials: None,
+            code: Some(format!("Bad\n{}", "C".repeat(3 << 20))),
+            message: Some(format!("signed with source-secret {}", "m".repeat(1 << 20))),
+            request_id: Some("R".repeat(1 << 20)),
+        };
+        let line = refusal(400, &answer, Some(&source));
+        assert!(
+            !line.contains("source-secret") && !line.contains('\n'),
+            "{line}"
+        );
+        assert!(line.len() < 1300, "{} bytes", line.len());
+        assert!(
+            line.starts_with(&format!(
+                "STS answered Bad{}… (HTTP 400, RequestId {}…): ",
+                "C".repeat(58),
+                "R".repeat(61)
+            )),
+            "{line}"
+        );
+    }
 
     #[test]
     fn endpoints_follow_the_sdk() {

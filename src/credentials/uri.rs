@@ -99,10 +99,7 @@ impl Fetcher for CredentialsUri {
             if !(200..300).contains(&status) {
                 return Err(fail(format!("{} answered HTTP {status}", self.shown())));
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| fail(format!("the answer broke off: {}", e.without_url())))?;
+            let body = super::answer_body(response).await.map_err(fail)?;
             parse_answer(self.name(), &body)
         })
     }
@@ -122,6 +119,30 @@ mod tests {
         assert_eq!(
             format!("{uri:?}"),
             "CredentialsUri { uri: \"http://127.0.0.1:8080/creds\" }"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_credentials_take_is_not_read_on() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0; 1024];
+            let _ = stream.read(&mut request).await;
+            let body = vec![b' '; 1 << 20];
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+        });
+        let uri = CredentialsUri {
+            http: reqwest::Client::new(),
+            uri: format!("http://{address}/creds"),
+        };
+        assert_eq!(
+            uri.fetch().await.unwrap_err().to_string(),
+            "cannot get credentials from credentials_uri: the answer is larger than 64 KiB, far more than credentials take; check the endpoint"
         );
     }
 
