@@ -12,6 +12,7 @@ use aliyun_cas_exporter::{demo, logging};
 use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -19,20 +20,38 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long blocking work (a password check) may hold up the exit once serving ended.
+const BLOCKING_GRACE: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-        return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
-    }
-    logging::init(cli.log_level, cli.log_format);
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            ExitCode::FAILURE
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    let code = runtime.block_on(async {
+        if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
+            return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
+        }
+        logging::init(cli.log_level, cli.log_format);
+        match run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                tracing::error!("{message}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // Dropping the runtime would wait for every blocking task, and a bcrypt check at a
+    // high cost runs for seconds: a SIGTERM must end the process promptly all the same.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    code
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

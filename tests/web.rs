@@ -540,3 +540,146 @@ fn config_check_also_checks_the_web_config() {
         )
     );
 }
+
+/// An `Authorization: Basic` header value.
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+/// Sends one GET on a kept-alive raw connection and reads the answer: its status.
+async fn raw_get(
+    stream: &mut tokio::net::TcpStream,
+    path: &str,
+    authorization: &str,
+) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: {authorization}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        if stream.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    Ok(head[9..12].parse().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn wrong_passwords_never_take_a_scrape_s_place() {
+    const ATTACKERS: usize = 200;
+    const SCRAPES: usize = 200;
+    let dir = WebDir::new();
+    let hash = bcrypt::hash("right-password", 4).unwrap();
+    let web = dir.config(&format!("basic_auth_users:\n  prometheus: {hash}\n"));
+    let exporter = Exporter::start(
+        &["--demo", &format!("--web.config.file={web}"), "--web.max-requests=4"],
+        &[],
+    );
+    let right = basic("prometheus", "right-password");
+    let http = Client::new();
+    let scrape = || {
+        http.get(exporter.url("/metrics"))
+            .header("authorization", &right)
+            .send()
+    };
+    assert_eq!(scrape().await.unwrap().status().as_u16(), 200);
+
+    // A third repeat one wrong password (the failure cache answers), a third guess for the
+    // user, a third guess users: both of those wait for bcrypt or are turned away.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut attackers = Vec::new();
+    for n in 0..ATTACKERS {
+        let (address, stop) = (exporter.address, stop.clone());
+        attackers.push(tokio::spawn(async move {
+            let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            for attempt in 0.. {
+                let authorization = match n % 3 {
+                    0 => basic("prometheus", "wrong"),
+                    1 => basic("prometheus", &format!("guess-{n}-{attempt}")),
+                    _ => basic(&format!("user-{n}"), &format!("guess-{attempt}")),
+                };
+                let status = tokio::select! {
+                    () = stop.cancelled() => break,
+                    status = raw_get(&mut stream, "/metrics", &authorization) => status,
+                };
+                match status {
+                    Ok(status) => *answers.entry(status).or_default() += 1,
+                    Err(_) => stream = tokio::net::TcpStream::connect(address).await.unwrap(),
+                }
+            }
+            answers
+        }));
+    }
+    // Let the flood reach every connection before scraping.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut scrapes = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..SCRAPES {
+        let outcome = match scrape().await {
+            Ok(response) => response.status().as_u16().to_string(),
+            Err(error) => chain(error),
+        };
+        *scrapes.entry(outcome).or_default() += 1;
+    }
+    stop.cancel();
+    let mut flood = std::collections::BTreeMap::<u16, usize>::new();
+    for attacker in attackers {
+        for (status, count) in attacker.await.unwrap() {
+            *flood.entry(status).or_default() += count;
+        }
+    }
+    let served = scrapes.get("200").copied().unwrap_or(0);
+    println!(
+        "right-password scrapes answered 200: {served} of {SCRAPES} ({:.1} %); all: {scrapes:?}; wrong-password answers: {flood:?}",
+        served as f64 * 100.0 / SCRAPES as f64
+    );
+    assert!(served * 100 >= SCRAPES * 99, "{scrapes:?}; flood: {flood:?}");
+    assert!(flood.get(&401).is_some_and(|&n| n > 0), "{flood:?}");
+    assert_eq!(
+        flood.keys().filter(|s| ![401, 429].contains(*s)).count(),
+        0,
+        "the flood gets 401 or 429 only: {flood:?}"
+    );
+}
+
+#[test]
+fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
+    let dir = WebDir::new();
+    // A well-formed hash of the highest accepted cost: checking any password against it
+    // takes seconds even in a release build, minutes in a debug one.
+    let web = dir.config(
+        "basic_auth_users:\n  slow: $2y$16$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n",
+    );
+    let exporter = demo(&web);
+    let address = exporter.address;
+    let checking = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nHost: test\r\nAuthorization: {}\r\n\r\n",
+            basic("slow", "guess")
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    });
+    // Give the check time to start on its blocking thread.
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, logs) = exporter.terminate();
+    assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
+    assert!(logs.iter().any(|l| l.contains("message=stopped")), "{}", logs.join("\n"));
+    checking.join().unwrap();
+}

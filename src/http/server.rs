@@ -98,9 +98,15 @@ impl ExporterService {
         response
     }
 
-    /// Within the concurrency limit (which also bounds password checks), for an
-    /// authorised client: gzip-compressed metrics when asked for.
+    /// For an authorised client, within the concurrency limit: gzip-compressed metrics
+    /// when asked for. Password checks come first and have their own queue, as in
+    /// exporter-toolkit, so that clients with wrong passwords never take a scrape's place.
     async fn answer(&self, request: &RequestHead<'_>, policy: Option<&Policy>) -> Response<Chunks> {
+        if let Some(policy) = policy
+            && let Err(denied) = policy.authorize(request.authorization).await
+        {
+            return denied;
+        }
         let Ok(_permit) = self.in_flight.try_acquire() else {
             return with_type(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -111,11 +117,6 @@ impl ExporterService {
                 "text/plain; charset=utf-8",
             );
         };
-        if let Some(policy) = policy
-            && let Err(denied) = policy.authorize(request.authorization).await
-        {
-            return denied;
-        }
         if request.path == "/-/reload" {
             return self.reload(request.method).await;
         }

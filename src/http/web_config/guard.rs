@@ -1,10 +1,11 @@
 //! What each connection gets from the web config (TLS, authentication, headers),
 //! re-read when the file or a file it names changes, as exporter-toolkit does.
 
+use super::basic_auth::{Checks, Verdict};
 use super::{BasicAuth, WebConfig, WebConfigError, tls};
 use crate::http::serve::Chunks;
 use bytes::Bytes;
-use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ use tokio_rustls::TlsAcceptor;
 pub struct Policy {
     tls: Option<TlsAcceptor>,
     auth: Option<BasicAuth>,
+    /// Kept while users come and go, so that caches, queue and decoy outlive reloads.
+    checks: Option<Arc<Checks>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The certificate, key and CA files it was read from.
     files: Vec<PathBuf>,
@@ -36,10 +39,22 @@ impl Policy {
             )?))),
             None => None,
         };
+        let checks = previous.and_then(|p| p.checks.clone()).or_else(|| {
+            (!config.users.is_empty()).then(|| Arc::new(Checks::fresh()))
+        });
+        let files = config.files();
+        let auth = checks.as_ref().and_then(|checks| {
+            BasicAuth::new(
+                config.users,
+                Arc::clone(checks),
+                previous.and_then(|p| p.auth.as_ref()),
+            )
+        });
         Ok(Self {
             tls,
-            files: config.files(),
-            auth: BasicAuth::new(config.users, previous.and_then(|p| p.auth.as_ref())),
+            files,
+            auth,
+            checks,
             headers: config.headers,
         })
     }
@@ -54,7 +69,8 @@ impl Policy {
         self.auth.is_some()
     }
 
-    /// `Err` with a 401 answer unless `authorization` carries a configured user's password.
+    /// `Err` with the answer unless `authorization` carries a configured user's password:
+    /// 401, or 429 when too many password checks wait already.
     pub async fn authorize(
         &self,
         authorization: Option<&HeaderValue>,
@@ -62,16 +78,32 @@ impl Policy {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        if auth.allows(authorization).await {
-            return Ok(());
-        }
-        let mut response = Response::new(Chunks::from(Bytes::from_static(b"Unauthorized\n")));
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        let mut response = match auth.check(authorization).await {
+            Verdict::Allowed => return Ok(()),
+            Verdict::Denied => {
+                let mut response =
+                    Response::new(Chunks::from(Bytes::from_static(b"Unauthorized\n")));
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Basic realm=\"aliyun-cas-exporter\", charset=\"UTF-8\"",
+                    ),
+                );
+                response
+            }
+            Verdict::Busy => {
+                let mut response = Response::new(Chunks::from(Bytes::from_static(
+                    b"Too many password checks waiting; try again shortly\n",
+                )));
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+        };
         let headers = response.headers_mut();
-        headers.insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"aliyun-cas-exporter\", charset=\"UTF-8\""),
-        );
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),

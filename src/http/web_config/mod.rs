@@ -5,7 +5,7 @@ mod basic_auth;
 mod guard;
 mod tls;
 
-pub use basic_auth::BasicAuth;
+pub use basic_auth::{BasicAuth, DECOY_COST, FAILURE_CACHE_SIZE, MAX_WAITING_CHECKS, Verdict};
 pub use guard::{Policy, WebGuard};
 
 use crate::config::describe_yaml_error;
@@ -151,6 +151,10 @@ impl TlsSettings {
     }
 }
 
+/// The highest bcrypt cost accepted: a check at cost 16 already takes seconds of a core,
+/// and each step doubles it; one costlier hash would stall every other check for hours.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
 /// A bcrypt hash, checked for form when read; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash {
@@ -165,8 +169,10 @@ impl PasswordHash {
             format!("is not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 USER` and keep the part after the colon")
         })?;
         let cost = parts.get_cost();
-        if !(4..=31).contains(&cost) {
-            return Err(format!("has cost {cost}; bcrypt costs run from 4 to 31"));
+        if !(4..=MAX_BCRYPT_COST).contains(&cost) {
+            return Err(format!(
+                "has cost {cost}; this exporter accepts bcrypt costs from 4 to {MAX_BCRYPT_COST} (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"
+            ));
         }
         Ok(Self {
             hash: Secret::new(text),
@@ -792,7 +798,8 @@ basic_auth_users:
             ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(), "web.yml:3:22: http_server_config.headers.X-Frame-Options: must be one of [\"deny\", \"sameorigin\"], not \"allow\""),
             (format!("basic_auth_users:\n  a: {HASH}\n  a: {HASH}\n"), "web.yml:3:3: basic_auth_users: user \"a\" is listed twice"),
             (format!("basic_auth_users:\n  'a:b': {HASH}\n"), "web.yml:2:3: basic_auth_users: user name \"a:b\" cannot be sent in basic auth: it must be non-empty and hold no ':'"),
-            ("basic_auth_users:\n  a: $2y$99$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 99; bcrypt costs run from 4 to 31"),
+            ("basic_auth_users:\n  a: $2y$99$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 99; this exporter accepts bcrypt costs from 4 to 16 (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"),
+            ("basic_auth_users:\n  a: $2y$31$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 31; this exporter accepts bcrypt costs from 4 to 16 (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"),
             ("tls_server_config:\n  cert_file: c\n".into(), "web.yml: `tls_server_config.key_file`: TLS is configured but there is no private key; set `key_file` (or `key`)"),
             ("tls_server_config:\n  key: k\n".into(), "web.yml: `tls_server_config.cert_file`: TLS is configured but there is no server certificate; set `cert_file` (or `cert`)"),
             (format!("{tls}  cert: inline\n"), "web.yml: `tls_server_config.cert_file`: both `cert_file` and `cert` are set; keep one"),
