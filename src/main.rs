@@ -116,7 +116,12 @@ async fn run(cli: Cli) -> Result<(), String> {
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
 async fn check_config(path: &str, web_config: Option<&Path>) -> ExitCode {
     let web = match web_config.map(WebGuard::load).transpose() {
-        Ok(guard) => guard.map(|guard| guard.current()),
+        Ok(guard) => guard.map(|guard| {
+            for warning in guard.permission_warnings() {
+                eprintln!("warning: {warning}");
+            }
+            guard.current()
+        }),
         Err(error) => {
             eprintln!("web config (--web.config.file): {error}");
             return ExitCode::FAILURE;

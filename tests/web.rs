@@ -683,3 +683,46 @@ fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
     assert!(logs.iter().any(|l| l.contains("message=stopped")), "{}", logs.join("\n"));
     checking.join().unwrap();
 }
+
+#[tokio::test]
+async fn secrets_readable_by_others_are_warned_about_at_load_reload_and_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = WebDir::new();
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let web = dir.config(&format!("basic_auth_users:\n  a: {hash}\n"));
+    std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warning = format!(
+        "{web} holds password hashes and is readable by group or others (mode 644): run chmod 600 {web}"
+    );
+    let config = config_file("endpoint: intl\njobs: [8888]\n");
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+    ];
+    let config_path = config.path.to_str().unwrap();
+    let check = ["--config.check", "--config.file", config_path, "--web.config.file", &web];
+    let (status, _, stderr) = run_to_end(&check, &env);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stderr, format!("warning: {warning}\n"));
+
+    let exporter = demo(&web);
+    let logged = |exporter: &Exporter| {
+        exporter
+            .logs()
+            .iter()
+            .filter(|l| l.contains("level=warn") && l.contains(&warning))
+            .count()
+    };
+    assert_eq!(logged(&exporter), 1, "{}", exporter.logs().join("\n"));
+    // A reload reads the file again, and warns again.
+    let since = exporter.logs().len();
+    dir.write("web.yml", &format!("basic_auth_users:\n  b: {hash}\n"));
+    std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o644)).unwrap();
+    poke_until_logged(&exporter, &Client::new(), &exporter.url("/-/healthy"), since, &["web config reloaded"]).await;
+    assert_eq!(logged(&exporter), 2, "{}", exporter.logs().join("\n"));
+    let (status, _, stderr) = {
+        std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o600)).unwrap();
+        run_to_end(&check, &env)
+    };
+    assert!(status.success() && stderr.is_empty(), "{stderr}");
+}

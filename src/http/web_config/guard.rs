@@ -150,36 +150,52 @@ pub struct WebGuard {
     started: Instant,
     /// Milliseconds since `started` of the last look; `u64::MAX` while one is in progress.
     last_check: AtomicU64,
+    warnings: Vec<String>,
 }
 
 impl WebGuard {
     /// Reads `path` and the files it names; any fault is an error for the caller to report.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let (seen, policy) = Self::read(path, None);
-        let policy = policy?;
+        let (policy, warnings) = policy?;
         Ok(Self {
             path: path.to_owned(),
             seen: Mutex::new(seen),
             policy: RwLock::new(Arc::new(policy)),
             started: Instant::now(),
             last_check: AtomicU64::new(0),
+            warnings,
         })
+    }
+
+    /// What [`WebGuard::load`] found wrong with the permissions of the files holding
+    /// secrets (also logged, for when logs are set up).
+    pub fn permission_warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Builds a policy from the files, with each file's stamp taken before it was read,
     /// so that a write racing the read shows as a later change.
+    /// Files that group or others may read but should not are logged each time.
     fn read(
         path: &Path,
         previous: Option<&Policy>,
-    ) -> (Vec<(PathBuf, Stamp)>, Result<Policy, WebConfigError>) {
+    ) -> (
+        Vec<(PathBuf, Stamp)>,
+        Result<(Policy, Vec<String>), WebConfigError>,
+    ) {
         let mut seen = stamped([path.to_owned()]);
         let config = match WebConfig::load(path) {
             Ok(config) => config,
             Err(error) => return (seen, Err(error)),
         };
         seen.extend(stamped(config.files()));
+        let warnings = config.permission_warnings(path);
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
         let policy = Policy::build(config, &path.display().to_string(), previous);
-        (seen, policy)
+        (seen, policy.map(|policy| (policy, warnings)))
     }
 
     /// The running policy, without looking at the files.
@@ -222,10 +238,10 @@ impl WebGuard {
             stamped(std::iter::once(self.path.clone()).chain(running_policy.files.iter().cloned()));
         let (attempt, built) = Self::read(&self.path, Some(&running_policy));
         let refusal = match built {
-            Ok(policy) if policy.tls.is_some() != running_policy.tls.is_some() => {
+            Ok((policy, _)) if policy.tls.is_some() != running_policy.tls.is_some() => {
                 "turning TLS on or off needs a restart".to_owned()
             }
-            Ok(policy) => {
+            Ok((policy, _)) => {
                 *seen = attempt;
                 let policy = Arc::new(policy);
                 *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&policy);

@@ -245,6 +245,36 @@ impl WebConfig {
         })
     }
 
+    /// Warnings for files holding secrets that group or others may read: `path` itself
+    /// when it holds password hashes or an inline key, and the TLS key file.
+    pub fn permission_warnings(&self, path: &Path) -> Vec<String> {
+        let inline_key = matches!(
+            self.tls,
+            Some(TlsSettings {
+                key: Pem::Inline(_),
+                ..
+            })
+        );
+        let mut warnings = Vec::new();
+        let what = match (self.users.is_empty(), inline_key) {
+            (false, true) => Some("password hashes and a TLS private key"),
+            (false, false) => Some("password hashes"),
+            (true, true) => Some("a TLS private key"),
+            (true, false) => None,
+        };
+        if let Some(what) = what {
+            warnings.extend(permission_warning(path, what));
+        }
+        if let Some(TlsSettings {
+            key: Pem::File(key),
+            ..
+        }) = &self.tls
+        {
+            warnings.extend(permission_warning(key, "a TLS private key"));
+        }
+        warnings
+    }
+
     /// Every file this configuration reads besides itself.
     pub fn files(&self) -> Vec<PathBuf> {
         self.tls
@@ -253,6 +283,19 @@ impl WebConfig {
             .map(Path::to_path_buf)
             .collect()
     }
+}
+
+/// A warning when `path`, which holds `what`, is readable by group or others.
+fn permission_warning(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{path} holds {what} and is readable by group or others (mode {:o}): run chmod 600 {path}",
+            mode & 0o777,
+            path = path.display()
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -844,5 +887,52 @@ basic_auth_users:
             debug.contains("PasswordHash(cost 4, <redacted>)"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn files_holding_secrets_readable_by_others_are_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (web, key) = (dir.path().join("web.yml"), dir.path().join("server.key"));
+        let chmod = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        std::fs::write(&key, "key").unwrap();
+        std::fs::write(&web, "").unwrap();
+        let with = |yaml: &str| WebConfig::parse(yaml, "web.yml", dir.path()).unwrap();
+        let users = with(&format!("basic_auth_users:\n  a: {HASH}\n"));
+        let tls_file = with("tls_server_config:\n  cert: c\n  key_file: server.key\n");
+        let tls_inline = with(&format!(
+            "tls_server_config:\n  cert: c\n  key: k\nbasic_auth_users:\n  a: {HASH}\n"
+        ));
+        let nothing = with("http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
+        chmod(&web, 0o644);
+        chmod(&key, 0o640);
+        let (w, k) = (web.display(), key.display());
+        assert_eq!(
+            users.permission_warnings(&web),
+            [format!("{w} holds password hashes and is readable by group or others (mode 644): run chmod 600 {w}")]
+        );
+        assert_eq!(
+            tls_file.permission_warnings(&web),
+            [format!("{k} holds a TLS private key and is readable by group or others (mode 640): run chmod 600 {k}")]
+        );
+        assert_eq!(
+            tls_inline.permission_warnings(&web),
+            [format!("{w} holds password hashes and a TLS private key and is readable by group or others (mode 644): run chmod 600 {w}")]
+        );
+        assert!(nothing.permission_warnings(&web).is_empty());
+        chmod(&web, 0o600);
+        chmod(&key, 0o400);
+        for config in [&users, &tls_file, &tls_inline] {
+            assert!(config.permission_warnings(&web).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_highest_accepted_cost_is_16() {
+        let at = |cost: u32| HASH.replacen("$04$", &format!("${cost:02}$"), 1);
+        assert_eq!(PasswordHash::parse(&at(16)).unwrap().cost(), MAX_BCRYPT_COST);
+        assert!(PasswordHash::parse(&at(17)).unwrap_err().starts_with("has cost 17; "));
     }
 }
