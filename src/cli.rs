@@ -44,6 +44,10 @@ pub struct Cli {
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
     pub max_requests: usize,
 
+    /// Connections open at once; more wait, unaccepted, until one closes (0: no limit) [default: 512, or half the open-file limit when that is lower].
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// TLS, basic-auth and header settings in the exporter-toolkit web config format (re-read when it or its files change).
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
@@ -184,15 +188,42 @@ mod tests {
             assert_eq!(telemetry_path(good).as_deref(), Ok(good));
         }
         let refused = [
-            ("/a b", "must be an absolute URL path: ' ' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)"),
-            ("/m?x=1", "must be an absolute URL path: '?' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)"),
-            ("/m#top", "must be an absolute URL path: '#' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)"),
-            ("/m\t", "must be an absolute URL path: '\\t' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)"),
-            ("/mé", "must be an absolute URL path: 'é' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)"),
-            ("/m%2", "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20"),
-            ("/m%zz", "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20"),
-            ("//metrics", "must not start with '//', which a URL reads as a host name"),
-            ("metrics", "must start with '/', and be neither '/' nor under '/-/'"),
+            (
+                "/a b",
+                "must be an absolute URL path: ' ' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m?x=1",
+                "must be an absolute URL path: '?' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m#top",
+                "must be an absolute URL path: '#' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m\t",
+                "must be an absolute URL path: '\\t' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/mé",
+                "must be an absolute URL path: 'é' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m%2",
+                "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20",
+            ),
+            (
+                "/m%zz",
+                "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20",
+            ),
+            (
+                "//metrics",
+                "must not start with '//', which a URL reads as a host name",
+            ),
+            (
+                "metrics",
+                "must start with '/', and be neither '/' nor under '/-/'",
+            ),
         ];
         for (value, expected) in refused {
             assert_eq!(telemetry_path(value).unwrap_err(), expected, "{value:?}");

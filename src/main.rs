@@ -78,6 +78,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         telemetry_path: cli.telemetry_path,
         enable_lifecycle: cli.enable_lifecycle,
         max_requests: cli.max_requests,
+        max_connections: cli
+            .max_connections
+            .unwrap_or_else(aliyun_cas_exporter::http::serve::default_max_connections),
         config_file: cli.web_config_file,
     };
     let hostname = std::env::var("HOSTNAME").ok();

@@ -585,7 +585,11 @@ async fn wrong_passwords_never_take_a_scrape_s_place() {
     let hash = bcrypt::hash("right-password", 4).unwrap();
     let web = dir.config(&format!("basic_auth_users:\n  prometheus: {hash}\n"));
     let exporter = Exporter::start(
-        &["--demo", &format!("--web.config.file={web}"), "--web.max-requests=4"],
+        &[
+            "--demo",
+            &format!("--web.config.file={web}"),
+            "--web.max-requests=4",
+        ],
         &[],
     );
     let right = basic("prometheus", "right-password");
@@ -646,7 +650,10 @@ async fn wrong_passwords_never_take_a_scrape_s_place() {
         "right-password scrapes answered 200: {served} of {SCRAPES} ({:.1} %); all: {scrapes:?}; wrong-password answers: {flood:?}",
         served as f64 * 100.0 / SCRAPES as f64
     );
-    assert!(served * 100 >= SCRAPES * 99, "{scrapes:?}; flood: {flood:?}");
+    assert!(
+        served * 100 >= SCRAPES * 99,
+        "{scrapes:?}; flood: {flood:?}"
+    );
     assert!(flood.get(&401).is_some_and(|&n| n > 0), "{flood:?}");
     assert_eq!(
         flood.keys().filter(|s| ![401, 429].contains(*s)).count(),
@@ -680,7 +687,11 @@ fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
     std::thread::sleep(Duration::from_secs(1));
     let (status, logs) = exporter.terminate();
     assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
-    assert!(logs.iter().any(|l| l.contains("message=stopped")), "{}", logs.join("\n"));
+    assert!(
+        logs.iter().any(|l| l.contains("message=stopped")),
+        "{}",
+        logs.join("\n")
+    );
     checking.join().unwrap();
 }
 
@@ -700,7 +711,13 @@ async fn secrets_readable_by_others_are_warned_about_at_load_reload_and_check() 
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
     ];
     let config_path = config.path.to_str().unwrap();
-    let check = ["--config.check", "--config.file", config_path, "--web.config.file", &web];
+    let check = [
+        "--config.check",
+        "--config.file",
+        config_path,
+        "--web.config.file",
+        &web,
+    ];
     let (status, _, stderr) = run_to_end(&check, &env);
     assert!(status.success(), "{stderr}");
     assert_eq!(stderr, format!("warning: {warning}\n"));
@@ -718,11 +735,60 @@ async fn secrets_readable_by_others_are_warned_about_at_load_reload_and_check() 
     let since = exporter.logs().len();
     dir.write("web.yml", &format!("basic_auth_users:\n  b: {hash}\n"));
     std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o644)).unwrap();
-    poke_until_logged(&exporter, &Client::new(), &exporter.url("/-/healthy"), since, &["web config reloaded"]).await;
+    poke_until_logged(
+        &exporter,
+        &Client::new(),
+        &exporter.url("/-/healthy"),
+        since,
+        &["web config reloaded"],
+    )
+    .await;
     assert_eq!(logged(&exporter), 2, "{}", exporter.logs().join("\n"));
     let (status, _, stderr) = {
         std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o600)).unwrap();
         run_to_end(&check, &env)
     };
     assert!(status.success() && stderr.is_empty(), "{stderr}");
+}
+
+#[tokio::test]
+async fn connections_beyond_max_connections_wait_until_one_closes() {
+    let exporter = Exporter::start(&["--demo", "--web.max-connections=2"], &[]);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(exporter.address)
+            .await
+            .unwrap();
+        assert_eq!(
+            raw_get(&mut stream, "/-/healthy", "none").await.unwrap(),
+            200
+        );
+        held.push(stream);
+    }
+    let mut waiting = tokio::net::TcpStream::connect(exporter.address)
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(
+        Duration::from_millis(500),
+        raw_get(&mut waiting, "/-/healthy", "none"),
+    )
+    .await;
+    assert!(early.is_err(), "served beyond the cap: {early:?}");
+    held.clear();
+    let served = tokio::time::timeout(Duration::from_secs(20), async {
+        use tokio::io::AsyncReadExt;
+        let mut answer = [0; 12];
+        waiting.read_exact(&mut answer).await.map(|_| answer)
+    })
+    .await
+    .expect("never served after the held connections closed")
+    .unwrap();
+    assert_eq!(&served, b"HTTP/1.1 200");
+    let fresh = tokio::net::TcpStream::connect(exporter.address).await;
+    assert_eq!(
+        raw_get(&mut fresh.unwrap(), "/-/healthy", "none")
+            .await
+            .unwrap(),
+        200
+    );
 }

@@ -25,6 +25,8 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// Requests handled at once; beyond, 503 (0: no limit).
     pub max_requests: usize,
+    /// Connections open at once; beyond, new ones wait in the listen backlog (0: no limit).
+    pub max_connections: usize,
     /// TLS, basic authentication and headers, in the exporter-toolkit format.
     pub config_file: Option<std::path::PathBuf>,
 }
@@ -293,16 +295,16 @@ fn prefers_gzip<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> bool {
             let Some(weight) = weight else {
                 continue;
             };
-            let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-            {
-                &mut gzip
-            } else if coding.eq_ignore_ascii_case("identity") {
-                &mut identity
-            } else if coding == "*" {
-                &mut any
-            } else {
-                continue;
-            };
+            let slot =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    &mut gzip
+                } else if coding.eq_ignore_ascii_case("identity") {
+                    &mut identity
+                } else if coding == "*" {
+                    &mut any
+                } else {
+                    continue;
+                };
             slot.get_or_insert(weight);
         }
     }

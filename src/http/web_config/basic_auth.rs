@@ -91,7 +91,8 @@ impl Checks {
         }
         let mut password = [0; 18];
         fastrand::fill(&mut password);
-        let decoy = bcrypt::hash(password, DECOY_COST).expect("the decoy's cost is within bcrypt's");
+        let decoy =
+            bcrypt::hash(password, DECOY_COST).expect("the decoy's cost is within bcrypt's");
         Self {
             digest_key: key,
             bcrypt: Semaphore::new(1),
@@ -517,7 +518,10 @@ mod tests {
             auth.padding(10, Duration::from_millis(1024)),
             Duration::ZERO
         );
-        assert_eq!(auth.padding(10, Duration::ZERO), Duration::from_millis(1024));
+        assert_eq!(
+            auth.padding(10, Duration::ZERO),
+            Duration::from_millis(1024)
+        );
     }
 
     #[tokio::test]

@@ -39,9 +39,9 @@ impl Policy {
             )?))),
             None => None,
         };
-        let checks = previous.and_then(|p| p.checks.clone()).or_else(|| {
-            (!config.users.is_empty()).then(|| Arc::new(Checks::fresh()))
-        });
+        let checks = previous
+            .and_then(|p| p.checks.clone())
+            .or_else(|| (!config.users.is_empty()).then(|| Arc::new(Checks::fresh())));
         let files = config.files();
         let auth = checks.as_ref().and_then(|checks| {
             BasicAuth::new(
@@ -138,6 +138,9 @@ fn stamped(files: impl IntoIterator<Item = PathBuf>) -> Vec<(PathBuf, Stamp)> {
         .collect()
 }
 
+/// A policy built from the files, with the permission warnings found reading them.
+type Built = Result<(Policy, Vec<String>), WebConfigError>;
+
 /// How often the files are looked at, at most: a flood of connections costs no more disk work.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -177,13 +180,7 @@ impl WebGuard {
     /// Builds a policy from the files, with each file's stamp taken before it was read,
     /// so that a write racing the read shows as a later change.
     /// Files that group or others may read but should not are logged each time.
-    fn read(
-        path: &Path,
-        previous: Option<&Policy>,
-    ) -> (
-        Vec<(PathBuf, Stamp)>,
-        Result<(Policy, Vec<String>), WebConfigError>,
-    ) {
+    fn read(path: &Path, previous: Option<&Policy>) -> (Vec<(PathBuf, Stamp)>, Built) {
         let mut seen = stamped([path.to_owned()]);
         let config = match WebConfig::load(path) {
             Ok(config) => config,

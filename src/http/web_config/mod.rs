@@ -911,15 +911,21 @@ basic_auth_users:
         let (w, k) = (web.display(), key.display());
         assert_eq!(
             users.permission_warnings(&web),
-            [format!("{w} holds password hashes and is readable by group or others (mode 644): run chmod 600 {w}")]
+            [format!(
+                "{w} holds password hashes and is readable by group or others (mode 644): run chmod 600 {w}"
+            )]
         );
         assert_eq!(
             tls_file.permission_warnings(&web),
-            [format!("{k} holds a TLS private key and is readable by group or others (mode 640): run chmod 600 {k}")]
+            [format!(
+                "{k} holds a TLS private key and is readable by group or others (mode 640): run chmod 600 {k}"
+            )]
         );
         assert_eq!(
             tls_inline.permission_warnings(&web),
-            [format!("{w} holds password hashes and a TLS private key and is readable by group or others (mode 644): run chmod 600 {w}")]
+            [format!(
+                "{w} holds password hashes and a TLS private key and is readable by group or others (mode 644): run chmod 600 {w}"
+            )]
         );
         assert!(nothing.permission_warnings(&web).is_empty());
         chmod(&web, 0o600);
@@ -932,7 +938,14 @@ basic_auth_users:
     #[test]
     fn the_highest_accepted_cost_is_16() {
         let at = |cost: u32| HASH.replacen("$04$", &format!("${cost:02}$"), 1);
-        assert_eq!(PasswordHash::parse(&at(16)).unwrap().cost(), MAX_BCRYPT_COST);
-        assert!(PasswordHash::parse(&at(17)).unwrap_err().starts_with("has cost 17; "));
+        assert_eq!(
+            PasswordHash::parse(&at(16)).unwrap().cost(),
+            MAX_BCRYPT_COST
+        );
+        assert!(
+            PasswordHash::parse(&at(17))
+                .unwrap_err()
+                .starts_with("has cost 17; ")
+        );
     }
 }
