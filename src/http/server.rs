@@ -10,7 +10,7 @@ use hyper::header::{
     ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -105,7 +105,7 @@ impl ExporterService {
     /// exporter-toolkit, so that clients with wrong passwords never take a scrape's place.
     async fn answer(&self, request: &RequestHead<'_>, policy: Option<&Policy>) -> Response<Chunks> {
         if let Some(policy) = policy
-            && let Err(denied) = policy.authorize(request.authorization).await
+            && let Err(denied) = policy.authorize(request.authorization, request.peer).await
         {
             return denied;
         }
@@ -256,16 +256,18 @@ struct RequestHead<'a> {
     path: &'a str,
     accepts_gzip: bool,
     authorization: Option<&'a HeaderValue>,
+    peer: IpAddr,
 }
 
 impl Handler for ExporterService {
-    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Chunks> {
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Chunks> {
         let accepts_gzip = prefers_gzip(request.headers().get_all(ACCEPT_ENCODING));
         let head = RequestHead {
             method: request.method(),
             path: request.uri().path(),
             accepts_gzip,
             authorization: request.headers().get(AUTHORIZATION),
+            peer: peer.ip(),
         };
         self.respond(&head).await
     }
@@ -352,6 +354,7 @@ mod tests {
             path,
             accepts_gzip,
             authorization: None,
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
         }
     }
 

@@ -8,6 +8,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use hyper::header::HeaderValue;
 use sha1::Sha1;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +16,10 @@ use tokio::sync::Semaphore;
 
 /// Password checks that may wait for bcrypt besides the one running; more are answered 429.
 pub const MAX_WAITING_CHECKS: usize = 16;
+
+/// Places in that queue one client (an IPv4 address, an IPv6 /64) may hold: a flood from
+/// one host leaves places for Prometheus's first check of a password.
+pub const MAX_WAITING_PER_CLIENT: usize = 4;
 
 /// Wrong credentials remembered (oldest forgotten first), so that repeating them costs no bcrypt run.
 pub const FAILURE_CACHE_SIZE: usize = 1024;
@@ -72,6 +77,8 @@ pub struct Checks {
     bcrypt: Semaphore,
     /// Checks waiting for bcrypt or running it.
     queued: AtomicUsize,
+    /// The same, per client that has any; entries go when they reach 0.
+    queued_by_client: Mutex<HashMap<u128, usize>>,
     failures: Mutex<FailureCache>,
     /// A hash of a random password, made at start-up: unknown users are checked against
     /// it, so they cost a bcrypt run as known ones do, whatever the users' hashes.
@@ -97,6 +104,7 @@ impl Checks {
             digest_key: key,
             bcrypt: Semaphore::new(1),
             queued: AtomicUsize::new(0),
+            queued_by_client: Mutex::new(HashMap::new()),
             failures: Mutex::new(FailureCache::default()),
             decoy: PasswordHash::parse(&decoy).expect("bcrypt makes well-formed hashes"),
             round: Mutex::new(None),
@@ -127,20 +135,57 @@ impl Checks {
     }
 }
 
-/// Counts a check as queued until dropped, also when its request is abandoned.
-struct QueuePlace<'a>(&'a AtomicUsize);
+/// Counts a check as queued, overall and for its client, until dropped, also when its
+/// request is abandoned.
+struct QueuePlace<'a> {
+    checks: &'a Checks,
+    client: u128,
+}
 
 impl<'a> QueuePlace<'a> {
-    fn take(queued: &'a AtomicUsize) -> Option<Self> {
-        let before = queued.fetch_add(1, Ordering::AcqRel);
-        let place = Self(queued);
-        (before <= MAX_WAITING_CHECKS).then_some(place)
+    /// A place for a check from `client`, unless the queue or the client's share is full.
+    fn take(checks: &'a Checks, client: IpAddr) -> Option<Self> {
+        let client = client_key(client);
+        let mut by_client = checks
+            .queued_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let held = by_client.entry(client).or_default();
+        *held += 1;
+        let before = checks.queued.fetch_add(1, Ordering::AcqRel);
+        let full = *held > MAX_WAITING_PER_CLIENT || before > MAX_WAITING_CHECKS;
+        drop(by_client);
+        let place = Self { checks, client };
+        (!full).then_some(place)
     }
 }
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.checks.queued.fetch_sub(1, Ordering::AcqRel);
+        let mut by_client = self
+            .checks
+            .queued_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = by_client.get_mut(&self.client) {
+            *held -= 1;
+            if *held == 0 {
+                by_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Who a client is for its share of the queue: its IPv4 address, or its IPv6 /64, since
+/// one host commonly holds a whole /64.
+fn client_key(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_bits()),
+            None => v6.to_bits() & !u128::from(u64::MAX),
+        },
     }
 }
 
@@ -180,8 +225,8 @@ impl BasicAuth {
         })
     }
 
-    /// Whether `authorization` names a configured user with the right password.
-    pub async fn check(&self, authorization: Option<&HeaderValue>) -> Verdict {
+    /// Whether `authorization`, sent by `client`, names a configured user with the right password.
+    pub async fn check(&self, authorization: Option<&HeaderValue>, client: IpAddr) -> Verdict {
         let Some((user, password)) = authorization.and_then(credentials) else {
             return Verdict::Denied;
         };
@@ -197,7 +242,7 @@ impl BasicAuth {
         if self.checks.failed_before(&failure) {
             return Verdict::Denied;
         }
-        let Some(place) = QueuePlace::take(&self.checks.queued) else {
+        let Some(place) = QueuePlace::take(&self.checks, client) else {
             return Verdict::Busy;
         };
         let Ok(running) = self.checks.bcrypt.acquire().await else {
@@ -289,6 +334,9 @@ fn credentials(header: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    const HOME: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn header(user: &str, password: &str) -> HeaderValue {
         let encoded =
@@ -306,6 +354,7 @@ mod tests {
             digest_key: [7; 32],
             bcrypt: Semaphore::new(1),
             queued: AtomicUsize::new(0),
+            queued_by_client: Mutex::new(HashMap::new()),
             failures: Mutex::new(FailureCache::default()),
             decoy: hash("decoy", 4),
             round: Mutex::new(None),
@@ -362,38 +411,41 @@ mod tests {
     #[tokio::test]
     async fn only_a_configured_user_with_the_right_password_passes() {
         let auth = auth();
-        assert_eq!(auth.check(None).await, Verdict::Denied);
+        assert_eq!(auth.check(None, HOME).await, Verdict::Denied);
         assert_eq!(
-            auth.check(Some(&header("alice", "bob:pw"))).await,
+            auth.check(Some(&header("alice", "bob:pw")), HOME).await,
             Verdict::Denied
         );
         assert_eq!(
-            auth.check(Some(&header("mallory", "bob:pw"))).await,
+            auth.check(Some(&header("mallory", "bob:pw")), HOME).await,
             Verdict::Denied
         );
-        assert_eq!(auth.check(Some(&header("", ""))).await, Verdict::Denied);
+        assert_eq!(
+            auth.check(Some(&header("", "")), HOME).await,
+            Verdict::Denied
+        );
         assert!(
             auth.verified.lock().unwrap().is_empty(),
             "failures are not taken for successes"
         );
         assert_eq!(auth.checks.failures.lock().unwrap().order.len(), 3);
         assert_eq!(
-            auth.check(Some(&header("bob", "bob:pw"))).await,
+            auth.check(Some(&header("bob", "bob:pw")), HOME).await,
             Verdict::Allowed
         );
         assert_eq!(
-            auth.check(Some(&header("alice", "alice-pw"))).await,
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
             Verdict::Allowed
         );
         let remembered: Vec<String> = auth.verified.lock().unwrap().keys().cloned().collect();
         assert_eq!(remembered.len(), 2);
         // Answered from the cache, and a wrong password for a remembered user still fails.
         assert_eq!(
-            auth.check(Some(&header("alice", "alice-pw"))).await,
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
             Verdict::Allowed
         );
         assert_eq!(
-            auth.check(Some(&header("alice", "alice-pw2"))).await,
+            auth.check(Some(&header("alice", "alice-pw2")), HOME).await,
             Verdict::Denied
         );
         let digests = auth.verified.lock().unwrap();
@@ -410,12 +462,13 @@ mod tests {
         let auth = auth();
         let wrong = [header("alice", "nope"), header("mallory", "nope")];
         for attempt in &wrong {
-            assert_eq!(auth.check(Some(attempt)).await, Verdict::Denied);
+            assert_eq!(auth.check(Some(attempt), HOME).await, Verdict::Denied);
         }
         // With bcrypt taken, only answers from the cache can come.
         let _held = auth.checks.bcrypt.acquire().await.unwrap();
         for attempt in &wrong {
-            let answer = tokio::time::timeout(Duration::from_secs(30), auth.check(Some(attempt)));
+            let answer =
+                tokio::time::timeout(Duration::from_secs(30), auth.check(Some(attempt), HOME));
             assert_eq!(answer.await, Ok(Verdict::Denied));
         }
         assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
@@ -455,31 +508,48 @@ mod tests {
         }
     }
 
+    /// Starts a wrong-password check from `client` for each of `clients`, with bcrypt held,
+    /// and waits until they all hold their places.
+    async fn queue_up(
+        auth: &Arc<BasicAuth>,
+        clients: &[IpAddr],
+    ) -> Vec<tokio::task::JoinHandle<Verdict>> {
+        let before = auth.checks.queued.load(Ordering::Acquire);
+        let mut waiting = Vec::new();
+        for (n, &client) in clients.iter().enumerate() {
+            let auth = Arc::clone(auth);
+            waiting.push(tokio::spawn(async move {
+                let guess = header("mallory", &format!("guess-{n}-{client}"));
+                auth.check(Some(&guess), client).await
+            }));
+        }
+        while auth.checks.queued.load(Ordering::Acquire) < before + clients.len() {
+            tokio::task::yield_now().await;
+        }
+        waiting
+    }
+
+    fn client(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, n))
+    }
+
     #[tokio::test]
     async fn checks_beyond_the_queue_are_busy_and_right_passwords_skip_it() {
         let auth = Arc::new(auth());
         assert_eq!(
-            auth.check(Some(&header("alice", "alice-pw"))).await,
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
             Verdict::Allowed
         );
         let held = auth.checks.bcrypt.acquire().await.unwrap();
-        let mut waiting = Vec::new();
-        for n in 0..=MAX_WAITING_CHECKS {
-            let auth = Arc::clone(&auth);
-            waiting.push(tokio::spawn(async move {
-                auth.check(Some(&header("mallory", &format!("guess-{n}"))))
-                    .await
-            }));
-        }
-        while auth.checks.queued.load(Ordering::Acquire) <= MAX_WAITING_CHECKS {
-            tokio::task::yield_now().await;
-        }
+        let clients: Vec<IpAddr> = (0..=MAX_WAITING_CHECKS as u8).map(client).collect();
+        let waiting = queue_up(&auth, &clients).await;
         assert_eq!(
-            auth.check(Some(&header("mallory", "one-more"))).await,
+            auth.check(Some(&header("mallory", "one-more")), client(200))
+                .await,
             Verdict::Busy
         );
         assert_eq!(
-            auth.check(Some(&header("alice", "alice-pw"))).await,
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
             Verdict::Allowed
         );
         drop(held);
@@ -487,6 +557,41 @@ mod tests {
             assert_eq!(check.await.unwrap(), Verdict::Denied);
         }
         assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
+        assert!(auth.checks.queued_by_client.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_client_holds_a_few_places_and_leaves_the_rest_to_others() {
+        let auth = Arc::new(auth());
+        let held = auth.checks.bcrypt.acquire().await.unwrap();
+        let flood = vec![HOME; MAX_WAITING_PER_CLIENT];
+        let waiting = queue_up(&auth, &flood).await;
+        assert_eq!(
+            auth.check(Some(&header("mallory", "one-more")), HOME).await,
+            Verdict::Busy
+        );
+        // Prometheus, elsewhere, checking its password for the first time, gets a place.
+        let other = Arc::clone(&auth);
+        let first = tokio::spawn(async move {
+            other
+                .check(Some(&header("alice", "alice-pw")), client(7))
+                .await
+        });
+        drop(held);
+        assert_eq!(first.await.unwrap(), Verdict::Allowed);
+        for check in waiting {
+            assert_eq!(check.await.unwrap(), Verdict::Denied);
+        }
+        assert!(auth.checks.queued_by_client.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn clients_are_told_apart_by_ipv4_address_or_ipv6_prefix() {
+        let key = |text: &str| client_key(text.parse().unwrap());
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert_eq!(key("192.0.2.1"), key("::ffff:192.0.2.1"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
     }
 
     #[tokio::test]
@@ -494,7 +599,7 @@ mod tests {
         let auth = auth();
         let held = auth.checks.bcrypt.acquire().await.unwrap();
         let header = header("mallory", "x");
-        let check = auth.check(Some(&header));
+        let check = auth.check(Some(&header), HOME);
         assert!(
             tokio::time::timeout(Duration::from_millis(50), check)
                 .await
@@ -528,11 +633,11 @@ mod tests {
     async fn verified_passwords_survive_a_reload_unless_the_hash_changed() {
         let first = auth();
         assert_eq!(
-            first.check(Some(&header("alice", "alice-pw"))).await,
+            first.check(Some(&header("alice", "alice-pw")), HOME).await,
             Verdict::Allowed
         );
         assert_eq!(
-            first.check(Some(&header("bob", "bob:pw"))).await,
+            first.check(Some(&header("bob", "bob:pw")), HOME).await,
             Verdict::Allowed
         );
         let mut users = first.users.clone();
@@ -546,11 +651,11 @@ mod tests {
             "the running one keeps its own"
         );
         assert_eq!(
-            second.check(Some(&header("bob", "bob:pw"))).await,
+            second.check(Some(&header("bob", "bob:pw")), HOME).await,
             Verdict::Denied
         );
         assert_eq!(
-            second.check(Some(&header("bob", "bob-new"))).await,
+            second.check(Some(&header("bob", "bob-new")), HOME).await,
             Verdict::Allowed
         );
     }

@@ -7,6 +7,7 @@ use crate::http::serve::Chunks;
 use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,16 +70,17 @@ impl Policy {
         self.auth.is_some()
     }
 
-    /// `Err` with the answer unless `authorization` carries a configured user's password:
+    /// `Err` with the answer unless `authorization`, from `client`, carries a configured user's password:
     /// 401, or 429 when too many password checks wait already.
     pub async fn authorize(
         &self,
         authorization: Option<&HeaderValue>,
+        client: IpAddr,
     ) -> Result<(), Response<Chunks>> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        let mut response = match auth.check(authorization).await {
+        let mut response = match auth.check(authorization, client).await {
             Verdict::Allowed => return Ok(()),
             Verdict::Denied => {
                 let mut response =
