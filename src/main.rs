@@ -83,6 +83,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             .unwrap_or_else(aliyun_cas_exporter::http::serve::default_max_connections),
         config_file: cli.web_config_file,
     };
+    if let Some(half) = aliyun_cas_exporter::http::serve::half_the_file_limit()
+        && (web.max_connections == 0 || web.max_connections > half)
+    {
+        tracing::warn!(
+            max_connections = web.max_connections,
+            "--web.max-connections is 0 (no cap) or above half the open-file limit: a flood of connections can leave no file descriptor for polling the API; keep it at most {half}, or raise the limit (ulimit -n, LimitNOFILE)"
+        );
+    }
     let hostname = std::env::var("HOSTNAME").ok();
     let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
         .map_err(|e| e.to_string())?;

@@ -805,3 +805,25 @@ async fn connections_beyond_max_connections_wait_until_one_closes() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_connection_cap_that_risks_the_descriptors_is_warned_about() {
+    let exporter = Exporter::start(&["--demo", "--web.max-connections=0"], &[]);
+    let line = exporter
+        .wait_for_log(&[
+            "level=warn",
+            "--web.max-connections is 0 (no cap) or above half the open-file limit",
+        ])
+        .await;
+    assert!(line.contains("max_connections=0"), "{line}");
+    let capped = Exporter::start(&["--demo", "--web.max-connections=2"], &[]);
+    capped.wait_ready().await;
+    assert!(
+        !capped
+            .logs()
+            .iter()
+            .any(|l| l.contains("--web.max-connections is")),
+        "{}",
+        capped.logs().join("\n")
+    );
+}

@@ -107,13 +107,18 @@ impl Default for ConnectionLimits {
 /// The most connections served by default: 512, or half the file descriptor limit when
 /// that is lower, so that a flood of connections leaves descriptors for polling the API.
 pub fn default_max_connections() -> usize {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    max_connections_for(limit)
+    cap_for(half_the_file_limit())
 }
 
-fn max_connections_for(descriptors: Option<u64>) -> usize {
-    let half = descriptors.map_or(u64::MAX, |n| n / 2);
-    usize::try_from(half.min(512)).unwrap_or(512).max(1)
+fn cap_for(half_the_file_limit: Option<usize>) -> usize {
+    half_the_file_limit.map_or(512, |half| half.clamp(1, 512))
+}
+
+/// Half the soft limit on open files, the most connections that leave enough for the
+/// rest of the process; `None` when unlimited.
+pub fn half_the_file_limit() -> Option<usize> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map(|n| usize::try_from(n / 2).unwrap_or(usize::MAX))
 }
 
 /// The listen backlog: the system's `net.core.somaxconn`, as Go uses, so that a burst of
@@ -601,11 +606,13 @@ mod tests {
 
     #[test]
     fn the_default_cap_leaves_half_the_descriptors() {
-        assert_eq!(max_connections_for(Some(128)), 64);
-        assert_eq!(max_connections_for(Some(1024)), 512);
-        assert_eq!(max_connections_for(Some(1_048_576)), 512);
-        assert_eq!(max_connections_for(None), 512);
-        assert_eq!(max_connections_for(Some(1)), 1);
+        assert_eq!(cap_for(Some(64)), 64);
+        assert_eq!(cap_for(Some(512)), 512);
+        assert_eq!(cap_for(Some(524_288)), 512);
+        assert_eq!(cap_for(None), 512);
+        assert_eq!(cap_for(Some(0)), 1);
+        let half = half_the_file_limit();
+        assert_eq!(default_max_connections(), cap_for(half));
     }
 
     #[tokio::test]
