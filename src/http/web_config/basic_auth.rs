@@ -74,7 +74,7 @@ impl FailureCache {
 pub struct Checks {
     digest_key: [u8; 32],
     /// bcrypt runs one at a time: wrong passwords cannot take every core from the poller.
-    bcrypt: Semaphore,
+    bcrypt: Arc<Semaphore>,
     /// Checks waiting for bcrypt or running it.
     queued: AtomicUsize,
     /// The same, per client that has any; entries go when they reach 0.
@@ -102,7 +102,7 @@ impl Checks {
             bcrypt::hash(password, DECOY_COST).expect("the decoy's cost is within bcrypt's");
         Self {
             digest_key: key,
-            bcrypt: Semaphore::new(1),
+            bcrypt: Arc::new(Semaphore::new(1)),
             queued: AtomicUsize::new(0),
             queued_by_client: Mutex::new(HashMap::new()),
             failures: Mutex::new(FailureCache::default()),
@@ -245,7 +245,7 @@ impl BasicAuth {
         let Some(place) = QueuePlace::take(&self.checks, client) else {
             return Verdict::Busy;
         };
-        let Ok(running) = self.checks.bcrypt.acquire().await else {
+        let Ok(running) = Arc::clone(&self.checks.bcrypt).acquire_owned().await else {
             return Verdict::Denied;
         };
         // The same credentials may have been checked while this one waited.
@@ -257,14 +257,16 @@ impl BasicAuth {
         }
         let digest = self.digest(&password);
         let cost = hash.cost();
+        // The run keeps its permit to the end, also when the request is abandoned: clients
+        // that hang up must not get bcrypt running on several threads at once.
         let (matches, took) = tokio::task::spawn_blocking(move || {
+            let _running = running;
             let started = Instant::now();
             let matches = bcrypt::verify(&password, hash.expose()).unwrap_or(false);
             (matches, started.elapsed())
         })
         .await
         .unwrap_or((false, Duration::ZERO));
-        drop(running);
         drop(place);
         if let (Some((name, hash)), true) = (known, matches) {
             let verified = Verified {
@@ -352,7 +354,7 @@ mod tests {
     fn checks() -> Arc<Checks> {
         Arc::new(Checks {
             digest_key: [7; 32],
-            bcrypt: Semaphore::new(1),
+            bcrypt: Arc::new(Semaphore::new(1)),
             queued: AtomicUsize::new(0),
             queued_by_client: Mutex::new(HashMap::new()),
             failures: Mutex::new(FailureCache::default()),
@@ -607,6 +609,34 @@ mod tests {
         );
         drop(held);
         assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn a_check_abandoned_while_bcrypt_runs_keeps_others_waiting() {
+        // A well-formed hash of cost 12, not made here: checking it takes a while.
+        let slow =
+            PasswordHash::parse("$2y$12$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO")
+                .unwrap();
+        let auth =
+            BasicAuth::new(BTreeMap::from([("slow".to_owned(), slow)]), checks(), None).unwrap();
+        let guess = header("slow", "guess");
+        let check = auth.check(Some(&guess), HOME);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), check)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            auth.checks.bcrypt.available_permits(),
+            0,
+            "the abandoned run still holds bcrypt"
+        );
+        let _after_it = tokio::time::timeout(
+            Duration::from_secs(300),
+            Arc::clone(&auth.checks.bcrypt).acquire_owned(),
+        )
+        .await
+        .expect("the abandoned run never finished");
     }
 
     #[test]
