@@ -679,7 +679,7 @@ async fn wrong_passwords_never_take_a_scrape_s_place() {
 fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
     let dir = WebDir::new();
     // A well-formed hash of the highest accepted cost: checking any password against it
-    // takes seconds even in a release build, minutes in a debug one.
+    // takes seconds.
     let web = dir.config(
         "basic_auth_users:\n  slow: $2y$16$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n",
     );
@@ -698,7 +698,22 @@ fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
     });
     // Give the check time to start on its blocking thread.
     std::thread::sleep(Duration::from_secs(1));
+    // Exiting takes the 5 s drain and a 1 s grace; the check alone would take 5 s in a
+    // release build and 18 s in a debug one.
+    let pid = exporter.pid();
+    let sent = Instant::now();
+    let exited = std::thread::spawn(move || {
+        let stat = format!("/proc/{pid}/stat");
+        while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+            assert!(
+                sent.elapsed() < Duration::from_secs(12),
+                "still running 12 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    });
     let (status, logs) = exporter.terminate();
+    exited.join().unwrap();
     assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
     assert!(
         logs.iter().any(|l| l.contains("message=stopped")),
