@@ -5,7 +5,10 @@ mod basic_auth;
 mod guard;
 mod tls;
 
-pub use basic_auth::{BasicAuth, DECOY_COST, FAILURE_CACHE_SIZE, MAX_WAITING_CHECKS, Verdict};
+pub use basic_auth::{
+    BasicAuth, Checks, DECOY_COST, FAILURE_CACHE_SIZE, MAX_WAITING_CHECKS, MAX_WAITING_PER_CLIENT,
+    Verdict,
+};
 pub use guard::{Policy, WebGuard};
 
 use crate::config::describe_yaml_error;
