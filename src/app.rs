@@ -308,6 +308,7 @@ pub struct Exporter {
     source: ConfigSource,
     reloads: mpsc::Receiver<ReloadRequest>,
     reload_sender: mpsc::Sender<ReloadRequest>,
+    limits: ConnectionLimits,
 }
 
 impl Exporter {
@@ -338,7 +339,7 @@ impl Exporter {
             None => None,
         };
         let address = listen_address(&web.listen_address);
-        let listener = TcpListener::bind(&address)
+        let listener = crate::http::serve::bind(&address)
             .await
             .map_err(|source| AppError::Bind { address, source })?;
         let (reload_sender, reloads) = mpsc::channel(4);
@@ -367,6 +368,10 @@ impl Exporter {
             source,
             reloads,
             reload_sender,
+            limits: ConnectionLimits {
+                max_connections: web.max_connections,
+                ..ConnectionLimits::default()
+            },
         })
     }
 
@@ -397,7 +402,7 @@ impl Exporter {
             self.service,
             shutdown.clone(),
             DRAIN,
-            ConnectionLimits::default(),
+            self.limits,
             self.guard,
         ));
         loop {

@@ -44,6 +44,10 @@ pub struct Cli {
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
     pub max_requests: usize,
 
+    /// Connections open at once; more wait, unaccepted, until one closes (0: no limit) [default: 512, or half the open-file limit when that is lower].
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// TLS, basic-auth and header settings in the exporter-toolkit web config format (re-read when it or its files change).
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
@@ -122,6 +126,29 @@ fn telemetry_path(value: &str) -> Result<String, String> {
     if !value.starts_with('/') || value.len() < 2 || value.starts_with("/-/") {
         return Err("must start with '/', and be neither '/' nor under '/-/'".into());
     }
+    if value.starts_with("//") {
+        return Err("must not start with '//', which a URL reads as a host name".into());
+    }
+    // RFC 3986 path characters, as a request's path arrives: anything else is percent-encoded.
+    let bytes = value.as_bytes();
+    for (at, &byte) in bytes.iter().enumerate() {
+        let allowed = byte.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&byte);
+        if !allowed {
+            let shown = value[at..].chars().next().unwrap_or_default();
+            return Err(format!(
+                "must be an absolute URL path: {shown:?} at byte {at} is not allowed in one; percent-encode it (e.g. a space as %20)"
+            ));
+        }
+        if byte == b'%'
+            && !bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        {
+            return Err(format!(
+                "must be an absolute URL path: '%' at byte {at} does not start a percent-encoded byte such as %20"
+            ));
+        }
+    }
     Ok(value.to_owned())
 }
 
@@ -153,5 +180,60 @@ mod tests {
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(Cli::try_parse_from(["x", "--demo", "--config.file=c.yaml"]).is_err());
         assert!(Cli::try_parse_from(["x", "--web.telemetry-path=/"]).is_err());
+    }
+
+    #[test]
+    fn the_telemetry_path_must_be_a_url_path() {
+        for good in ["/metrics", "/a%20b", "/x/y.z~_-", "/a:b@c;d=e"] {
+            assert_eq!(telemetry_path(good).as_deref(), Ok(good));
+        }
+        let refused = [
+            (
+                "/a b",
+                "must be an absolute URL path: ' ' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m?x=1",
+                "must be an absolute URL path: '?' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m#top",
+                "must be an absolute URL path: '#' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m\t",
+                "must be an absolute URL path: '\\t' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/mé",
+                "must be an absolute URL path: 'é' at byte 2 is not allowed in one; percent-encode it (e.g. a space as %20)",
+            ),
+            (
+                "/m%2",
+                "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20",
+            ),
+            (
+                "/m%zz",
+                "must be an absolute URL path: '%' at byte 2 does not start a percent-encoded byte such as %20",
+            ),
+            (
+                "//metrics",
+                "must not start with '//', which a URL reads as a host name",
+            ),
+            (
+                "metrics",
+                "must start with '/', and be neither '/' nor under '/-/'",
+            ),
+        ];
+        for (value, expected) in refused {
+            assert_eq!(telemetry_path(value).unwrap_err(), expected, "{value:?}");
+        }
+        let error = Cli::try_parse_from(["x", "--web.telemetry-path", "/a b"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("invalid value '/a b' for '--web.telemetry-path <PATH>'"),
+            "{error}"
+        );
     }
 }

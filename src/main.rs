@@ -12,6 +12,7 @@ use aliyun_cas_exporter::{demo, logging};
 use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -19,20 +20,38 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long blocking work (a password check) may hold up the exit once serving ended.
+const BLOCKING_GRACE: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-        return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
-    }
-    logging::init(cli.log_level, cli.log_format);
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            ExitCode::FAILURE
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    let code = runtime.block_on(async {
+        if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
+            return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
+        }
+        logging::init(cli.log_level, cli.log_format);
+        match run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                tracing::error!("{message}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // Dropping the runtime would wait for every blocking task, and a bcrypt check at a
+    // high cost runs for seconds: a SIGTERM must end the process promptly all the same.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    code
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -59,8 +78,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         telemetry_path: cli.telemetry_path,
         enable_lifecycle: cli.enable_lifecycle,
         max_requests: cli.max_requests,
+        max_connections: cli
+            .max_connections
+            .unwrap_or_else(aliyun_cas_exporter::http::serve::default_max_connections),
         config_file: cli.web_config_file,
     };
+    if let Some(half) = aliyun_cas_exporter::http::serve::half_the_file_limit()
+        && (web.max_connections == 0 || web.max_connections > half)
+    {
+        tracing::warn!(
+            max_connections = web.max_connections,
+            "--web.max-connections is 0 (no cap) or above half the open-file limit: a flood of connections can leave no file descriptor for polling the API; keep it at most {half}, or raise the limit (ulimit -n, LimitNOFILE)"
+        );
+    }
     let hostname = std::env::var("HOSTNAME").ok();
     let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
         .map_err(|e| e.to_string())?;
@@ -97,7 +127,12 @@ async fn run(cli: Cli) -> Result<(), String> {
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
 async fn check_config(path: &str, web_config: Option<&Path>) -> ExitCode {
     let web = match web_config.map(WebGuard::load).transpose() {
-        Ok(guard) => guard.map(|guard| guard.current()),
+        Ok(guard) => guard.map(|guard| {
+            for warning in guard.permission_warnings() {
+                eprintln!("warning: {warning}");
+            }
+            guard.current()
+        }),
         Err(error) => {
             eprintln!("web config (--web.config.file): {error}");
             return ExitCode::FAILURE;

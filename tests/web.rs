@@ -540,3 +540,305 @@ fn config_check_also_checks_the_web_config() {
         )
     );
 }
+
+/// An `Authorization: Basic` header value.
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+/// Sends one GET on a kept-alive raw connection and reads the answer: its status.
+async fn raw_get(
+    stream: &mut tokio::net::TcpStream,
+    path: &str,
+    authorization: &str,
+) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: {authorization}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        if stream.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    Ok(head[9..12].parse().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn wrong_passwords_never_take_a_scrape_s_place() {
+    const ATTACKERS: usize = 200;
+    const SCRAPES: usize = 200;
+    let dir = WebDir::new();
+    let hash = bcrypt::hash("right-password", 4).unwrap();
+    let web = dir.config(&format!("basic_auth_users:\n  prometheus: {hash}\n"));
+    let exporter = Exporter::start(
+        &[
+            "--demo",
+            &format!("--web.config.file={web}"),
+            "--web.max-requests=4",
+        ],
+        &[],
+    );
+    let right = basic("prometheus", "right-password");
+    let http = Client::new();
+    let scrape = || {
+        http.get(exporter.url("/metrics"))
+            .header("authorization", &right)
+            .send()
+    };
+
+    // A third repeat one wrong password (the failure cache answers), a third guess for the
+    // user, a third guess users: both of those wait for bcrypt or are turned away. All
+    // come from 127.0.0.1.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut attackers = Vec::new();
+    for n in 0..ATTACKERS {
+        let (address, stop) = (exporter.address, stop.clone());
+        attackers.push(tokio::spawn(async move {
+            let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            for attempt in 0.. {
+                let authorization = match n % 3 {
+                    0 => basic("prometheus", "wrong"),
+                    1 => basic("prometheus", &format!("guess-{n}-{attempt}")),
+                    _ => basic(&format!("user-{n}"), &format!("guess-{attempt}")),
+                };
+                let status = tokio::select! {
+                    () = stop.cancelled() => break,
+                    status = raw_get(&mut stream, "/metrics", &authorization) => status,
+                };
+                match status {
+                    Ok(status) => *answers.entry(status).or_default() += 1,
+                    Err(_) => stream = tokio::net::TcpStream::connect(address).await.unwrap(),
+                }
+            }
+            answers
+        }));
+    }
+    // Let the flood reach every connection before scraping.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Prometheus's first check of its password, from another host than the flood's, finds
+    // a place in the queue: one host holds only a few.
+    let elsewhere = Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let first = elsewhere
+        .get(exporter.url("/metrics"))
+        .header("authorization", &right)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let mut scrapes = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..SCRAPES {
+        let outcome = match scrape().await {
+            Ok(response) => response.status().as_u16().to_string(),
+            Err(error) => chain(error),
+        };
+        *scrapes.entry(outcome).or_default() += 1;
+    }
+    stop.cancel();
+    let mut flood = std::collections::BTreeMap::<u16, usize>::new();
+    for attacker in attackers {
+        for (status, count) in attacker.await.unwrap() {
+            *flood.entry(status).or_default() += count;
+        }
+    }
+    let served = scrapes.get("200").copied().unwrap_or(0);
+    println!(
+        "right-password scrapes answered 200: {served} of {SCRAPES} ({:.1} %); all: {scrapes:?}; wrong-password answers: {flood:?}",
+        served as f64 * 100.0 / SCRAPES as f64
+    );
+    assert!(
+        served * 100 >= SCRAPES * 99,
+        "{scrapes:?}; flood: {flood:?}"
+    );
+    assert!(flood.get(&401).is_some_and(|&n| n > 0), "{flood:?}");
+    assert_eq!(
+        flood.keys().filter(|s| ![401, 429].contains(*s)).count(),
+        0,
+        "the flood gets 401 or 429 only: {flood:?}"
+    );
+}
+
+#[test]
+fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
+    let dir = WebDir::new();
+    // A well-formed hash of the highest accepted cost: checking any password against it
+    // takes seconds.
+    let web = dir.config(
+        "basic_auth_users:\n  slow: $2y$16$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n",
+    );
+    let exporter = demo(&web);
+    let address = exporter.address;
+    let checking = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nHost: test\r\nAuthorization: {}\r\n\r\n",
+            basic("slow", "guess")
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    });
+    // Give the check time to start on its blocking thread.
+    std::thread::sleep(Duration::from_secs(1));
+    // Exiting takes the 5 s drain and a 1 s grace; the check alone would take 5 s in a
+    // release build and 18 s in a debug one.
+    let pid = exporter.pid();
+    let sent = Instant::now();
+    let exited = std::thread::spawn(move || {
+        let stat = format!("/proc/{pid}/stat");
+        while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+            assert!(
+                sent.elapsed() < Duration::from_secs(12),
+                "still running 12 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    });
+    let (status, logs) = exporter.terminate();
+    exited.join().unwrap();
+    assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
+    assert!(
+        logs.iter().any(|l| l.contains("message=stopped")),
+        "{}",
+        logs.join("\n")
+    );
+    checking.join().unwrap();
+}
+
+#[tokio::test]
+async fn secrets_readable_by_others_are_warned_about_at_load_reload_and_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = WebDir::new();
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let web = dir.config(&format!("basic_auth_users:\n  a: {hash}\n"));
+    std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warning = format!(
+        "{web} holds password hashes and is readable by group or others (mode 644): run chmod 600 {web}"
+    );
+    let config = config_file("endpoint: intl\njobs: [8888]\n");
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+    ];
+    let config_path = config.path.to_str().unwrap();
+    let check = [
+        "--config.check",
+        "--config.file",
+        config_path,
+        "--web.config.file",
+        &web,
+    ];
+    let (status, _, stderr) = run_to_end(&check, &env);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stderr, format!("warning: {warning}\n"));
+
+    let exporter = demo(&web);
+    let logged = |exporter: &Exporter| {
+        exporter
+            .logs()
+            .iter()
+            .filter(|l| l.contains("level=warn") && l.contains(&warning))
+            .count()
+    };
+    assert_eq!(logged(&exporter), 1, "{}", exporter.logs().join("\n"));
+    // A reload reads the file again, and warns again.
+    let since = exporter.logs().len();
+    dir.write("web.yml", &format!("basic_auth_users:\n  b: {hash}\n"));
+    std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o644)).unwrap();
+    poke_until_logged(
+        &exporter,
+        &Client::new(),
+        &exporter.url("/-/healthy"),
+        since,
+        &["web config reloaded"],
+    )
+    .await;
+    assert_eq!(logged(&exporter), 2, "{}", exporter.logs().join("\n"));
+    let (status, _, stderr) = {
+        std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o600)).unwrap();
+        run_to_end(&check, &env)
+    };
+    assert!(status.success() && stderr.is_empty(), "{stderr}");
+}
+
+#[tokio::test]
+async fn connections_beyond_max_connections_wait_until_one_closes() {
+    let exporter = Exporter::start(&["--demo", "--web.max-connections=2"], &[]);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(exporter.address)
+            .await
+            .unwrap();
+        assert_eq!(
+            raw_get(&mut stream, "/-/healthy", "none").await.unwrap(),
+            200
+        );
+        held.push(stream);
+    }
+    let mut waiting = tokio::net::TcpStream::connect(exporter.address)
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(
+        Duration::from_millis(500),
+        raw_get(&mut waiting, "/-/healthy", "none"),
+    )
+    .await;
+    assert!(early.is_err(), "served beyond the cap: {early:?}");
+    held.clear();
+    let served = tokio::time::timeout(Duration::from_secs(20), async {
+        use tokio::io::AsyncReadExt;
+        let mut answer = [0; 12];
+        waiting.read_exact(&mut answer).await.map(|_| answer)
+    })
+    .await
+    .expect("never served after the held connections closed")
+    .unwrap();
+    assert_eq!(&served, b"HTTP/1.1 200");
+    let fresh = tokio::net::TcpStream::connect(exporter.address).await;
+    assert_eq!(
+        raw_get(&mut fresh.unwrap(), "/-/healthy", "none")
+            .await
+            .unwrap(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_connection_cap_that_risks_the_descriptors_is_warned_about() {
+    let exporter = Exporter::start(&["--demo", "--web.max-connections=0"], &[]);
+    let line = exporter
+        .wait_for_log(&[
+            "level=warn",
+            "--web.max-connections is 0 (no cap) or above half the open-file limit",
+        ])
+        .await;
+    assert!(line.contains("max_connections=0"), "{line}");
+    let capped = Exporter::start(&["--demo", "--web.max-connections=2"], &[]);
+    capped.wait_ready().await;
+    assert!(
+        !capped
+            .logs()
+            .iter()
+            .any(|l| l.contains("--web.max-connections is")),
+        "{}",
+        capped.logs().join("\n")
+    );
+}

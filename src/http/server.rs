@@ -10,7 +10,7 @@ use hyper::header::{
     ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -25,6 +25,8 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// Requests handled at once; beyond, 503 (0: no limit).
     pub max_requests: usize,
+    /// Connections open at once; beyond, new ones wait in the listen backlog (0: no limit).
+    pub max_connections: usize,
     /// TLS, basic authentication and headers, in the exporter-toolkit format.
     pub config_file: Option<std::path::PathBuf>,
 }
@@ -98,9 +100,15 @@ impl ExporterService {
         response
     }
 
-    /// Within the concurrency limit (which also bounds password checks), for an
-    /// authorised client: gzip-compressed metrics when asked for.
+    /// For an authorised client, within the concurrency limit: gzip-compressed metrics
+    /// when asked for. Password checks come first and have their own queue, as in
+    /// exporter-toolkit, so that clients with wrong passwords never take a scrape's place.
     async fn answer(&self, request: &RequestHead<'_>, policy: Option<&Policy>) -> Response<Chunks> {
+        if let Some(policy) = policy
+            && let Err(denied) = policy.authorize(request.authorization, request.peer).await
+        {
+            return denied;
+        }
         let Ok(_permit) = self.in_flight.try_acquire() else {
             return with_type(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -111,11 +119,6 @@ impl ExporterService {
                 "text/plain; charset=utf-8",
             );
         };
-        if let Some(policy) = policy
-            && let Err(denied) = policy.authorize(request.authorization).await
-        {
-            return denied;
-        }
         if request.path == "/-/reload" {
             return self.reload(request.method).await;
         }
@@ -186,10 +189,11 @@ impl ExporterService {
             }
         };
         let mut response = with_type(StatusCode::OK, body, METRICS_CONTENT_TYPE);
+        let headers = response.headers_mut();
+        // Plain answers vary with Accept-Encoding too: a cache must not serve them to a gzip client.
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         if gzip {
-            let headers = response.headers_mut();
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         }
         response
     }
@@ -252,26 +256,80 @@ struct RequestHead<'a> {
     path: &'a str,
     accepts_gzip: bool,
     authorization: Option<&'a HeaderValue>,
+    peer: IpAddr,
 }
 
 impl Handler for ExporterService {
-    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Response<Chunks> {
-        let accepts_gzip = request
-            .headers()
-            .get_all(ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|e| e.trim().split(';').next() == Some("gzip"))
-            });
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Chunks> {
+        let accepts_gzip = prefers_gzip(request.headers().get_all(ACCEPT_ENCODING));
         let head = RequestHead {
             method: request.method(),
             path: request.uri().path(),
             accepts_gzip,
             authorization: request.headers().get(AUTHORIZATION),
+            peer: peer.ip(),
         };
         self.respond(&head).await
+    }
+}
+
+/// Whether `Accept-Encoding` makes gzip the better coding, with RFC 9110's weights
+/// (section 12.5.3) and the choice client_golang makes: codings named case-insensitively,
+/// `x-gzip` as `gzip`, `*` for codings not named; identity competes only when named
+/// (or through `*`), and gzip wins equal weights. An entry with a malformed weight is ignored.
+fn prefers_gzip<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> bool {
+    let (mut gzip, mut identity, mut any) = (None, None, None);
+    for value in values {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for entry in value.split(',') {
+            let mut parts = entry.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let mut weight = Some(1000);
+            for parameter in parts {
+                if let Some((name, value)) = parameter.split_once('=')
+                    && name.trim().eq_ignore_ascii_case("q")
+                {
+                    weight = qvalue(value.trim());
+                }
+            }
+            let Some(weight) = weight else {
+                continue;
+            };
+            let slot =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    &mut gzip
+                } else if coding.eq_ignore_ascii_case("identity") {
+                    &mut identity
+                } else if coding == "*" {
+                    &mut any
+                } else {
+                    continue;
+                };
+            slot.get_or_insert(weight);
+        }
+    }
+    let gzip = gzip.or(any).unwrap_or(0);
+    let identity = identity.or(any).unwrap_or(0);
+    gzip > 0 && gzip >= identity
+}
+
+/// A weight in thousandths: `0` to `1` with at most three decimals.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    if decimals.len() > 3 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = decimals
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |n, digit| n * 10 + u16::from(digit - b'0'));
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
     }
 }
 
@@ -296,6 +354,7 @@ mod tests {
             path,
             accepts_gzip,
             authorization: None,
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
         }
     }
 
@@ -341,10 +400,51 @@ mod tests {
         );
         let plain = service.respond(&get("/metrics", false)).await;
         assert!(!plain.headers().contains_key(CONTENT_ENCODING));
+        assert_eq!(plain.headers()[VARY], "Accept-Encoding");
         let healthy = service.respond(&get("/-/healthy", true)).await;
         assert!(
             !healthy.headers().contains_key(CONTENT_ENCODING),
             "only the metrics are compressed"
         );
+    }
+
+    #[test]
+    fn accept_encoding_is_negotiated_with_weights() {
+        let cases = [
+            (vec!["gzip"], true),
+            (vec!["GZIP"], true),
+            (vec!["x-gzip"], true),
+            (vec!["deflate, gzip;q=1.0, *;q=0.5"], true),
+            (vec!["gzip;q=0"], false),
+            (vec!["gzip; q=0.000"], false),
+            (vec!["gzip;Q=0.001"], true),
+            (vec!["gzip;q=0.5, identity"], false),
+            (vec!["gzip;q=0.5, identity;q=0.5"], true),
+            (vec!["identity;q=0, gzip;q=0.1"], true),
+            (vec!["*"], true),
+            (vec!["*;q=0"], false),
+            (vec!["*;q=0, gzip"], true),
+            (vec!["gzip;q=0, *"], false),
+            (vec!["*;q=0.3, identity"], false),
+            (vec!["deflate, br"], false),
+            (vec!["identity"], false),
+            (vec![""], false),
+            (vec!["gzip;q=2"], false),
+            (vec!["gzip;q=1.5"], false),
+            (vec!["gzip;q=0.5555"], false),
+            (vec!["gzip;q=abc"], false),
+            (vec!["br", "gzip"], true),
+            (vec!["gzip;q=0", "gzip"], false),
+        ];
+        for (values, expected) in cases {
+            let headers: Vec<HeaderValue> = values
+                .iter()
+                .map(|v| HeaderValue::from_str(v).unwrap())
+                .collect();
+            assert_eq!(prefers_gzip(&headers), expected, "{values:?}");
+        }
+        assert_eq!(qvalue("1."), Some(1000));
+        assert_eq!(qvalue("0.25"), Some(250));
+        assert_eq!(qvalue(".5"), None);
     }
 }

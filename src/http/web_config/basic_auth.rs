@@ -1,14 +1,42 @@
-//! Basic authentication against bcrypt hashes that takes the same time whatever the user name.
+//! Basic authentication against bcrypt hashes: repeated credentials are answered from
+//! caches, bcrypt runs one check at a time behind a bounded queue, and a failure takes
+//! as long whether the user exists or not.
 
 use super::PasswordHash;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use hyper::header::HeaderValue;
 use sha1::Sha1;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// Password checks that may wait for bcrypt besides the one running; more are answered 429.
+pub const MAX_WAITING_CHECKS: usize = 16;
+
+/// Places in that queue one client (an IPv4 address, an IPv6 /64) may hold: a flood from
+/// one host leaves places for Prometheus's first check of a password.
+pub const MAX_WAITING_PER_CLIENT: usize = 4;
+
+/// Wrong credentials remembered (oldest forgotten first), so that repeating them costs no bcrypt run.
+pub const FAILURE_CACHE_SIZE: usize = 1024;
+
+/// Cost of the hash unknown users are checked against, exporter-toolkit's cost.
+pub const DECOY_COST: u32 = 10;
+
+/// What a check of an `Authorization` header decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A configured user with the right password.
+    Allowed,
+    /// No credentials, or wrong ones.
+    Denied,
+    /// The password could not be checked: too many checks are waiting.
+    Busy,
+}
 
 /// A password verified once, kept as a keyed digest next to the hash it matched.
 #[derive(Clone)]
@@ -17,93 +45,230 @@ struct Verified {
     digest: Vec<u8>,
 }
 
-/// Checks `Authorization: Basic` headers against the configured users.
-pub struct BasicAuth {
-    users: BTreeMap<String, PasswordHash>,
-    /// The costliest hash: unknown users are checked against it, so that they cost as
-    /// much as known ones, and failures against cheaper hashes are padded to its time.
-    decoy: PasswordHash,
-    /// How long a check against the decoy's cost took last.
-    decoy_time: Mutex<Option<Duration>>,
-    /// Per user, the password last verified, so that a scrape with the right password
-    /// costs no bcrypt run; the password itself is not kept.
-    verified: Mutex<HashMap<String, Verified>>,
+/// Digests of wrong credentials, bounded: the oldest goes when a new one comes.
+#[derive(Default)]
+struct FailureCache {
+    known: HashSet<[u8; 20]>,
+    order: VecDeque<[u8; 20]>,
+}
+
+impl FailureCache {
+    fn contains(&self, key: &[u8; 20]) -> bool {
+        self.known.contains(key)
+    }
+
+    fn insert(&mut self, key: [u8; 20]) {
+        if !self.known.insert(key) {
+            return;
+        }
+        self.order.push_back(key);
+        if self.order.len() > FAILURE_CACHE_SIZE
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.known.remove(&oldest);
+        }
+    }
+}
+
+/// What outlives a reload: the digest key, the bcrypt queue, the failure cache, the decoy.
+pub struct Checks {
     digest_key: [u8; 32],
     /// bcrypt runs one at a time: wrong passwords cannot take every core from the poller.
     bcrypt: Arc<Semaphore>,
+    /// Checks waiting for bcrypt or running it.
+    queued: AtomicUsize,
+    /// The same, per client that has any; entries go when they reach 0.
+    queued_by_client: Mutex<HashMap<u128, usize>>,
+    failures: Mutex<FailureCache>,
+    /// A hash of a random password, made at start-up: unknown users are checked against
+    /// it, so they cost a bcrypt run as known ones do, whatever the users' hashes.
+    decoy: PasswordHash,
+    /// How long one bcrypt round (a cost step is twice the rounds) took at the last check,
+    /// to pad failures to the time of the costliest hash.
+    round: Mutex<Option<Duration>>,
+}
+
+impl Checks {
+    /// Fresh state: a new digest key and a new decoy (one bcrypt run at [`DECOY_COST`]).
+    pub fn fresh() -> Self {
+        let mut key = [0; 32];
+        if getrandom::fill(&mut key).is_err() {
+            // The key only keeps the digests from being tables of passwords; a weaker one still does.
+            fastrand::fill(&mut key);
+        }
+        let mut password = [0; 18];
+        fastrand::fill(&mut password);
+        let decoy =
+            bcrypt::hash(password, DECOY_COST).expect("the decoy's cost is within bcrypt's");
+        Self {
+            digest_key: key,
+            bcrypt: Arc::new(Semaphore::new(1)),
+            queued: AtomicUsize::new(0),
+            queued_by_client: Mutex::new(HashMap::new()),
+            failures: Mutex::new(FailureCache::default()),
+            decoy: PasswordHash::parse(&decoy).expect("bcrypt makes well-formed hashes"),
+            round: Mutex::new(None),
+        }
+    }
+
+    fn mac(&self) -> Hmac<Sha1> {
+        <Hmac<Sha1> as KeyInit>::new_from_slice(&self.digest_key)
+            .expect("HMAC takes keys of any length")
+    }
+
+    /// Keys the failure cache by user, hash and password, as exporter-toolkit does,
+    /// without keeping any of them.
+    fn failure_key(&self, user: &[u8], hash: &PasswordHash, password: &[u8]) -> [u8; 20] {
+        let mut mac = self.mac();
+        for part in [user, hash.expose().as_bytes(), password] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    fn failed_before(&self, key: &[u8; 20]) -> bool {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+}
+
+/// Counts a check as queued, overall and for its client, until dropped, also when its
+/// request is abandoned.
+struct QueuePlace<'a> {
+    checks: &'a Checks,
+    client: u128,
+}
+
+impl<'a> QueuePlace<'a> {
+    /// A place for a check from `client`, unless the queue or the client's share is full.
+    fn take(checks: &'a Checks, client: IpAddr) -> Option<Self> {
+        let client = client_key(client);
+        let mut by_client = checks
+            .queued_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let held = by_client.entry(client).or_default();
+        *held += 1;
+        let before = checks.queued.fetch_add(1, Ordering::AcqRel);
+        let full = *held > MAX_WAITING_PER_CLIENT || before > MAX_WAITING_CHECKS;
+        drop(by_client);
+        let place = Self { checks, client };
+        (!full).then_some(place)
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.checks.queued.fetch_sub(1, Ordering::AcqRel);
+        let mut by_client = self
+            .checks
+            .queued_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = by_client.get_mut(&self.client) {
+            *held -= 1;
+            if *held == 0 {
+                by_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Who a client is for its share of the queue: its IPv4 address, or its IPv6 /64, since
+/// one host commonly holds a whole /64.
+fn client_key(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_bits()),
+            None => v6.to_bits() & !u128::from(u64::MAX),
+        },
+    }
+}
+
+/// Checks `Authorization: Basic` headers against the configured users.
+pub struct BasicAuth {
+    users: BTreeMap<String, PasswordHash>,
+    /// Per user, the password last verified, so that a scrape with the right password
+    /// costs no bcrypt run and never waits in the queue; the password itself is not kept.
+    verified: Mutex<HashMap<String, Verified>>,
+    checks: Arc<Checks>,
+    /// The highest cost among the users' hashes and the decoy: every failure takes its time.
+    slowest_cost: u32,
 }
 
 impl BasicAuth {
-    /// Authentication for `users`, keeping what `previous` verified against unchanged
-    /// hashes; `None` when there are no users (everyone may read).
+    /// Authentication for `users` with `checks`, keeping what `previous` verified against
+    /// unchanged hashes; `None` when there are no users (everyone may read).
     pub fn new(
         users: BTreeMap<String, PasswordHash>,
+        checks: Arc<Checks>,
         previous: Option<&BasicAuth>,
     ) -> Option<Self> {
-        let decoy = users.values().max_by_key(|h| h.cost())?.clone();
-        let (digest_key, bcrypt, verified, decoy_time) = match previous {
-            Some(previous) => {
-                let verified = previous.verified.lock().unwrap_or_else(|e| e.into_inner());
-                let kept = verified
-                    .iter()
-                    .filter(|(user, v)| users.get(*user).is_some_and(|h| h.expose() == v.hash))
-                    .map(|(user, v)| (user.clone(), v.clone()))
-                    .collect();
-                let decoy_time = *previous
-                    .decoy_time
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                let decoy_time = decoy_time.filter(|_| previous.decoy.cost() == decoy.cost());
-                (
-                    previous.digest_key,
-                    Arc::clone(&previous.bcrypt),
-                    kept,
-                    decoy_time,
-                )
-            }
-            None => {
-                let mut key = [0; 32];
-                if getrandom::fill(&mut key).is_err() {
-                    // The key only keeps the digests from being tables of passwords; a weaker one still does.
-                    fastrand::fill(&mut key);
-                }
-                (key, Arc::new(Semaphore::new(1)), HashMap::new(), None)
-            }
-        };
+        let slowest_cost = users.values().map(PasswordHash::cost).max()?;
+        let verified = previous.map_or_else(HashMap::new, |previous| {
+            let verified = previous.verified.lock().unwrap_or_else(|e| e.into_inner());
+            verified
+                .iter()
+                .filter(|(user, v)| users.get(*user).is_some_and(|h| h.expose() == v.hash))
+                .map(|(user, v)| (user.clone(), v.clone()))
+                .collect()
+        });
         Some(Self {
+            slowest_cost: slowest_cost.max(checks.decoy.cost()),
             users,
-            decoy,
-            decoy_time: Mutex::new(decoy_time),
             verified: Mutex::new(verified),
-            digest_key,
-            bcrypt,
+            checks,
         })
     }
 
-    /// Whether `authorization` names a configured user with the right password.
-    pub async fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+    /// Whether `authorization`, sent by `client`, names a configured user with the right password.
+    pub async fn check(&self, authorization: Option<&HeaderValue>, client: IpAddr) -> Verdict {
         let Some((user, password)) = authorization.and_then(credentials) else {
-            return false;
+            return Verdict::Denied;
         };
         let known = std::str::from_utf8(&user)
             .ok()
             .and_then(|user| self.users.get_key_value(user));
-        if let Some((name, _)) = known {
-            let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            if verified
-                .get(name)
-                .is_some_and(|v| self.mac(&password).verify_slice(&v.digest).is_ok())
-            {
-                return true;
-            }
+        if self.verified_before(known, &password) {
+            return Verdict::Allowed;
         }
-        let hash = known.map_or(&self.decoy, |(_, hash)| hash).clone();
-        let digest = self.mac(&password).finalize().into_bytes().to_vec();
-        let (matches, took) = self.bcrypt(password, hash.clone()).await;
-        if hash.cost() == self.decoy.cost() {
-            *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner()) = Some(took);
+        let hash = known.map_or(&self.checks.decoy, |(_, hash)| hash).clone();
+        let failure = self.checks.failure_key(&user, &hash, &password);
+        // Answered at once for known and unknown users alike: nothing tells them apart.
+        if self.checks.failed_before(&failure) {
+            return Verdict::Denied;
         }
-        if let (Some((name, _)), true) = (known, matches) {
+        let Some(place) = QueuePlace::take(&self.checks, client) else {
+            return Verdict::Busy;
+        };
+        let Ok(running) = Arc::clone(&self.checks.bcrypt).acquire_owned().await else {
+            return Verdict::Denied;
+        };
+        // The same credentials may have been checked while this one waited.
+        if self.verified_before(known, &password) {
+            return Verdict::Allowed;
+        }
+        if self.checks.failed_before(&failure) {
+            return Verdict::Denied;
+        }
+        let digest = self.digest(&password);
+        let cost = hash.cost();
+        // The run keeps its permit to the end, also when the request is abandoned: clients
+        // that hang up must not get bcrypt running on several threads at once.
+        let (matches, took) = tokio::task::spawn_blocking(move || {
+            let _running = running;
+            let started = Instant::now();
+            let matches = bcrypt::verify(&password, hash.expose()).unwrap_or(false);
+            (matches, started.elapsed())
+        })
+        .await
+        .unwrap_or((false, Duration::ZERO));
+        drop(place);
+        if let (Some((name, hash)), true) = (known, matches) {
             let verified = Verified {
                 hash: hash.expose().to_owned(),
                 digest,
@@ -112,42 +277,45 @@ impl BasicAuth {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name.clone(), verified);
-            return true;
+            return Verdict::Allowed;
         }
-        if hash.cost() < self.decoy.cost() {
-            // A known user with a cheaper hash: fail no sooner than an unknown user would.
-            let decoy_time = *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner());
-            match decoy_time {
-                Some(decoy_time) => tokio::time::sleep(decoy_time.saturating_sub(took)).await,
-                None => {
-                    let (_, took) = self.bcrypt(Vec::new(), self.decoy.clone()).await;
-                    *self.decoy_time.lock().unwrap_or_else(|e| e.into_inner()) = Some(took);
-                }
-            }
-        }
-        false
+        self.checks
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(failure);
+        tokio::time::sleep(self.padding(cost, took)).await;
+        Verdict::Denied
     }
 
-    /// Runs bcrypt off the async workers, one run at a time: whether it matched, and how long it took.
-    async fn bcrypt(&self, password: Vec<u8>, hash: PasswordHash) -> (bool, Duration) {
-        let Ok(permit) = Arc::clone(&self.bcrypt).acquire_owned().await else {
-            return (false, Duration::ZERO);
+    fn verified_before(&self, known: Option<(&String, &PasswordHash)>, password: &[u8]) -> bool {
+        let Some((name, _)) = known else {
+            return false;
         };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let started = Instant::now();
-            let matches = bcrypt::verify(&password, hash.expose()).unwrap_or(false);
-            (matches, started.elapsed())
+        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.get(name).is_some_and(|v| {
+            let mut mac = self.checks.mac();
+            mac.update(password);
+            mac.verify_slice(&v.digest).is_ok()
         })
-        .await
-        .unwrap_or((false, Duration::ZERO))
     }
 
-    fn mac(&self, password: &[u8]) -> Hmac<Sha1> {
-        let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(&self.digest_key)
-            .expect("HMAC takes keys of any length");
+    fn digest(&self, password: &[u8]) -> Vec<u8> {
+        let mut mac = self.checks.mac();
         mac.update(password);
-        mac
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// How much longer a failed check of `cost` that `took` must wait to last as long as
+    /// one against the costliest hash; bcrypt's time doubles with each step of cost.
+    fn padding(&self, cost: u32, took: Duration) -> Duration {
+        let mut round = self.checks.round.lock().unwrap_or_else(|e| e.into_inner());
+        if !took.is_zero() {
+            *round = Some(took / (1 << cost));
+        }
+        round.map_or(Duration::ZERO, |round| {
+            (round * (1 << self.slowest_cost)).saturating_sub(took)
+        })
     }
 }
 
@@ -168,6 +336,9 @@ fn credentials(header: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    const HOME: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn header(user: &str, password: &str) -> HeaderValue {
         let encoded =
@@ -179,15 +350,28 @@ mod tests {
         PasswordHash::parse(&bcrypt::hash(password, cost).unwrap()).unwrap()
     }
 
+    /// Fresh caches and queue, with a decoy of the lowest cost to keep the tests quick.
+    fn checks() -> Arc<Checks> {
+        Arc::new(Checks {
+            digest_key: [7; 32],
+            bcrypt: Arc::new(Semaphore::new(1)),
+            queued: AtomicUsize::new(0),
+            queued_by_client: Mutex::new(HashMap::new()),
+            failures: Mutex::new(FailureCache::default()),
+            decoy: hash("decoy", 4),
+            round: Mutex::new(None),
+        })
+    }
+
+    fn users() -> BTreeMap<String, PasswordHash> {
+        BTreeMap::from([
+            ("alice".to_owned(), hash("alice-pw", 4)),
+            ("bob".to_owned(), hash("bob:pw", 5)),
+        ])
+    }
+
     fn auth() -> BasicAuth {
-        BasicAuth::new(
-            BTreeMap::from([
-                ("alice".to_owned(), hash("alice-pw", 4)),
-                ("bob".to_owned(), hash("bob:pw", 5)),
-            ]),
-            None,
-        )
-        .unwrap()
+        BasicAuth::new(users(), checks(), None).unwrap()
     }
 
     #[test]
@@ -208,31 +392,64 @@ mod tests {
     }
 
     #[test]
-    fn unknown_users_are_checked_against_the_costliest_hash() {
-        let auth = auth();
-        assert_eq!(auth.decoy.cost(), 5);
-        assert!(BasicAuth::new(BTreeMap::new(), None).is_none());
+    fn unknown_users_are_checked_against_a_decoy_of_fixed_cost() {
+        let auth = BasicAuth::new(users(), Arc::new(Checks::fresh()), None).unwrap();
+        assert_eq!(auth.checks.decoy.cost(), DECOY_COST);
+        assert_eq!(auth.slowest_cost, DECOY_COST);
+        assert!(
+            users()
+                .values()
+                .all(|h| h.expose() != auth.checks.decoy.expose()),
+            "the decoy is no user's hash"
+        );
+        let costly = BTreeMap::from([("carol".to_owned(), hash("pw", 12))]);
+        assert_eq!(
+            BasicAuth::new(costly, checks(), None).unwrap().slowest_cost,
+            12
+        );
+        assert!(BasicAuth::new(BTreeMap::new(), checks(), None).is_none());
     }
 
     #[tokio::test]
     async fn only_a_configured_user_with_the_right_password_passes() {
         let auth = auth();
-        assert!(!auth.allows(None).await);
-        assert!(!auth.allows(Some(&header("alice", "bob:pw"))).await);
-        // The decoy is bob's hash: bob's password under another name must not pass.
-        assert!(!auth.allows(Some(&header("mallory", "bob:pw"))).await);
-        assert!(!auth.allows(Some(&header("", ""))).await);
+        assert_eq!(auth.check(None, HOME).await, Verdict::Denied);
+        assert_eq!(
+            auth.check(Some(&header("alice", "bob:pw")), HOME).await,
+            Verdict::Denied
+        );
+        assert_eq!(
+            auth.check(Some(&header("mallory", "bob:pw")), HOME).await,
+            Verdict::Denied
+        );
+        assert_eq!(
+            auth.check(Some(&header("", "")), HOME).await,
+            Verdict::Denied
+        );
         assert!(
             auth.verified.lock().unwrap().is_empty(),
-            "failures are not remembered"
+            "failures are not taken for successes"
         );
-        assert!(auth.allows(Some(&header("bob", "bob:pw"))).await);
-        assert!(auth.allows(Some(&header("alice", "alice-pw"))).await);
+        assert_eq!(auth.checks.failures.lock().unwrap().order.len(), 3);
+        assert_eq!(
+            auth.check(Some(&header("bob", "bob:pw")), HOME).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
+            Verdict::Allowed
+        );
         let remembered: Vec<String> = auth.verified.lock().unwrap().keys().cloned().collect();
         assert_eq!(remembered.len(), 2);
         // Answered from the cache, and a wrong password for a remembered user still fails.
-        assert!(auth.allows(Some(&header("alice", "alice-pw"))).await);
-        assert!(!auth.allows(Some(&header("alice", "alice-pw2"))).await);
+        assert_eq!(
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            auth.check(Some(&header("alice", "alice-pw2")), HOME).await,
+            Verdict::Denied
+        );
         let digests = auth.verified.lock().unwrap();
         assert!(
             digests
@@ -243,33 +460,233 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cheaper_hash_fails_no_sooner_than_the_decoy() {
+    async fn a_repeated_wrong_password_is_answered_without_bcrypt() {
         let auth = auth();
-        assert!(auth.decoy_time.lock().unwrap().is_none());
-        // alice's hash costs 4, the decoy 5: her failure also measures the decoy's time,
-        // which later failures are padded to.
-        assert!(!auth.allows(Some(&header("alice", "wrong"))).await);
-        assert!(auth.decoy_time.lock().unwrap().is_some());
+        let wrong = [header("alice", "nope"), header("mallory", "nope")];
+        for attempt in &wrong {
+            assert_eq!(auth.check(Some(attempt), HOME).await, Verdict::Denied);
+        }
+        // With bcrypt taken, only answers from the cache can come.
+        let _held = auth.checks.bcrypt.acquire().await.unwrap();
+        for attempt in &wrong {
+            let answer =
+                tokio::time::timeout(Duration::from_secs(30), auth.check(Some(attempt), HOME));
+            assert_eq!(answer.await, Ok(Verdict::Denied));
+        }
+        assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn the_failure_cache_forgets_the_oldest_beyond_its_bound() {
+        let mut cache = FailureCache::default();
+        let key = |n: usize| {
+            let mut key = [0; 20];
+            key[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            key
+        };
+        for n in 0..FAILURE_CACHE_SIZE + 10 {
+            cache.insert(key(n));
+            cache.insert(key(n));
+        }
+        assert_eq!(cache.order.len(), FAILURE_CACHE_SIZE);
+        assert_eq!(cache.known.len(), FAILURE_CACHE_SIZE);
+        assert!(!cache.contains(&key(9)));
+        assert!(cache.contains(&key(10)));
+        assert!(cache.contains(&key(FAILURE_CACHE_SIZE + 9)));
+    }
+
+    #[test]
+    fn failure_keys_tell_users_hashes_and_passwords_apart() {
+        let checks = checks();
+        let (a, b) = (hash("x", 4), hash("x", 4));
+        let key = checks.failure_key(b"alice", &a, b"pw");
+        assert_eq!(key, checks.failure_key(b"alice", &a, b"pw"));
+        for other in [
+            checks.failure_key(b"alic", &a, b"epw"),
+            checks.failure_key(b"alice", &b, b"pw"),
+            checks.failure_key(b"alice", &a, b"pw2"),
+        ] {
+            assert_ne!(key, other);
+        }
+    }
+
+    /// Starts a wrong-password check from `client` for each of `clients`, with bcrypt held,
+    /// and waits until they all hold their places.
+    async fn queue_up(
+        auth: &Arc<BasicAuth>,
+        clients: &[IpAddr],
+    ) -> Vec<tokio::task::JoinHandle<Verdict>> {
+        let before = auth.checks.queued.load(Ordering::Acquire);
+        let mut waiting = Vec::new();
+        for (n, &client) in clients.iter().enumerate() {
+            let auth = Arc::clone(auth);
+            waiting.push(tokio::spawn(async move {
+                let guess = header("mallory", &format!("guess-{n}-{client}"));
+                auth.check(Some(&guess), client).await
+            }));
+        }
+        while auth.checks.queued.load(Ordering::Acquire) < before + clients.len() {
+            tokio::task::yield_now().await;
+        }
+        waiting
+    }
+
+    fn client(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, n))
+    }
+
+    #[tokio::test]
+    async fn checks_beyond_the_queue_are_busy_and_right_passwords_skip_it() {
+        let auth = Arc::new(auth());
+        assert_eq!(
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
+            Verdict::Allowed
+        );
+        let held = auth.checks.bcrypt.acquire().await.unwrap();
+        let clients: Vec<IpAddr> = (0..=MAX_WAITING_CHECKS as u8).map(client).collect();
+        let waiting = queue_up(&auth, &clients).await;
+        assert_eq!(
+            auth.check(Some(&header("mallory", "one-more")), client(200))
+                .await,
+            Verdict::Busy
+        );
+        assert_eq!(
+            auth.check(Some(&header("alice", "alice-pw")), HOME).await,
+            Verdict::Allowed
+        );
+        drop(held);
+        for check in waiting {
+            assert_eq!(check.await.unwrap(), Verdict::Denied);
+        }
+        assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
+        assert!(auth.checks.queued_by_client.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_client_holds_a_few_places_and_leaves_the_rest_to_others() {
+        let auth = Arc::new(auth());
+        let held = auth.checks.bcrypt.acquire().await.unwrap();
+        let flood = vec![HOME; MAX_WAITING_PER_CLIENT];
+        let waiting = queue_up(&auth, &flood).await;
+        assert_eq!(
+            auth.check(Some(&header("mallory", "one-more")), HOME).await,
+            Verdict::Busy
+        );
+        // Prometheus, elsewhere, checking its password for the first time, gets a place.
+        let other = Arc::clone(&auth);
+        let first = tokio::spawn(async move {
+            other
+                .check(Some(&header("alice", "alice-pw")), client(7))
+                .await
+        });
+        drop(held);
+        assert_eq!(first.await.unwrap(), Verdict::Allowed);
+        for check in waiting {
+            assert_eq!(check.await.unwrap(), Verdict::Denied);
+        }
+        assert!(auth.checks.queued_by_client.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn clients_are_told_apart_by_ipv4_address_or_ipv6_prefix() {
+        let key = |text: &str| client_key(text.parse().unwrap());
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert_eq!(key("192.0.2.1"), key("::ffff:192.0.2.1"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_check_gives_its_place_back() {
+        let auth = auth();
+        let held = auth.checks.bcrypt.acquire().await.unwrap();
+        let header = header("mallory", "x");
+        let check = auth.check(Some(&header), HOME);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), check)
+                .await
+                .is_err()
+        );
+        drop(held);
+        assert_eq!(auth.checks.queued.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn a_check_abandoned_while_bcrypt_runs_keeps_others_waiting() {
+        // A well-formed hash of cost 12, not made here: checking it takes a while.
+        let slow =
+            PasswordHash::parse("$2y$12$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO")
+                .unwrap();
+        let auth =
+            BasicAuth::new(BTreeMap::from([("slow".to_owned(), slow)]), checks(), None).unwrap();
+        let guess = header("slow", "guess");
+        let check = auth.check(Some(&guess), HOME);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), check)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            auth.checks.bcrypt.available_permits(),
+            0,
+            "the abandoned run still holds bcrypt"
+        );
+        let _after_it = tokio::time::timeout(
+            Duration::from_secs(300),
+            Arc::clone(&auth.checks.bcrypt).acquire_owned(),
+        )
+        .await
+        .expect("the abandoned run never finished");
+    }
+
+    #[test]
+    fn failures_are_padded_to_the_costliest_hash() {
+        let costly = BTreeMap::from([("carol".to_owned(), hash("pw", 10))]);
+        let auth = BasicAuth::new(costly, checks(), None).unwrap();
+        assert_eq!(auth.padding(4, Duration::ZERO), Duration::ZERO);
+        // 16 rounds took 16 ms: a cost-10 check takes 1024 ms.
+        assert_eq!(
+            auth.padding(4, Duration::from_millis(16)),
+            Duration::from_millis(1008)
+        );
+        assert_eq!(
+            auth.padding(10, Duration::from_millis(1024)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            auth.padding(10, Duration::ZERO),
+            Duration::from_millis(1024)
+        );
     }
 
     #[tokio::test]
     async fn verified_passwords_survive_a_reload_unless_the_hash_changed() {
         let first = auth();
-        assert!(first.allows(Some(&header("alice", "alice-pw"))).await);
-        assert!(first.allows(Some(&header("bob", "bob:pw"))).await);
+        assert_eq!(
+            first.check(Some(&header("alice", "alice-pw")), HOME).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            first.check(Some(&header("bob", "bob:pw")), HOME).await,
+            Verdict::Allowed
+        );
         let mut users = first.users.clone();
         users.insert("bob".into(), hash("bob-new", 4));
-        let second = BasicAuth::new(users, Some(&first)).unwrap();
+        let second = BasicAuth::new(users, Arc::clone(&first.checks), Some(&first)).unwrap();
         let kept: Vec<String> = second.verified.lock().unwrap().keys().cloned().collect();
         assert_eq!(kept, ["alice"]);
-        assert_eq!(second.digest_key, first.digest_key);
-        assert!(Arc::ptr_eq(&second.bcrypt, &first.bcrypt));
         assert_eq!(
             first.verified.lock().unwrap().len(),
             2,
             "the running one keeps its own"
         );
-        assert!(!second.allows(Some(&header("bob", "bob:pw"))).await);
-        assert!(second.allows(Some(&header("bob", "bob-new"))).await);
+        assert_eq!(
+            second.check(Some(&header("bob", "bob:pw")), HOME).await,
+            Verdict::Denied
+        );
+        assert_eq!(
+            second.check(Some(&header("bob", "bob-new")), HOME).await,
+            Verdict::Allowed
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! What each connection gets from the web config (TLS, authentication, headers),
 //! re-read when the file or a file it names changes, as exporter-toolkit does.
 
+use super::basic_auth::{Checks, Verdict};
 use super::{BasicAuth, WebConfig, WebConfigError, tls};
 use crate::http::serve::Chunks;
 use bytes::Bytes;
-use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,8 @@ use tokio_rustls::TlsAcceptor;
 pub struct Policy {
     tls: Option<TlsAcceptor>,
     auth: Option<BasicAuth>,
+    /// Kept while users come and go, so that caches, queue and decoy outlive reloads.
+    checks: Option<Arc<Checks>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The certificate, key and CA files it was read from.
     files: Vec<PathBuf>,
@@ -36,10 +40,22 @@ impl Policy {
             )?))),
             None => None,
         };
+        let checks = previous
+            .and_then(|p| p.checks.clone())
+            .or_else(|| (!config.users.is_empty()).then(|| Arc::new(Checks::fresh())));
+        let files = config.files();
+        let auth = checks.as_ref().and_then(|checks| {
+            BasicAuth::new(
+                config.users,
+                Arc::clone(checks),
+                previous.and_then(|p| p.auth.as_ref()),
+            )
+        });
         Ok(Self {
             tls,
-            files: config.files(),
-            auth: BasicAuth::new(config.users, previous.and_then(|p| p.auth.as_ref())),
+            files,
+            auth,
+            checks,
             headers: config.headers,
         })
     }
@@ -54,24 +70,42 @@ impl Policy {
         self.auth.is_some()
     }
 
-    /// `Err` with a 401 answer unless `authorization` carries a configured user's password.
+    /// `Err` with the answer unless `authorization`, from `client`, carries a configured user's password:
+    /// 401, or 429 when too many password checks wait already.
     pub async fn authorize(
         &self,
         authorization: Option<&HeaderValue>,
+        client: IpAddr,
     ) -> Result<(), Response<Chunks>> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        if auth.allows(authorization).await {
-            return Ok(());
-        }
-        let mut response = Response::new(Chunks::from(Bytes::from_static(b"Unauthorized\n")));
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        let mut response = match auth.check(authorization, client).await {
+            Verdict::Allowed => return Ok(()),
+            Verdict::Denied => {
+                let mut response =
+                    Response::new(Chunks::from(Bytes::from_static(b"Unauthorized\n")));
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Basic realm=\"aliyun-cas-exporter\", charset=\"UTF-8\"",
+                    ),
+                );
+                response
+            }
+            Verdict::Busy => {
+                let mut response = Response::new(Chunks::from(Bytes::from_static(
+                    b"Too many password checks waiting; try again shortly\n",
+                )));
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+        };
         let headers = response.headers_mut();
-        headers.insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"aliyun-cas-exporter\", charset=\"UTF-8\""),
-        );
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -106,6 +140,9 @@ fn stamped(files: impl IntoIterator<Item = PathBuf>) -> Vec<(PathBuf, Stamp)> {
         .collect()
 }
 
+/// A policy built from the files, with the permission warnings found reading them.
+type Built = Result<(Policy, Vec<String>), WebConfigError>;
+
 /// How often the files are looked at, at most: a flood of connections costs no more disk work.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -118,36 +155,46 @@ pub struct WebGuard {
     started: Instant,
     /// Milliseconds since `started` of the last look; `u64::MAX` while one is in progress.
     last_check: AtomicU64,
+    warnings: Vec<String>,
 }
 
 impl WebGuard {
     /// Reads `path` and the files it names; any fault is an error for the caller to report.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let (seen, policy) = Self::read(path, None);
-        let policy = policy?;
+        let (policy, warnings) = policy?;
         Ok(Self {
             path: path.to_owned(),
             seen: Mutex::new(seen),
             policy: RwLock::new(Arc::new(policy)),
             started: Instant::now(),
             last_check: AtomicU64::new(0),
+            warnings,
         })
+    }
+
+    /// What [`WebGuard::load`] found wrong with the permissions of the files holding
+    /// secrets (also logged, for when logs are set up).
+    pub fn permission_warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Builds a policy from the files, with each file's stamp taken before it was read,
     /// so that a write racing the read shows as a later change.
-    fn read(
-        path: &Path,
-        previous: Option<&Policy>,
-    ) -> (Vec<(PathBuf, Stamp)>, Result<Policy, WebConfigError>) {
+    /// Files that group or others may read but should not are logged each time.
+    fn read(path: &Path, previous: Option<&Policy>) -> (Vec<(PathBuf, Stamp)>, Built) {
         let mut seen = stamped([path.to_owned()]);
         let config = match WebConfig::load(path) {
             Ok(config) => config,
             Err(error) => return (seen, Err(error)),
         };
         seen.extend(stamped(config.files()));
+        let warnings = config.permission_warnings(path);
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
         let policy = Policy::build(config, &path.display().to_string(), previous);
-        (seen, policy)
+        (seen, policy.map(|policy| (policy, warnings)))
     }
 
     /// The running policy, without looking at the files.
@@ -190,10 +237,10 @@ impl WebGuard {
             stamped(std::iter::once(self.path.clone()).chain(running_policy.files.iter().cloned()));
         let (attempt, built) = Self::read(&self.path, Some(&running_policy));
         let refusal = match built {
-            Ok(policy) if policy.tls.is_some() != running_policy.tls.is_some() => {
+            Ok((policy, _)) if policy.tls.is_some() != running_policy.tls.is_some() => {
                 "turning TLS on or off needs a restart".to_owned()
             }
-            Ok(policy) => {
+            Ok((policy, _)) => {
                 *seen = attempt;
                 let policy = Arc::new(policy);
                 *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&policy);

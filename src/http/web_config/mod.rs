@@ -5,7 +5,10 @@ mod basic_auth;
 mod guard;
 mod tls;
 
-pub use basic_auth::BasicAuth;
+pub use basic_auth::{
+    BasicAuth, Checks, DECOY_COST, FAILURE_CACHE_SIZE, MAX_WAITING_CHECKS, MAX_WAITING_PER_CLIENT,
+    Verdict,
+};
 pub use guard::{Policy, WebGuard};
 
 use crate::credentials::Secret;
@@ -151,6 +154,10 @@ impl TlsSettings {
     }
 }
 
+/// The highest bcrypt cost accepted: a check at cost 16 already takes seconds of a core,
+/// and each step doubles it; one costlier hash would stall every other check for hours.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
 /// A bcrypt hash, checked for form when read; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash {
@@ -165,8 +172,10 @@ impl PasswordHash {
             format!("is not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 USER` and keep the part after the colon")
         })?;
         let cost = parts.get_cost();
-        if !(4..=31).contains(&cost) {
-            return Err(format!("has cost {cost}; bcrypt costs run from 4 to 31"));
+        if !(4..=MAX_BCRYPT_COST).contains(&cost) {
+            return Err(format!(
+                "has cost {cost}; this exporter accepts bcrypt costs from 4 to {MAX_BCRYPT_COST} (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"
+            ));
         }
         Ok(Self {
             hash: Secret::new(text),
@@ -236,6 +245,36 @@ impl WebConfig {
         })
     }
 
+    /// Warnings for files holding secrets that group or others may read: `path` itself
+    /// when it holds password hashes or an inline key, and the TLS key file.
+    pub fn permission_warnings(&self, path: &Path) -> Vec<String> {
+        let inline_key = matches!(
+            self.tls,
+            Some(TlsSettings {
+                key: Pem::Inline(_),
+                ..
+            })
+        );
+        let mut warnings = Vec::new();
+        let what = match (self.users.is_empty(), inline_key) {
+            (false, true) => Some("password hashes and a TLS private key"),
+            (false, false) => Some("password hashes"),
+            (true, true) => Some("a TLS private key"),
+            (true, false) => None,
+        };
+        if let Some(what) = what {
+            warnings.extend(permission_warning(path, what));
+        }
+        if let Some(TlsSettings {
+            key: Pem::File(key),
+            ..
+        }) = &self.tls
+        {
+            warnings.extend(permission_warning(key, "a TLS private key"));
+        }
+        warnings
+    }
+
     /// Every file this configuration reads besides itself.
     pub fn files(&self) -> Vec<PathBuf> {
         self.tls
@@ -244,6 +283,19 @@ impl WebConfig {
             .map(Path::to_path_buf)
             .collect()
     }
+}
+
+/// A warning when `path`, which holds `what`, is readable by group or others.
+fn permission_warning(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{path} holds {what} and is readable by group or others (mode {:o}): run chmod 600 {path}",
+            mode & 0o777,
+            path = path.display()
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -789,7 +841,8 @@ basic_auth_users:
             ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(), "web.yml:3:22: http_server_config.headers.X-Frame-Options: must be one of [\"deny\", \"sameorigin\"], not \"allow\""),
             (format!("basic_auth_users:\n  a: {HASH}\n  a: {HASH}\n"), "web.yml:3:3: basic_auth_users: user \"a\" is listed twice"),
             (format!("basic_auth_users:\n  'a:b': {HASH}\n"), "web.yml:2:3: basic_auth_users: user name \"a:b\" cannot be sent in basic auth: it must be non-empty and hold no ':'"),
-            ("basic_auth_users:\n  a: $2y$99$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 99; bcrypt costs run from 4 to 31"),
+            ("basic_auth_users:\n  a: $2y$99$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 99; this exporter accepts bcrypt costs from 4 to 16 (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"),
+            ("basic_auth_users:\n  a: $2y$31$0o6aUQMxCQH2mYVGxKRyQO5qPZnNhmmwRgK2G2fNnt4lWFVtpSwiO\n".into(), "web.yml:2:6: basic_auth_users.a: has cost 31; this exporter accepts bcrypt costs from 4 to 16 (each step doubles the time of every check); make the hash again with `htpasswd -nBC 10 USER`"),
             ("tls_server_config:\n  cert_file: c\n".into(), "web.yml: `tls_server_config.key_file`: TLS is configured but there is no private key; set `key_file` (or `key`)"),
             ("tls_server_config:\n  key: k\n".into(), "web.yml: `tls_server_config.cert_file`: TLS is configured but there is no server certificate; set `cert_file` (or `cert`)"),
             (format!("{tls}  cert: inline\n"), "web.yml: `tls_server_config.cert_file`: both `cert_file` and `cert` are set; keep one"),
@@ -833,6 +886,66 @@ basic_auth_users:
         assert!(
             debug.contains("PasswordHash(cost 4, <redacted>)"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn files_holding_secrets_readable_by_others_are_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (web, key) = (dir.path().join("web.yml"), dir.path().join("server.key"));
+        let chmod = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        std::fs::write(&key, "key").unwrap();
+        std::fs::write(&web, "").unwrap();
+        let with = |yaml: &str| WebConfig::parse(yaml, "web.yml", dir.path()).unwrap();
+        let users = with(&format!("basic_auth_users:\n  a: {HASH}\n"));
+        let tls_file = with("tls_server_config:\n  cert: c\n  key_file: server.key\n");
+        let tls_inline = with(&format!(
+            "tls_server_config:\n  cert: c\n  key: k\nbasic_auth_users:\n  a: {HASH}\n"
+        ));
+        let nothing = with("http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
+        chmod(&web, 0o644);
+        chmod(&key, 0o640);
+        let (w, k) = (web.display(), key.display());
+        assert_eq!(
+            users.permission_warnings(&web),
+            [format!(
+                "{w} holds password hashes and is readable by group or others (mode 644): run chmod 600 {w}"
+            )]
+        );
+        assert_eq!(
+            tls_file.permission_warnings(&web),
+            [format!(
+                "{k} holds a TLS private key and is readable by group or others (mode 640): run chmod 600 {k}"
+            )]
+        );
+        assert_eq!(
+            tls_inline.permission_warnings(&web),
+            [format!(
+                "{w} holds password hashes and a TLS private key and is readable by group or others (mode 644): run chmod 600 {w}"
+            )]
+        );
+        assert!(nothing.permission_warnings(&web).is_empty());
+        chmod(&web, 0o600);
+        chmod(&key, 0o400);
+        for config in [&users, &tls_file, &tls_inline] {
+            assert!(config.permission_warnings(&web).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_highest_accepted_cost_is_16() {
+        let at = |cost: u32| HASH.replacen("$04$", &format!("${cost:02}$"), 1);
+        assert_eq!(
+            PasswordHash::parse(&at(16)).unwrap().cost(),
+            MAX_BCRYPT_COST
+        );
+        assert!(
+            PasswordHash::parse(&at(17))
+                .unwrap_err()
+                .starts_with("has cost 17; ")
         );
     }
 }
