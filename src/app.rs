@@ -7,7 +7,7 @@ use crate::config::{AccountConfig, Config};
 use crate::credentials::{
     BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
 };
-use crate::http::serve::{ConnectionLimits, serve};
+use crate::http::serve::{ConnectionLimits, release_free_memory, serve};
 use crate::http::web_config::{WebConfigError, WebGuard};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
@@ -22,6 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// The longest reason for a refused reload that the log and the HTTP answer carry.
+const MAX_REFUSAL_BYTES: usize = 4096;
 
 /// How long scrapes in flight may finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -409,8 +412,13 @@ impl Exporter {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(reply) = self.reloads.recv() => {
-                    let result = reload(&mut self.pollers, &self.source).await;
-                    let _ = reply.send(result);
+                    // Shutdown wins over a reload still reading or checking its file.
+                    tokio::select! {
+                        result = reload(&mut self.pollers, &self.source) => {
+                            let _ = reply.send(result);
+                        }
+                        () = shutdown.cancelled() => break,
+                    }
                 }
             }
         }
@@ -459,7 +467,18 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             tracing::info!(accounts, "configuration reloaded");
             Ok(())
         }
-        Err(message) => {
+        Err(mut message) => {
+            // Parsing a large refused file can leave tens of megabytes free but held.
+            release_free_memory();
+            // Every part of the message is bounded at its source; this bounds their sum.
+            if message.len() > MAX_REFUSAL_BYTES {
+                let mut end = MAX_REFUSAL_BYTES;
+                while !message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                message.truncate(end);
+                message.push('…');
+            }
             pollers.metrics.config_loaded(false, SystemTime::now());
             tracing::error!(
                 error = %message,

@@ -27,6 +27,9 @@ pub enum ReadError {
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("it is larger than {} KiB, far more than any valid file", MAX_FILE_BYTES / 1024)]
     TooLarge,
+    /// The path names a directory, a FIFO, a device or a socket.
+    #[error("it is not a regular file")]
+    NotAFile,
     /// The file is not UTF-8 text.
     #[error("it is not UTF-8 text")]
     NotText,
@@ -44,7 +47,16 @@ impl From<ReadError> for std::io::Error {
 /// Reads `path` as text, refusing files over [`MAX_FILE_BYTES`] without reading
 /// them whole. A leading UTF-8 byte-order mark is dropped, as YAML allows one.
 pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
-    let file = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opening a FIFO for reading would wait for a writer, holding a reload (and
+    // with it shutdown) for ever: open without waiting, then take regular files only.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(ReadError::NotAFile);
+    }
     let mut bytes = Vec::new();
     // Reading one byte past the bound tells a file at the bound from a larger one,
     // even for files whose size the metadata does not know (pipes, /proc).
@@ -59,104 +71,68 @@ pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
     })
 }
 
-/// Where a YAML text nests `[` / `{` collections deeper than [`MAX_FLOW_DEPTH`]:
-/// the 1-based line and column of the first bracket too deep.
+/// What the pre-scan refuses before the parser builds anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `[` / `{` collections nested deeper than [`MAX_FLOW_DEPTH`].
+    TooDeep,
+    /// An alias (`*name`): it repeats a node without its bytes counting against the file bound.
+    Alias,
+}
+
+/// The first token of `text` the parser must not see, with its 1-based line and
+/// column; `None` when there is none, or when the text is malformed (the parser
+/// then says where).
 ///
-/// This scans, rather than parses, so it costs one pass whatever the input. It
-/// knows quoted scalars and comments, and that a bracket inside a plain scalar of
-/// block context (`name_include: ^a[bc]$`) opens nothing.
-pub fn too_deep(text: &str) -> Option<(usize, usize)> {
-    let mut depth = 0usize;
-    let (mut line, mut column) = (1usize, 0usize);
-    let mut chars = text.chars().peekable();
-    // Whether the next non-blank character starts a token (a scalar or a collection).
-    let mut token_start = true;
-    let mut in_plain = false;
-    let mut previous = '\n';
-    while let Some(c) = chars.next() {
-        column += 1;
-        if c == '\n' {
-            line += 1;
-            column = 0;
-            token_start = true;
-            in_plain = false;
-            previous = c;
-            continue;
+/// libyaml's own scanner decides what is a collection and what is an alias, so no
+/// quoting, tag or block scalar can hide one; its work per token grows with the
+/// flow depth, which stops at [`MAX_FLOW_DEPTH`] here, so this pass is linear.
+fn refused_token(text: &str) -> Option<(usize, usize, Refusal)> {
+    use std::mem::MaybeUninit;
+    use unsafe_libyaml::{
+        YAML_ALIAS_TOKEN, YAML_FLOW_MAPPING_END_TOKEN, YAML_FLOW_MAPPING_START_TOKEN,
+        YAML_FLOW_SEQUENCE_END_TOKEN, YAML_FLOW_SEQUENCE_START_TOKEN, YAML_NO_TOKEN,
+        YAML_STREAM_END_TOKEN, yaml_parser_delete, yaml_parser_initialize, yaml_parser_scan,
+        yaml_parser_set_input_string, yaml_parser_t, yaml_token_delete, yaml_token_t,
+    };
+    let mut parser = MaybeUninit::<yaml_parser_t>::zeroed();
+    // SAFETY: the parser is initialised before use and deleted once, below; the
+    // input outlives it; each token is read, then deleted before the next scan.
+    unsafe {
+        if !yaml_parser_initialize(parser.as_mut_ptr()).ok {
+            return None;
         }
-        if c == '#' && (previous.is_whitespace() || previous == '\n') {
-            for next in chars.by_ref() {
-                if next == '\n' {
-                    line += 1;
-                    column = 0;
-                    break;
-                }
+        yaml_parser_set_input_string(parser.as_mut_ptr(), text.as_ptr(), text.len() as _);
+        let mut depth = 0usize;
+        let found = loop {
+            let mut token = MaybeUninit::<yaml_token_t>::zeroed();
+            if !yaml_parser_scan(parser.as_mut_ptr(), token.as_mut_ptr()).ok {
+                break None;
             }
-            token_start = true;
-            in_plain = false;
-            previous = '\n';
-            continue;
-        }
-        match c {
-            _ if c.is_whitespace() => {}
-            '[' | '{' if depth > 0 || token_start => {
-                depth += 1;
-                if depth > MAX_FLOW_DEPTH {
-                    return Some((line, column));
-                }
-                token_start = true;
-                in_plain = false;
-            }
-            ']' | '}' if depth > 0 => {
-                depth -= 1;
-                token_start = false;
-                in_plain = false;
-            }
-            ',' if depth > 0 => {
-                token_start = true;
-                in_plain = false;
-            }
-            '\'' | '"' if token_start => {
-                let quote = c;
-                while let Some(next) = chars.next() {
-                    column += 1;
-                    if next == '\n' {
-                        line += 1;
-                        column = 0;
-                    } else if next == '\\' && quote == '"' {
-                        if chars.next().is_some() {
-                            column += 1;
-                        }
-                    } else if next == quote {
-                        // '' inside single quotes is an escaped quote, not the end.
-                        if quote == '\'' && chars.peek() == Some(&'\'') {
-                            chars.next();
-                            column += 1;
-                        } else {
-                            break;
-                        }
+            let (kind, mark) = {
+                let token = &*token.as_ptr();
+                (token.type_, token.start_mark)
+            };
+            yaml_token_delete(token.as_mut_ptr());
+            let at = |refusal| Some((mark.line as usize + 1, mark.column as usize + 1, refusal));
+            match kind {
+                YAML_STREAM_END_TOKEN | YAML_NO_TOKEN => break None,
+                YAML_ALIAS_TOKEN => break at(Refusal::Alias),
+                YAML_FLOW_SEQUENCE_START_TOKEN | YAML_FLOW_MAPPING_START_TOKEN => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        break at(Refusal::TooDeep);
                     }
                 }
-                token_start = false;
-            }
-            ':' | '-' | '?' if !in_plain || chars.peek().is_none_or(|n| n.is_whitespace()) => {
-                // `key: value`, `- item` and `? key` start a new token after them.
-                let ends_indicator = chars.peek().is_none_or(|n| n.is_whitespace());
-                if ends_indicator {
-                    token_start = true;
-                    in_plain = false;
-                } else {
-                    token_start = false;
-                    in_plain = true;
+                YAML_FLOW_SEQUENCE_END_TOKEN | YAML_FLOW_MAPPING_END_TOKEN => {
+                    depth = depth.saturating_sub(1);
                 }
+                _ => {}
             }
-            _ => {
-                token_start = false;
-                in_plain = depth == 0 || in_plain;
-            }
-        }
-        previous = c;
+        };
+        yaml_parser_delete(parser.as_mut_ptr());
+        found
     }
-    None
 }
 
 /// A YAML document refused: where, and why with a remedy.
@@ -174,13 +150,17 @@ pub struct YamlError {
 /// the parser sees it. `reference` names the document that shows every key.
 pub fn from_yaml<T: DeserializeOwned>(text: &str, reference: &str) -> Result<T, YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some((line, column)) = too_deep(text) {
+    if let Some((line, column, refusal)) = refused_token(text) {
+        let message = match refusal {
+            Refusal::TooDeep => format!(
+                "collections nest more than {MAX_FLOW_DEPTH} levels deep; no setting needs more than three (see {reference})"
+            ),
+            Refusal::Alias => "YAML aliases (*name) are not accepted: write the value out where it is needed (an alias repeats a value without its size counting against the file bound)".to_owned(),
+        };
         return Err(YamlError {
             line,
             column,
-            message: format!(
-                "collections nest more than {MAX_FLOW_DEPTH} levels deep; no setting needs more than three (see {reference})"
-            ),
+            message,
         });
     }
     serde_yaml::from_str(text).map_err(|error| describe_yaml_error(&error, reference))
@@ -191,7 +171,7 @@ pub fn from_yaml<T: DeserializeOwned>(text: &str, reference: &str) -> Result<T, 
 /// words lack one.
 fn describe_yaml_error(error: &serde_yaml::Error, reference: &str) -> YamlError {
     let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let mut message = shorten(&error.to_string());
+    let mut message = shorten(&hide_glued_values(&error.to_string()));
     while let Some(at) = message.find(" at line ") {
         let rest = &message[at + " at line ".len()..];
         let digits_and_column = rest
@@ -209,10 +189,40 @@ fn describe_yaml_error(error: &serde_yaml::Error, reference: &str) -> YamlError 
         String::new()
     };
     message.push_str(&remedy);
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        message = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        message.push('…');
+    }
     YamlError {
         line,
         column,
         message,
+    }
+}
+
+/// The longest parser message passed on, whatever it quotes.
+const MAX_MESSAGE_CHARS: usize = 512;
+
+/// An unknown key holding `:`, `=` or a blank is most likely a key and its value
+/// written together (`access_key_secret:Zq9…`, a missing space): the value may be
+/// a secret, so the key is not repeated.
+fn hide_glued_values(message: &str) -> String {
+    const START: &str = "unknown field `";
+    let Some(from) = message.find(START).map(|at| at + START.len()) else {
+        return message.to_owned();
+    };
+    let end = ["`, expected", "`, there are no fields"]
+        .iter()
+        .filter_map(|tail| message[from..].rfind(tail))
+        .max()
+        .map(|at| from + at);
+    match end {
+        Some(end) if message[from..end].contains([':', '=', ' ', '\t']) => format!(
+            "{}(not shown: it holds ':', '=' or a blank, so a value may be written into it; put a space after the key's colon){}",
+            &message[..from - 1],
+            &message[end + 1..]
+        ),
+        _ => message.to_owned(),
     }
 }
 
@@ -321,6 +331,45 @@ mod tests {
     }
 
     #[test]
+    fn a_value_glued_to_its_key_is_not_repeated() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Keys {
+            #[serde(default)]
+            _access_key_secret: Option<String>,
+        }
+        for text in [
+            "{access_key_secret:Zq9SuperSecretValue0123456789ab}\n",
+            "access_key_secret Zq9SuperSecretValue0123456789ab: 1\n",
+        ] {
+            let error = from_yaml::<Keys>(text, "example.yaml").unwrap_err();
+            assert!(!error.message.contains("Zq9"), "{}", error.message);
+            assert!(
+                error
+                    .message
+                    .starts_with("unknown field (not shown: it holds ':', '=' or a blank"),
+                "{}",
+                error.message
+            );
+        }
+        let plain = from_yaml::<Keys>("secret: 1\n", "example.yaml").unwrap_err();
+        assert!(
+            plain
+                .message
+                .starts_with("unknown field `secret`, expected"),
+            "{}",
+            plain.message
+        );
+        let tricky = format!("? \"zz` {}\"\n: 1\n", "x ".repeat(400_000));
+        let error = from_yaml::<Keys>(&tricky, "example.yaml").unwrap_err();
+        assert!(
+            error.message.chars().count() <= MAX_MESSAGE_CHARS + 1,
+            "{}",
+            error.message.len()
+        );
+    }
+
+    #[test]
     fn a_byte_order_mark_and_deep_nesting_are_handled_before_parsing() {
         let ids: Vec<u64> = from_yaml("\u{feff}[1, 2]\n", "example.yaml").unwrap();
         assert_eq!(ids, [1, 2]);
@@ -374,22 +423,57 @@ mod tests {
             read_bounded(&dir.path().join("missing")),
             Err(ReadError::Io(_))
         ));
+        let fifo = dir.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert!(matches!(read_bounded(&fifo), Err(ReadError::NotAFile)));
+        assert!(matches!(read_bounded(dir.path()), Err(ReadError::NotAFile)));
+        assert!(matches!(
+            read_bounded(Path::new("/dev/zero")),
+            Err(ReadError::NotAFile)
+        ));
     }
 
     #[test]
     fn flow_nesting_is_bounded_where_it_opens() {
+        let deep = |n: usize| "[".repeat(n);
         let at_bound = format!(
             "jobs: {}{}\n",
-            "[".repeat(MAX_FLOW_DEPTH),
+            deep(MAX_FLOW_DEPTH),
             "]".repeat(MAX_FLOW_DEPTH)
         );
-        assert_eq!(too_deep(&at_bound), None);
-        let over = format!("a: 1\njobs: {}\n", "[".repeat(100_000));
-        assert_eq!(too_deep(&over), Some((2, 7 + MAX_FLOW_DEPTH)));
+        assert_eq!(refused_token(&at_bound), None);
+        let over = format!("a: 1\njobs: {}\n", deep(100_000));
+        assert_eq!(
+            refused_token(&over),
+            Some((2, 7 + MAX_FLOW_DEPTH, Refusal::TooDeep))
+        );
         let maps = format!("x: {}", "{a: ".repeat(MAX_FLOW_DEPTH + 1));
-        assert_eq!(too_deep(&maps), Some((1, 4 + 4 * MAX_FLOW_DEPTH)));
-        let listed = format!("- {}", "- [".repeat(MAX_FLOW_DEPTH + 1));
-        assert!(too_deep(&listed).is_some());
+        assert_eq!(
+            refused_token(&maps),
+            Some((1, 4 + 4 * MAX_FLOW_DEPTH, Refusal::TooDeep))
+        );
+        // What a hand-written scanner missed: collections after a tag, an anchor or
+        // a document marker, after a block scalar or a plain scalar's continuation
+        // line holding a quote.
+        for (prefix, line) in [
+            ("jobs: !t ", 1),
+            ("jobs: &a ", 1),
+            ("--- ", 1),
+            ("x: |\n  \"\n  '\ny: ", 4),
+            ("x: >-\n  \"\ny: ", 3),
+            ("key: foo\n  \"bar\ny: ", 3),
+            ("# \"\ny: ", 2),
+            ("? ", 1),
+        ] {
+            let text = format!("{prefix}{}\n", deep(100_000));
+            assert!(
+                matches!(refused_token(&text), Some((l, _, Refusal::TooDeep)) if l == line),
+                "{prefix:?}: {:?}",
+                refused_token(&text)
+            );
+        }
     }
 
     #[test]
@@ -402,10 +486,30 @@ mod tests {
             format!("name_include: \"\\\"{deep}\"\n"),
             format!("# {deep}\njobs: [1]\n"),
             format!("jobs: [1] # {deep}\n"),
-            format!("key:{deep}\n"),
+            format!("x: |\n  {deep}\n"),
             format!("- a-{deep}\n"),
         ] {
-            assert_eq!(too_deep(&text), None, "{text}");
+            assert_eq!(refused_token(&text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn aliases_are_refused_where_they_stand() {
+        let text = "a: &x [1, 2]\nb: *x\n";
+        assert_eq!(refused_token(text), Some((2, 4, Refusal::Alias)));
+        let error = from_yaml::<std::collections::BTreeMap<String, Vec<u8>>>(text, "example.yaml")
+            .unwrap_err();
+        assert_eq!((error.line, error.column), (2, 4));
+        assert!(
+            error
+                .message
+                .starts_with("YAML aliases (*name) are not accepted"),
+            "{}",
+            error.message
+        );
+        // An anchor alone repeats nothing: it is parsed as usual.
+        let anchored: std::collections::BTreeMap<String, Vec<u8>> =
+            from_yaml("a: &x [1, 2]\n", "example.yaml").unwrap();
+        assert_eq!(anchored["a"], [1, 2]);
     }
 }

@@ -55,6 +55,39 @@ fn hostile_files() -> Vec<(&'static str, String, &'static str)> {
             "1e-300 is not allowed",
         ),
         (
+            "an alias repeating a large node",
+            format!(
+                "accounts:\n  - &a {{name: a, jobs: [1], discovery: {{name_include: \"{}\"}}}}\n{}",
+                "x".repeat(500_000),
+                "  - *a\n".repeat(50_000)
+            ),
+            ":3:5: YAML aliases (*name) are not accepted",
+        ),
+        (
+            "nesting hidden behind a tag",
+            format!("jobs: !t {}\n", "[".repeat(100_000)),
+            ":1:74: collections nest more than 64 levels deep",
+        ),
+        (
+            "a 900 KB endpoint",
+            format!("jobs: [1]\nendpoint: \"https://cas.aliyuncs.com/{}\"\n", "a".repeat(900_000)),
+            "is not valid: the API is served at path / with no query",
+        ),
+        (
+            "a 900 KB reference",
+            format!(
+                "jobs: [1]\ncredentials: {{access_key_id: a, access_key_secret: \"${{{}}}\"}}\n",
+                "A".repeat(900_000)
+            ),
+            "is not a valid reference",
+        ),
+        (
+            "a secret glued to its key",
+            "jobs: [1]\ncredentials: {access_key_id: LTAI, access_key_secret:Zq9SuperSecretValue0123456789ab}\n"
+                .to_owned(),
+            "unknown field (not shown: it holds ':', '=' or a blank",
+        ),
+        (
             "four trillion polls in flight",
             "jobs: [1]\nconcurrency: 4294967296000\n".to_owned(),
             "more than the 256 allowed",
@@ -128,6 +161,16 @@ async fn hostile_reloads_are_refused_and_the_exporter_keeps_serving() {
             "{what}"
         );
     }
+    // A FIFO would hold the reload (and shutdown behind it) until a writer came.
+    std::fs::remove_file(&cfg.path).unwrap();
+    let fifo = std::ffi::CString::new(cfg.path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let (status, body) = exporter.reload().await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("it is not a regular file"), "{body}");
+    std::fs::remove_file(&cfg.path).unwrap();
+
     // SIGHUP takes the same path: the process survives the worst of them.
     std::fs::write(&cfg.path, &files[0].1).unwrap();
     let signalled = std::process::Command::new("kill")

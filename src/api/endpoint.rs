@@ -30,7 +30,7 @@ impl Endpoint {
     /// Parses a preset, a bare host (HTTPS implied) or an explicit `http://` / `https://` URL.
     pub fn parse(value: &str) -> Result<Self, EndpointError> {
         let fail = |reason: &str| EndpointError {
-            shown: format!("{value:?}"),
+            shown: crate::input::excerpt(value),
             reason: reason.to_owned(),
         };
         if value.contains('@') {
@@ -64,6 +64,9 @@ impl Endpoint {
         };
         if ip_address(host).is_none() {
             check_host_name(host).map_err(|reason| fail(&reason))?;
+        }
+        if url.port() == Some(0) {
+            return Err(fail("port 0 cannot be connected to"));
         }
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(fail("the API is served at path / with no query"));
@@ -225,6 +228,15 @@ mod tests {
                 "{err}"
             );
         }
+        let huge = format!("https://cas.aliyuncs.com/{}", "a".repeat(900_000));
+        let err = Endpoint::parse(&huge).unwrap_err().to_string();
+        assert!(err.len() < 400, "{} bytes", err.len());
+        assert!(
+            Endpoint::parse("https://cas.aliyuncs.com:0")
+                .unwrap_err()
+                .to_string()
+                .contains("is not valid: port 0 cannot be connected to; ")
+        );
         let long = format!("{}.com", "a".repeat(64));
         assert!(Endpoint::parse(&long).is_err());
         let longest = format!("{}.com", "a".repeat(63));

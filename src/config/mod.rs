@@ -192,6 +192,8 @@ pub const DEFAULT_RETRIES: RetryPolicy = RetryPolicy {
     base_delay: Duration::from_millis(500),
     max_delay: Duration::from_secs(20),
 };
+/// The longest wait between two attempts of a call (the SDKs' default cap is 2 minutes).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 /// Default rate limits: half the quota for the poll, a fifth for the rest.
 pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
     describe_deployment_job_status: 5.0,
@@ -393,6 +395,17 @@ impl Checker<'_> {
                 format!(
                     "{} attempts would hammer a failing API; use 10 or fewer (3 is the default)",
                     policy.max_attempts
+                ),
+            ));
+        }
+        if policy.max_delay > MAX_RETRY_DELAY {
+            return Err(self.invalid(
+                "retries.max_delay",
+                format!(
+                    "{} is longer than {}: a call waiting that long between attempts looks like a hang; use {} or less (20s is the default)",
+                    humantime::format_duration(policy.max_delay),
+                    humantime::format_duration(MAX_RETRY_DELAY),
+                    humantime::format_duration(MAX_RETRY_DELAY)
                 ),
             ));
         }
@@ -711,8 +724,10 @@ impl Checker<'_> {
                         .build()
                         .map_err(|e| {
                             invalid(format!(
-                                "{} is not a valid regular expression: {e}",
-                                excerpt(&p)
+                                "{} is not a valid regular expression: {}",
+                                excerpt(&p),
+                                // The regex crate's message repeats the pattern around a caret.
+                                crate::api::text::bounded(&e.to_string().replace('\n', " "), 300)
                             ))
                         })
                 })
@@ -855,6 +870,9 @@ impl Config {
     }
 }
 
+/// The longest variable name a `${NAME}` reference may give (it is quoted in errors).
+const MAX_VARIABLE_NAME: usize = 128;
+
 /// `${NAME}` is replaced by the variable's value; anything else is taken literally.
 fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let Some(reference) = value.strip_prefix("${") else {
@@ -862,12 +880,14 @@ fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
     };
     // An unclosed `${NAME` is a reference gone wrong, never a secret to sign with.
     let name = reference.strip_suffix('}').unwrap_or("");
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if name.is_empty()
+        || name.len() > MAX_VARIABLE_NAME
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         // The value may be a secret that merely looks like a reference: never quote it.
-        return Err(
-            "is not a valid reference; write ${VARIABLE_NAME}, with letters, digits and _ only"
-                .into(),
-        );
+        return Err(format!(
+            "is not a valid reference; write ${{VARIABLE_NAME}}, with up to {MAX_VARIABLE_NAME} letters, digits and _"
+        ));
     }
     env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
         format!("refers to ${{{name}}}, which is not set or empty; export {name} before starting the exporter")
@@ -1147,6 +1167,16 @@ accounts:
     }
 
     #[test]
+    fn retry_waits_are_at_most_ten_minutes() {
+        assert_eq!(
+            error("jobs: [1]\nretries: {base_delay: 1s, max_delay: 30m}\n"),
+            "cfg.yaml: `retries.max_delay`: 30m is longer than 10m: a call waiting that long between attempts looks like a hang; use 10m or less (20s is the default)"
+        );
+        let longest = parse("jobs: [1]\nretries: {base_delay: 10m, max_delay: 10m}\n").unwrap();
+        assert_eq!(longest.retries.max_delay, MAX_RETRY_DELAY);
+    }
+
+    #[test]
     fn endpoints_an_operator_gets_wrong() {
         assert_eq!(
             error("jobs: [1]\nendpoint:\n"),
@@ -1248,7 +1278,7 @@ accounts:
             "jobs: [1]\ncredentials:\n  access_key_id: a\n  access_key_secret: ${AK_SECRET\n";
         assert_eq!(
             error(text),
-            "cfg.yaml: `credentials.access_key_secret`: is not a valid reference; write ${VARIABLE_NAME}, with letters, digits and _ only"
+            "cfg.yaml: `credentials.access_key_secret`: is not a valid reference; write ${VARIABLE_NAME}, with up to 128 letters, digits and _"
         );
     }
 

@@ -4,6 +4,7 @@
 
 use super::chain::{ProviderSpec, RoleSettings, Sts};
 use super::{Credentials, Secret};
+use crate::input::excerpt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -60,14 +61,14 @@ pub(super) fn ini_profile(
     let sections = parse_ini(text);
     let section = sections
         .get(profile)
-        .ok_or_else(|| format!("it has no [{profile}] section"))?;
+        .ok_or_else(|| format!("it has no [{}] section", shown(profile)))?;
     let get = |key: &str| {
         section
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     };
-    let need = |key: &str| get(key).ok_or_else(|| format!("[{profile}] has no {key}"));
+    let need = |key: &str| get(key).ok_or_else(|| format!("[{}] has no {key}", shown(profile)));
     match get("type").unwrap_or("") {
         "access_key" => static_spec("profile", need("access_key_id")?, need("access_key_secret")?, None),
         "ram_role_arn" => Ok(ProviderSpec::RamRoleArn {
@@ -94,7 +95,9 @@ pub(super) fn ini_profile(
         }),
         "rsa_key_pair" => Err("type rsa_key_pair is a legacy type the exporter does not support; use access_key or a role".into()),
         other => Err(format!(
-            "[{profile}] has type {other:?}; use access_key, ram_role_arn, oidc_role_arn or ecs_ram_role"
+            "[{}] has type {}; use access_key, ram_role_arn, oidc_role_arn or ecs_ram_role",
+            shown(profile),
+            excerpt(other)
         )),
     }
 }
@@ -176,7 +179,7 @@ fn cli_spec(
         .profiles
         .iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| format!("it has no profile {name:?}"))?;
+        .ok_or_else(|| format!("it has no profile {}", excerpt(name)))?;
     let sts = |p: &CliProfile| Sts {
         region: non_empty(&p.sts_region).or_else(|| role.sts.region.clone()),
         vpc: p.enable_vpc || role.sts.vpc,
@@ -243,10 +246,25 @@ fn cli_spec(
             Ok(assume(profile, source))
         }
         "CloudSSO" | "OAuth" | "External" => Err(format!(
-            "profile {name:?} uses mode {}, which the exporter does not support; use AK, StsToken, RamRoleArn, EcsRamRole, OIDC or ChainableRamRoleArn",
+            "profile {} uses mode {}, which the exporter does not support; use AK, StsToken, RamRoleArn, EcsRamRole, OIDC or ChainableRamRoleArn",
+            excerpt(name),
             profile.mode
         )),
-        other => Err(format!("profile {name:?} has an unknown mode {other:?}")),
+        other => Err(format!(
+            "profile {} has an unknown mode {}",
+            excerpt(name),
+            excerpt(other)
+        )),
+    }
+}
+
+/// A profile name as messages show it: names come from the environment or a file, unbounded.
+fn shown(profile: &str) -> String {
+    if profile.chars().count() <= crate::input::EXCERPT_CHARS && !profile.contains(char::is_control)
+    {
+        profile.to_owned()
+    } else {
+        excerpt(profile)
     }
 }
 

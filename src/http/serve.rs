@@ -218,7 +218,7 @@ impl TrimSchedule {
 }
 
 /// Hands the heap's free pages back to the system, off the async workers.
-fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tokio::task::spawn_blocking(|| {
         // SAFETY: malloc_trim only returns free pages to the kernel; it takes the
