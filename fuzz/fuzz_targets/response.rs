@@ -17,7 +17,12 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert!(names.len() <= MAX_PRODUCTS_PER_JOB);
         assert_eq!(status.bound_products(), 0, "bounding twice changed the answer");
+        status.drop_implausible();
+        assert!(status.drop_implausible().is_empty(), "dropping twice changed the answer");
     }
-    let _ = serde_json::from_slice::<DeploymentJob>(data);
+    if let Ok(mut job) = serde_json::from_slice::<DeploymentJob>(data) {
+        job.drop_implausible();
+        assert!(job.drop_implausible().is_empty(), "dropping twice changed the answer");
+    }
     let _ = serde_json::from_slice::<ErrorBody>(data);
 });
