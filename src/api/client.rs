@@ -261,3 +261,28 @@ pub(crate) async fn read_capped(
     }
     Ok(Some(body))
 }
+
+/// A client for unit tests: `endpoint`, fixed test credentials, short timeouts.
+#[cfg(test)]
+pub(crate) fn test_client(endpoint: &str, observer: Arc<dyn RequestObserver>) -> Client {
+    use crate::credentials::{Credentials, Secret, StaticProvider};
+    Client::new(
+        ClientOptions {
+            account: "a".into(),
+            endpoint: Endpoint::parse(endpoint).unwrap(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            user_agent_suffix: None,
+        },
+        Arc::new(StaticProvider::new(
+            "test",
+            Credentials {
+                access_key_id: "id".into(),
+                access_key_secret: Secret::new("secret"),
+                security_token: None,
+            },
+        )),
+        observer,
+    )
+    .unwrap()
+}

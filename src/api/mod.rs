@@ -9,6 +9,8 @@ pub mod sign;
 pub mod text;
 
 pub(crate) use client::read_capped;
+#[cfg(test)]
+pub(crate) use client::test_client;
 pub use client::{Client, ClientOptions, RequestObserver};
 pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
 pub use error::{

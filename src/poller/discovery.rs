@@ -77,14 +77,12 @@ fn incomplete(detail: String) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Client, ClientOptions, Endpoint, RequestObserver};
+    use crate::api::test_client;
     use crate::config::DEFAULT_RETRIES;
-    use crate::credentials::{Credentials, Secret, StaticProvider};
     use crate::metrics::SelfMetrics;
     use crate::poller::rate_limit::RateLimiter;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A loopback server answering every request with `body`; counts the requests.
@@ -120,25 +118,7 @@ mod tests {
 
     fn caller(endpoint: &str) -> Caller {
         let metrics = SelfMetrics::default();
-        let client = Client::new(
-            ClientOptions {
-                account: "a".into(),
-                endpoint: Endpoint::parse(endpoint).unwrap(),
-                connect_timeout: Duration::from_secs(2),
-                request_timeout: Duration::from_secs(5),
-                user_agent_suffix: None,
-            },
-            Arc::new(StaticProvider::new(
-                "test",
-                Credentials {
-                    access_key_id: "id".into(),
-                    access_key_secret: Secret::new("secret"),
-                    security_token: None,
-                },
-            )),
-            Arc::new(metrics.clone()) as Arc<dyn RequestObserver>,
-        )
-        .unwrap();
+        let client = test_client(endpoint, Arc::new(metrics.clone()));
         Caller {
             account: Arc::from("a"),
             client: Arc::new(client),

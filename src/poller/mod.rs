@@ -861,32 +861,13 @@ fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ClientOptions, Endpoint, RequestObserver, ServiceError};
+    use crate::api::{ServiceError, test_client};
     use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES};
-    use crate::credentials::{Credentials, Secret, StaticProvider};
 
     const MINUTE: Duration = Duration::from_secs(60);
 
     fn settings(jobs: &[u64], interval: Duration) -> Arc<AccountSettings> {
-        let client = Client::new(
-            ClientOptions {
-                account: "a".into(),
-                endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap(),
-                connect_timeout: Duration::from_secs(1),
-                request_timeout: Duration::from_secs(2),
-                user_agent_suffix: None,
-            },
-            Arc::new(StaticProvider::new(
-                "test",
-                Credentials {
-                    access_key_id: "id".into(),
-                    access_key_secret: Secret::new("secret"),
-                    security_token: None,
-                },
-            )),
-            Arc::new(SelfMetrics::default()) as Arc<dyn RequestObserver>,
-        )
-        .unwrap();
+        let client = test_client("http://127.0.0.1:9", Arc::new(SelfMetrics::default()));
         Arc::new(AccountSettings {
             client: Arc::new(client),
             static_jobs: jobs.to_vec(),
