@@ -2,7 +2,7 @@
 //! and `aliyun_cas_api_requests_total` can count it by `code`.
 
 use super::sign::percent_encode;
-use super::text::{MAX_LOGGED_ID_BYTES, bounded};
+use super::text::{MAX_LOGGED_ID_BYTES, escaped};
 use crate::credentials::{Credentials, CredentialsError, Secret};
 use std::time::Duration;
 
@@ -88,7 +88,9 @@ impl ServiceError {
     /// The code as a log line quotes it: no control characters, at most
     /// [`MAX_LOGGED_ID_BYTES`] bytes.
     pub fn logged_code(&self) -> std::borrow::Cow<'_, str> {
-        bounded(&self.code, MAX_LOGGED_ID_BYTES)
+        // Escaped rather than stripped: `Throttling.User\n` is counted as
+        // `Throttling.other`, and the log must show why.
+        escaped(&self.code, MAX_LOGGED_ID_BYTES)
     }
 }
 
@@ -445,7 +447,7 @@ mod tests {
             "the error's text quotes the cut code"
         );
         assert!(is_throttling(&huge), "classification sees the whole code");
-        assert_eq!(service("Bad\nCode\0", 400).logged_code(), "BadCode");
+        assert_eq!(service("Bad\nCode\0", 400).logged_code(), "Bad\\nCode\\u{0}");
     }
 
     fn is_throttling(error: &ApiError) -> bool {

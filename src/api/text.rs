@@ -20,8 +20,8 @@ const ELLIPSIS: char = '…';
 /// bytes on a character boundary; a cut value ends with "…", which counts
 /// within `max_bytes`. Borrows when nothing had to change.
 pub fn bounded(text: &str, max_bytes: usize) -> Cow<'_, str> {
-    let clean = if text.chars().any(char::is_control) {
-        Cow::Owned(text.chars().filter(|c| !c.is_control()).collect())
+    let clean = if text.chars().any(hidden) {
+        Cow::Owned(text.chars().filter(|c| !hidden(*c)).collect())
     } else {
         Cow::Borrowed(text)
     };
@@ -38,6 +38,33 @@ pub fn bounded(text: &str, max_bytes: usize) -> Cow<'_, str> {
         cut.push(ELLIPSIS);
     }
     Cow::Owned(cut)
+}
+
+/// Characters that change how text around them is shown rather than showing
+/// themselves: control characters, and the zero-width, line-separating and
+/// direction-changing ones, with which a name could pass for another on a dashboard.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `text` for a log line that must show exactly what was received: hidden
+/// characters written as escapes (`\n`, `\u{202e}`), then cut like [`bounded`].
+pub fn escaped(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return bounded(text, max_bytes);
+    }
+    let shown: String = text
+        .chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    Cow::Owned(bounded(&shown, max_bytes).into_owned())
 }
 
 /// `text` made fit for a label value; `None` when nothing is left (empty means
@@ -70,6 +97,22 @@ mod tests {
         assert_eq!(bounded(&"x".repeat(1 << 20), 256).len(), 256);
         assert_eq!(label_value("\0\n".into()), None);
         assert_eq!(label_value("ok".into()).as_deref(), Some("ok"));
+        assert_eq!(
+            bounded("prod\u{202e}gnp.exe\u{2028}\u{200b}x", 256),
+            "prodgnp.exex"
+        );
+    }
+
+    #[test]
+    fn escapes_show_what_was_received() {
+        assert!(matches!(
+            escaped("Throttling.User", 64),
+            Cow::Borrowed("Throttling.User")
+        ));
+        assert_eq!(escaped("Throttling.User\n", 64), "Throttling.User\\n");
+        assert_eq!(escaped("Forbidden.RAM\0x", 64), "Forbidden.RAM\\u{0}x");
+        assert_eq!(escaped("a\u{202e}b", 64), "a\\u{202e}b");
+        assert_eq!(escaped(&"\n".repeat(100), 64).len(), 64);
     }
 
     proptest! {
@@ -77,9 +120,9 @@ mod tests {
         fn any_text_comes_out_bounded_and_clean(text in "\\PC*|[\\x00-\\x1f\u{7f}-\u{9f}a-zé€😀\"\\\\]{0,400}", max in 0usize..300) {
             let out = bounded(&text, max);
             prop_assert!(out.len() <= max, "{} > {}", out.len(), max);
-            prop_assert!(!out.chars().any(char::is_control));
+            prop_assert!(!out.chars().any(hidden));
             let kept = out.strip_suffix(ELLIPSIS).unwrap_or(&out);
-            let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+            let clean: String = text.chars().filter(|c| !hidden(*c)).collect();
             prop_assert!(clean.starts_with(kept));
         }
     }

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -79,9 +79,10 @@ pub trait Handler: Send + Sync + 'static {
 /// How many connections are served at once, and how long one may take over each part of its life.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Connections open at once; at the cap, no more are accepted until one closes,
-    /// as Go's `netutil.LimitListener` does, so that the process keeps file descriptors
-    /// for its own API calls (0: no cap).
+    /// Connections served at once, so that the process keeps file descriptors for
+    /// its own API calls (0: no cap). Beyond it a new connection is still taken and
+    /// the oldest is asked to close, so that no client keeps Prometheus out by
+    /// holding every slot; accepting pauses only while an eighth more are closing.
     pub max_connections: usize,
     /// Time to receive a request's headers; hyper also runs this clock while a
     /// kept-alive connection waits for its next request, so it is the idle timeout too.
@@ -238,10 +239,16 @@ pub async fn serve<H: Handler>(
     guard: Option<Arc<WebGuard>>,
 ) {
     let mut connections = JoinSet::new();
-    let slots = Arc::new(Semaphore::new(match limits.max_connections {
+    let cap = limits.max_connections.min(Semaphore::MAX_PERMITS / 2);
+    // Beyond the cap, a new connection is taken and the oldest one asked to close,
+    // so that no client can keep Prometheus out by holding every slot; the margin
+    // bounds how many of those closes may be pending before accepting pauses.
+    let hard_cap = match cap {
         0 => Semaphore::MAX_PERMITS,
-        n => n.min(Semaphore::MAX_PERMITS),
-    }));
+        cap => cap + (cap / 8).max(1),
+    };
+    let slots = Arc::new(Semaphore::new(hard_cap));
+    let mut open = OpenConnections::default();
     let mut slot = None;
     let mut accept_errors = AcceptErrors::default();
     let mut trim = TrimSchedule::default();
@@ -279,22 +286,31 @@ pub async fn serve<H: Handler>(
         // As Go's servers do: a response written in parts must not wait for the
         // client's delayed ACK (40 ms on Linux) before its last part goes out.
         let _ = stream.set_nodelay(true);
+        let (evict, alive) = open.opened(cap);
+        if cap != 0 && hard_cap - slots.available_permits() > cap {
+            open.evict_oldest();
+        }
         let connection = Connection {
             handler: Arc::clone(&handler),
             peer,
             shutdown: shutdown.clone(),
+            evict: evict.clone(),
             limits,
         };
         let guard = guard.clone();
         connections.spawn(async move {
             let _slot = held;
+            let _alive = alive;
             let Some(acceptor) = guard.and_then(|g| g.policy().tls().cloned()) else {
                 return connection.drive(stream).await;
             };
-            match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => connection.drive(stream).await,
-                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            tokio::select! {
+                handshake = tokio::time::timeout(limits.header_read, acceptor.accept(stream)) => match handshake {
+                    Ok(Ok(stream)) => connection.drive(stream).await,
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+                () = evict.cancelled() => {}
             }
         });
     }
@@ -311,11 +327,51 @@ pub async fn serve<H: Handler>(
     }
 }
 
+/// How long a connection asked to close to make room for a new one may take to
+/// finish its current answer: a scrape takes milliseconds.
+const EVICTION_GRACE: Duration = Duration::from_secs(1);
+
+/// The open connections in the order they were accepted, each with the token that
+/// asks it to close; closed ones are pruned lazily.
+#[derive(Default)]
+struct OpenConnections {
+    queue: VecDeque<(CancellationToken, Weak<()>)>,
+}
+
+impl OpenConnections {
+    /// Records a new connection: its eviction token, and what it holds while open.
+    /// Without a cap nothing needs tracking.
+    fn opened(&mut self, cap: usize) -> (CancellationToken, Arc<()>) {
+        let evict = CancellationToken::new();
+        let alive = Arc::new(());
+        if cap != 0 {
+            if self.queue.len() >= 2 * cap.max(64) {
+                self.queue.retain(|(_, open)| open.strong_count() > 0);
+            }
+            self.queue
+                .push_back((evict.clone(), Arc::downgrade(&alive)));
+        }
+        (evict, alive)
+    }
+
+    /// Asks the oldest connection still open to close after its current answer.
+    fn evict_oldest(&mut self) {
+        while let Some((evict, open)) = self.queue.pop_front() {
+            if open.strong_count() > 0 {
+                evict.cancel();
+                return;
+            }
+        }
+    }
+}
+
 /// One accepted connection and what serving it needs.
 struct Connection<H> {
     handler: Arc<H>,
     peer: SocketAddr,
     shutdown: CancellationToken,
+    /// Cancelled when the connection must make room for a newer one.
+    evict: CancellationToken,
     limits: ConnectionLimits,
 }
 
@@ -329,6 +385,7 @@ impl<H: Handler> Connection<H> {
             handler,
             peer,
             shutdown,
+            evict,
             limits,
         } = self;
         let service = service_fn(move |request| {
@@ -345,13 +402,14 @@ impl<H: Handler> Connection<H> {
             .header_read_timeout(limits.header_read)
             .serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
-        tokio::select! {
+        let grace = tokio::select! {
             _ = connection.as_mut() => return,
-            () = shutdown.cancelled() => {}
-            () = tokio::time::sleep(limits.max_age) => {}
-        }
+            () = shutdown.cancelled() => limits.close_grace,
+            () = tokio::time::sleep(limits.max_age) => limits.close_grace,
+            () = evict.cancelled() => EVICTION_GRACE,
+        };
         connection.as_mut().graceful_shutdown();
-        let _ = tokio::time::timeout(limits.close_grace, connection).await;
+        let _ = tokio::time::timeout(grace, connection).await;
     }
 }
 
@@ -533,8 +591,17 @@ mod tests {
         shutdown.cancel();
     }
 
+    async fn read_answer(stream: &mut TcpStream) -> Vec<u8> {
+        let mut buffer = [0; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer))
+            .await
+            .expect("no answer")
+            .unwrap_or(0);
+        buffer[..read].to_vec()
+    }
+
     #[tokio::test]
-    async fn connections_beyond_the_cap_wait_until_one_closes() {
+    async fn beyond_the_cap_the_oldest_connection_makes_room() {
         let limits = ConnectionLimits {
             max_connections: 2,
             ..ConnectionLimits::default()
@@ -545,25 +612,96 @@ mod tests {
         for _ in 0..2 {
             let mut stream = TcpStream::connect(address).await.unwrap();
             stream.write_all(request).await.unwrap();
-            let mut buffer = [0; 1024];
-            let read = stream.read(&mut buffer).await.unwrap();
-            assert!(buffer[..read].starts_with(b"HTTP/1.1 200 OK\r\n"));
+            assert!(
+                read_answer(&mut stream)
+                    .await
+                    .starts_with(b"HTTP/1.1 200 OK\r\n")
+            );
             held.push(stream);
         }
-        // The kernel completes the handshake, but the exporter does not take the connection.
-        let mut waiting = TcpStream::connect(address).await.unwrap();
-        waiting.write_all(request).await.unwrap();
-        let mut buffer = [0; 1024];
-        let early =
-            tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut buffer)).await;
-        assert!(early.is_err(), "served beyond the cap: {early:?}");
-        drop(held.pop());
-        let read = tokio::time::timeout(Duration::from_secs(20), waiting.read(&mut buffer))
-            .await
-            .expect("never served after a slot freed")
-            .unwrap();
-        assert!(buffer[..read].starts_with(b"HTTP/1.1 200 OK\r\n"));
+        // Both kept alive and idle: a third client is served all the same, and the
+        // oldest connection is the one closed for it.
+        let mut newcomer = TcpStream::connect(address).await.unwrap();
+        newcomer.write_all(request).await.unwrap();
+        assert!(
+            read_answer(&mut newcomer)
+                .await
+                .starts_with(b"HTTP/1.1 200 OK\r\n")
+        );
+        assert_eq!(
+            read_answer(&mut held[0]).await,
+            b"",
+            "the oldest was closed"
+        );
+        held[1].write_all(request).await.unwrap();
+        assert!(
+            read_answer(&mut held[1])
+                .await
+                .starts_with(b"HTTP/1.1 200 OK\r\n"),
+            "the younger one still serves"
+        );
         shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn clients_that_never_finish_their_headers_cannot_hold_every_slot() {
+        let limits = ConnectionLimits {
+            max_connections: 4,
+            // Longer than the test: only eviction can free these slots.
+            header_read: Duration::from_secs(600),
+            ..ConnectionLimits::default()
+        };
+        let (address, shutdown) = start(limits).await;
+        let mut stalled = Vec::new();
+        for _ in 0..12 {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: te")
+                .await
+                .unwrap();
+            stalled.push(stream);
+        }
+        let mut scrape = TcpStream::connect(address).await.unwrap();
+        scrape
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(
+            read_answer(&mut scrape)
+                .await
+                .starts_with(b"HTTP/1.1 200 OK\r\n")
+        );
+        assert_eq!(
+            read_answer(&mut stalled[0]).await,
+            b"",
+            "the oldest was dropped"
+        );
+        shutdown.cancel();
+    }
+
+    #[test]
+    fn only_open_connections_are_evicted_and_closed_ones_are_pruned() {
+        let mut open = OpenConnections::default();
+        let (first, alive_first) = open.opened(2);
+        let (second, _alive_second) = open.opened(2);
+        drop(alive_first);
+        open.evict_oldest();
+        assert!(!first.is_cancelled(), "a closed connection is skipped");
+        assert!(second.is_cancelled());
+        let (untracked, _alive) = open.opened(0);
+        assert!(open.queue.is_empty());
+        open.evict_oldest();
+        assert!(
+            !untracked.is_cancelled(),
+            "without a cap nothing is evicted"
+        );
+        let held: Vec<_> = (0..200).map(|_| open.opened(2)).collect();
+        assert!(open.queue.len() <= 2 * 64 + 200);
+        drop(held);
+        for _ in 0..200 {
+            let _ = open.opened(2);
+        }
+        assert!(open.queue.len() <= 2 * 64, "{}", open.queue.len());
     }
 
     #[test]
