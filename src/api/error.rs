@@ -447,7 +447,10 @@ mod tests {
             "the error's text quotes the cut code"
         );
         assert!(is_throttling(&huge), "classification sees the whole code");
-        assert_eq!(service("Bad\nCode\0", 400).logged_code(), "Bad\\nCode\\u{0}");
+        assert_eq!(
+            service("Bad\nCode\0", 400).logged_code(),
+            "Bad\\nCode\\u{0}"
+        );
     }
 
     fn is_throttling(error: &ApiError) -> bool {
