@@ -93,15 +93,14 @@ pub async fn credentials_provider(
     metrics: &SelfMetrics,
     stop: CancellationToken,
 ) -> Result<Arc<dyn CredentialsProvider>, AppError> {
-    let ctx = BuildContext {
-        observer: Arc::new(RefreshMetrics {
+    let ctx = BuildContext::from_env(
+        &env,
+        Arc::new(RefreshMetrics {
             metrics: metrics.clone(),
             account: account.name.clone(),
         }),
-        shutdown: stop,
-        imdsv1_disabled: env("ALIBABA_CLOUD_IMDSV1_DISABLED")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-    };
+        stop,
+    );
     let result = match &account.credentials {
         CredentialsConfig::Provider(spec) => build(spec, &ctx).await,
         CredentialsConfig::Chain(options) => resolve_chain(&env, options, &ctx).await,

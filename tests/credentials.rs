@@ -407,3 +407,81 @@ async fn profile_files_users_already_have() {
         .wait_for_log(&["account configured", "provider=cli_profile"])
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
+    let sim = identity_simulator("1h").await;
+    let metadata = format!("metadata_endpoint: {}", sim.endpoint());
+    let ini = "[default]\ntype = ecs_ram_role\nrole_name = cas-role\n";
+    let cli = |mode: &str| {
+        format!(
+            r#"{{"current":"main","profiles":[{{"name":"main","mode":"{mode}","ram_role_name":"cas-role","ram_role_arn":"{ROLE}","source_profile":"ecs"}},{{"name":"ecs","mode":"EcsRamRole","ram_role_name":"cas-role"}}]}}"#
+        )
+    };
+    // Each way to name an ECS role: the config, an INI profile, a CLI profile, and
+    // a CLI role whose source credentials come from the instance.
+    let cases: [(&str, String, Option<(&str, String)>); 4] = [
+        (
+            "the config",
+            format!("credentials: {{type: ecs_ram_role, role_name: cas-role, {metadata}}}\n"),
+            None,
+        ),
+        (
+            "an INI profile",
+            format!("credentials: {{type: default, {metadata}}}\n"),
+            Some((".alibabacloud/credentials.ini", ini.to_owned())),
+        ),
+        (
+            "a CLI profile",
+            format!("credentials: {{type: default, {metadata}}}\n"),
+            Some((".aliyun/config.json", cli("EcsRamRole"))),
+        ),
+        (
+            "a CLI role chained to the instance's",
+            format!(
+                "credentials: {{type: default, {metadata}, sts_endpoint: {}}}\n",
+                sim.endpoint()
+            ),
+            Some((".aliyun/config.json", cli("ChainableRamRoleArn"))),
+        ),
+    ];
+    for (what, credentials, file) in cases {
+        let home = tempfile::tempdir().unwrap();
+        if let Some((name, text)) = &file {
+            let path = home.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let cfg = config_file(&format!(
+            "endpoint: {}\n{credentials}jobs: [8888]\n",
+            sim.endpoint()
+        ));
+        let (status, _, stderr) = support::run_to_end(
+            &[
+                "--config.check",
+                "--config.file",
+                cfg.path.to_str().unwrap(),
+            ],
+            &[
+                ("HOME", home.path().to_str().unwrap()),
+                ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+            ],
+        );
+        assert_eq!(status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains("ALIBABA_CLOUD_ECS_METADATA_DISABLED is true"),
+            "{what}: {stderr}"
+        );
+        let asked: Vec<String> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/latest/"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(
+            asked,
+            Vec::<String>::new(),
+            "{what} reached the metadata service"
+        );
+    }
+}

@@ -112,7 +112,29 @@ pub struct BuildContext {
     pub shutdown: CancellationToken,
     /// `ALIBABA_CLOUD_IMDSV1_DISABLED`.
     pub imdsv1_disabled: bool,
+    /// `ALIBABA_CLOUD_ECS_METADATA_DISABLED`: no ECS provider is built, wherever it
+    /// is named (the config, a profile file, a role's source), as in the official SDKs.
+    pub metadata_disabled: bool,
 }
+
+impl BuildContext {
+    /// The context `env` asks for: the two metadata-service switches read from it.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+        observer: Arc<dyn RefreshObserver>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            observer,
+            shutdown,
+            imdsv1_disabled: flag(env, "ALIBABA_CLOUD_IMDSV1_DISABLED"),
+            metadata_disabled: flag(env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED"),
+        }
+    }
+}
+
+/// Why no ECS provider is built while the metadata service is disabled.
+const METADATA_DISABLED: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED is true, so the metadata service is not contacted; unset it on an ECS instance, or give other credentials";
 
 fn http(connect: Duration, request: Duration) -> Result<reqwest::Client, CredentialsError> {
     reqwest::Client::builder()
@@ -182,7 +204,7 @@ fn build_attempt<'a>(
                     let quiet = BuildContext {
                         observer: Arc::new(Quiet),
                         shutdown: attempt.clone(),
-                        imdsv1_disabled: ctx.imdsv1_disabled,
+                        ..ctx.clone()
                     };
                     build(source, &quiet).await?
                 },
@@ -210,6 +232,13 @@ fn build_attempt<'a>(
                 policy: policy.clone(),
                 duration: *duration,
             }),
+            // The one place an ECS provider is made: the flag holds for every path to it.
+            ProviderSpec::EcsRamRole { .. } if ctx.metadata_disabled => {
+                return Err(CredentialsError::Fetch {
+                    provider: "ecs_ram_role",
+                    reason: METADATA_DISABLED.to_owned(),
+                });
+            }
             ProviderSpec::EcsRamRole { role, endpoint } => Arc::new(EcsRamRole {
                 http: http(Duration::from_secs(1), Duration::from_secs(2))?,
                 endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -415,6 +444,47 @@ pub fn metadata_endpoint(options: &ChainOptions) -> String {
 mod tests {
     use super::*;
     use crate::credentials::tests::env;
+
+    #[tokio::test]
+    async fn no_ecs_provider_is_built_while_the_metadata_service_is_disabled() {
+        // A listener standing in for the metadata service: nothing may connect to it.
+        let metadata = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        metadata.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", metadata.local_addr().unwrap());
+        let ecs = ProviderSpec::EcsRamRole {
+            role: Some("r".into()),
+            endpoint: endpoint.clone(),
+        };
+        let as_source = ProviderSpec::RamRoleArn {
+            source: Box::new(ecs.clone()),
+            role_arn: "acs:ram::1:role/r".into(),
+            session_name: "s".into(),
+            policy: None,
+            external_id: None,
+            duration: Duration::from_secs(3600),
+            sts: Sts {
+                endpoint: Some(endpoint),
+                region: None,
+                vpc: false,
+            },
+        };
+        let ctx = BuildContext::from_env(
+            &env(&[("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "True")]),
+            Arc::new(Quiet),
+            CancellationToken::new(),
+        );
+        for spec in [&ecs, &as_source] {
+            let error = build(spec, &ctx).await.err().expect("refused");
+            assert_eq!(
+                error.to_string(),
+                format!("cannot get credentials from ecs_ram_role: {METADATA_DISABLED}")
+            );
+        }
+        assert!(
+            metadata.accept().is_err(),
+            "something connected to the metadata service"
+        );
+    }
 
     fn places(pairs: &[(&str, &str)]) -> Vec<(String, Result<String, String>)> {
         default_chain(&env(pairs), &ChainOptions::default())
