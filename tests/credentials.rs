@@ -420,7 +420,9 @@ async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
     };
     // Each way to name an ECS role: the config, an INI profile, a CLI profile, and
     // a CLI role whose source credentials come from the instance.
-    let cases: [(&str, String, Option<(&str, String)>); 4] = [
+    // What each case is, its credentials section, and a file written under HOME.
+    type Case<'a> = (&'a str, String, Option<(&'a str, String)>);
+    let cases: [Case; 4] = [
         (
             "the config",
             format!("credentials: {{type: ecs_ram_role, role_name: cas-role, {metadata}}}\n"),
