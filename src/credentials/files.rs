@@ -8,29 +8,96 @@ use crate::input::excerpt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Sections of an INI file; keys and values trimmed, `#` and what follows it dropped, as the SDK does.
-fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+/// The sections of an INI file as the official Python library reads them: with
+/// `configparser`'s defaults (`=` or `:` between key and value, key names in
+/// lower case, full-line `#` and `;` comments, indented lines continuing a value,
+/// `[DEFAULT]` filling in every section, and a line without a delimiter, a key
+/// before any section or a section or key given twice refused), then with the
+/// library's own step of dropping `#` and what follows from each value.
+/// Interpolation (`%(name)s`) is not performed.
+fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
     let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut current = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+    let mut section: Option<String> = None;
+    // The key whose value an indented line continues, the indent of its line, and
+    // the blank lines seen since (kept if a continuation follows).
+    let mut open: Option<(String, usize, usize)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let at = |what: String| format!("line {}: {what}", index + 1);
+        let line = raw.trim();
+        if line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = Some(name.trim().to_owned());
-            sections.entry(name.trim().to_owned()).or_default();
+        if line.is_empty() {
+            if let Some((_, _, blanks)) = &mut open {
+                *blanks += 1;
+            }
             continue;
         }
-        if let (Some(section), Some((key, value))) = (&current, line.split_once('=')) {
-            let value = value.split('#').next().unwrap_or("").trim();
-            sections
-                .entry(section.clone())
-                .or_default()
-                .insert(key.trim().to_owned(), value.to_owned());
+        let indent = raw.len() - raw.trim_start().len();
+        if let (Some(name), Some((key, level, blanks))) = (&section, &mut open)
+            && indent > *level
+        {
+            let value = sections
+                .get_mut(name)
+                .and_then(|s| s.get_mut(key.as_str()))
+                .expect("the open key was stored");
+            value.push_str(&"\n".repeat(*blanks + 1));
+            value.push_str(line);
+            *blanks = 0;
+            continue;
+        }
+        open = None;
+        if let Some(header) = line
+            .strip_prefix('[')
+            .and_then(|l| l.rfind(']').map(|end| &l[..end]))
+        {
+            if header.is_empty() {
+                return Err(at("a section header names no section".into()));
+            }
+            if sections.contains_key(header) {
+                return Err(at(format!("section [{}] is given twice", shown(header))));
+            }
+            sections.insert(header.to_owned(), BTreeMap::new());
+            section = Some(header.to_owned());
+            continue;
+        }
+        let Some(name) = &section else {
+            return Err(at(
+                "a key comes before any [section]; start the file with the profile's [section] header".into(),
+            ));
+        };
+        let Some(split) = line.find(['=', ':']) else {
+            return Err(at(
+                "the line is neither a [section], a comment nor key = value".into(),
+            ));
+        };
+        let key = line[..split].trim_end().to_lowercase();
+        if key.is_empty() {
+            return Err(at("the line has a value but no key".into()));
+        }
+        let value = line[split + 1..].trim_start().to_owned();
+        let keys = sections.get_mut(name).expect("the section was stored");
+        if keys.contains_key(&key) {
+            return Err(at(format!(
+                "key {} is given twice in [{}]",
+                excerpt(&key),
+                shown(name)
+            )));
+        }
+        keys.insert(key.clone(), value);
+        open = Some((key, indent, 0));
+    }
+    let defaults = sections.remove("DEFAULT").unwrap_or_default();
+    for keys in sections.values_mut() {
+        for (key, value) in &defaults {
+            keys.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        for value in keys.values_mut() {
+            let kept = value.split('#').next().unwrap_or("").trim().to_owned();
+            *value = kept;
         }
     }
-    sections
+    Ok(sections)
 }
 
 fn static_spec(
@@ -58,7 +125,7 @@ pub(super) fn ini_profile(
     profile: &str,
     role: &RoleSettings,
 ) -> Result<ProviderSpec, String> {
-    let sections = parse_ini(text);
+    let sections = parse_ini(text)?;
     let section = sections
         .get(profile)
         .ok_or_else(|| format!("it has no [{}] section", shown(profile)))?;
@@ -104,7 +171,7 @@ pub(super) fn ini_profile(
 
 #[derive(Deserialize)]
 struct CliConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     current: Option<String>,
     #[serde(default)]
     profiles: Vec<CliProfile>,
@@ -112,39 +179,50 @@ struct CliConfig {
 
 #[derive(Deserialize, Clone)]
 struct CliProfile {
+    #[serde(default, deserialize_with = "loose")]
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     mode: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     access_key_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     access_key_secret: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     sts_token: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     ram_role_arn: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     ram_session_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     role_session_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     expired_seconds: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     policy: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     external_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     sts_region: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     enable_vpc: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     ram_role_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     oidc_provider_arn: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     oidc_token_file: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose")]
     source_profile: String,
+}
+
+/// A field read as the official library reads the profile: only the fields its
+/// mode needs matter, so a `null` or a value of another type in any field is as if
+/// the field were absent (a field the mode needs is then reported missing).
+fn loose<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(T::deserialize(value).unwrap_or_default())
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -159,10 +237,11 @@ pub(super) fn cli_profile(
 ) -> Result<ProviderSpec, String> {
     let config: CliConfig =
         serde_json::from_str(text).map_err(|e| format!("it is not the aliyun CLI's JSON: {e}"))?;
+    // As the official library does: no profile named and none current is no profile.
     let name = wanted
         .map(str::to_owned)
-        .or(config.current.clone())
-        .unwrap_or_else(|| "default".to_owned());
+        .or(config.current.clone().filter(|c| !c.is_empty()))
+        .ok_or("it names no current profile and ALIBABA_CLOUD_PROFILE is not set; set `current` in the file (aliyun configure does) or ALIBABA_CLOUD_PROFILE")?;
     cli_spec(&config, &name, role, 0)
 }
 
@@ -213,6 +292,11 @@ fn cli_spec(
             &profile.access_key_secret,
             None,
         ),
+        // As the official library does: a temporary key is useless without its token.
+        "StsToken" if profile.sts_token.is_empty() => Err(format!(
+            "profile {} of mode StsToken has no sts_token",
+            excerpt(name)
+        )),
         "StsToken" => static_spec(
             "cli_profile",
             &profile.access_key_id,
@@ -351,6 +435,58 @@ type = rsa_key_pair
         );
     }
 
+    #[test]
+    fn ini_files_are_read_as_configparser_reads_them() {
+        let parsed = parse_ini(
+            "# comment\n; comment\n[DEFAULT]\nregion = cn\n[p]\nType: access_key\nACCESS_KEY_ID = LTAIp # note\n  continued\n\n  after a blank\n[ spaced ]\nk=v\n",
+        )
+        .unwrap();
+        let p = &parsed["p"];
+        assert_eq!(
+            p["type"], "access_key",
+            "`:` and upper-case keys, as configparser"
+        );
+        assert_eq!(
+            p["access_key_id"], "LTAIp",
+            "the library drops # and what follows"
+        );
+        assert_eq!(p["region"], "cn", "[DEFAULT] fills in every section");
+        assert_eq!(
+            parsed[" spaced "]["k"], "v",
+            "a section name is kept as written"
+        );
+        assert!(!parsed.contains_key("DEFAULT"));
+        let continued = parse_ini("[p]\nk = a\n  b\n\n  c\nj = d\n").unwrap();
+        assert_eq!(continued["p"]["k"], "a\nb\n\nc");
+        assert_eq!(continued["p"]["j"], "d");
+        for (text, error) in [
+            (
+                "type = access_key\n[p]\n",
+                "line 1: a key comes before any [section]; start the file with the profile's [section] header",
+            ),
+            (
+                "[p]\naccess_key_id\n",
+                "line 2: the line is neither a [section], a comment nor key = value",
+            ),
+            (
+                "[p]\nk = 1\n[q]\n[p]\n",
+                "line 4: section [p] is given twice",
+            ),
+            (
+                "[p]\nk = 1\nK = 2\n",
+                "line 3: key \"k\" is given twice in [p]",
+            ),
+            ("[p]\n= 1\n", "line 2: the line has a value but no key"),
+            ("[]\n", "line 1: a section header names no section"),
+        ] {
+            assert_eq!(parse_ini(text), Err(error.to_owned()), "{text:?}");
+        }
+        assert_eq!(
+            ini_profile("k = v\n", "default", &role()).unwrap_err(),
+            "line 1: a key comes before any [section]; start the file with the profile's [section] header"
+        );
+    }
+
     const CLI: &str = r#"{"current":"ak","profiles":[
         {"name":"ak","mode":"AK","access_key_id":"LTAIak","access_key_secret":"s","region_id":"cn-hangzhou"},
         {"name":"sts","mode":"StsToken","access_key_id":"STS.x","access_key_secret":"s","sts_token":"t"},
@@ -358,7 +494,29 @@ type = rsa_key_pair
         {"name":"ecs","mode":"EcsRamRole","ram_role_name":"r"},
         {"name":"oidc","mode":"OIDC","ram_role_arn":"acs:ram::1:role/o","oidc_provider_arn":"p","oidc_token_file":"/t"},
         {"name":"chain","mode":"ChainableRamRoleArn","source_profile":"arn","ram_role_arn":"acs:ram::1:role/b"},
-        {"name":"sso","mode":"CloudSSO"}]}"#;
+        {"name":"sso","mode":"CloudSSO"},
+        {"name":"nots","mode":"StsToken","access_key_id":"STS.y","access_key_secret":"s","sts_token":""},
+        {"name":"nulls","mode":"AK","access_key_id":"LTAInulls","access_key_secret":"s","sts_token":null,"ram_role_arn":null,"expired_seconds":"soon","enable_vpc":null},
+        {"name":null,"mode":null}]}"#;
+
+    #[test]
+    fn a_file_without_current_names_no_profile() {
+        let file = r#"{"profiles":[{"name":"default","mode":"AK","access_key_id":"LTAId","access_key_secret":"s"}]}"#;
+        assert_eq!(
+            cli_profile(file, None, &role()).map(|s| key_of(&s)),
+            Err("it names no current profile and ALIBABA_CLOUD_PROFILE is not set; set `current` in the file (aliyun configure does) or ALIBABA_CLOUD_PROFILE".into())
+        );
+        assert_eq!(
+            cli_profile(file, Some("default"), &role()).map(|s| key_of(&s)),
+            Ok("LTAId".into())
+        );
+        let empty = r#"{"current":"","profiles":[]}"#;
+        assert!(
+            cli_profile(empty, None, &role())
+                .unwrap_err()
+                .starts_with("it names no current profile")
+        );
+    }
 
     #[test]
     fn cli_profiles_of_every_mode() {
@@ -380,6 +538,16 @@ type = rsa_key_pair
             Ok("acs:ram::1:role/b via acs:ram::1:role/a via LTAIsrc".into())
         );
         assert!(spec(Some("sso")).unwrap_err().contains("CloudSSO"));
+        assert_eq!(
+            spec(Some("nots")),
+            Err("profile \"nots\" of mode StsToken has no sts_token".into()),
+            "the official library refuses it and the chain goes on"
+        );
+        assert_eq!(
+            spec(Some("nulls")),
+            Ok("LTAInulls".into()),
+            "fields the mode does not use may be null or of another type"
+        );
         let ProviderSpec::RamRoleArn {
             duration,
             session_name,
