@@ -446,6 +446,31 @@ mod tests {
     use crate::credentials::tests::env;
 
     #[tokio::test]
+    async fn a_profile_the_official_library_refuses_passes_the_chain_on() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        std::fs::create_dir_all(format!("{h}/.aliyun")).unwrap();
+        std::fs::create_dir_all(format!("{h}/.alibabacloud")).unwrap();
+        std::fs::write(
+            format!("{h}/.alibabacloud/credentials.ini"),
+            "[default]\ntype = access_key\naccess_key_id = LTAIini\naccess_key_secret = s\n",
+        )
+        .unwrap();
+        let ctx = BuildContext::from_env(&env(&[]), Arc::new(Quiet), CancellationToken::new());
+        for cli in [
+            r#"{"profiles":[{"name":"default","mode":"AK","access_key_id":"LTAIcli","access_key_secret":"s"}]}"#,
+            r#"{"current":"t","profiles":[{"name":"t","mode":"StsToken","access_key_id":"STS.a","access_key_secret":"s","sts_token":""}]}"#,
+        ] {
+            std::fs::write(format!("{h}/.aliyun/config.json"), cli).unwrap();
+            let provider = resolve_chain(&env(&[("HOME", h)]), &ChainOptions::default(), &ctx)
+                .await
+                .unwrap();
+            assert_eq!(provider.name(), "profile", "{cli}");
+            assert_eq!(provider.credentials().unwrap().access_key_id, "LTAIini");
+        }
+    }
+
+    #[tokio::test]
     async fn no_ecs_provider_is_built_while_the_metadata_service_is_disabled() {
         // A listener standing in for the metadata service: nothing may connect to it.
         let metadata = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
