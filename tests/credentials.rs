@@ -64,6 +64,27 @@ async fn start(
     (exporter, cfg)
 }
 
+/// `--config.check` of a file polling `sim` with `credentials`: the exit status and stderr.
+fn config_check(
+    sim: &Simulator,
+    credentials: &str,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let cfg = config_file(&format!(
+        "endpoint: {}\n{credentials}jobs: [8888]\n",
+        sim.endpoint()
+    ));
+    let (status, _, stderr) = support::run_to_end(
+        &[
+            "--config.check",
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+        ],
+        env,
+    );
+    (status, stderr)
+}
+
 /// The AccessKey IDs the polls were signed with, in order, without repeats.
 fn keys_used(sim: &Simulator) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
@@ -318,16 +339,9 @@ async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
     );
     drop(exporter);
 
-    let cfg = config_file(&format!(
-        "endpoint: {}\n{credentials}jobs: [8888]\n",
-        sim.endpoint()
-    ));
-    let (status, _, stderr) = support::run_to_end(
-        &[
-            "--config.check",
-            "--config.file",
-            cfg.path.to_str().unwrap(),
-        ],
+    let (status, stderr) = config_check(
+        &sim,
+        &credentials,
         &[
             ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
             ("ALIBABA_CLOUD_IMDSV1_DISABLED", "true"),
@@ -454,16 +468,9 @@ async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, text).unwrap();
         }
-        let cfg = config_file(&format!(
-            "endpoint: {}\n{credentials}jobs: [8888]\n",
-            sim.endpoint()
-        ));
-        let (status, _, stderr) = support::run_to_end(
-            &[
-                "--config.check",
-                "--config.file",
-                cfg.path.to_str().unwrap(),
-            ],
+        let (status, stderr) = config_check(
+            &sim,
+            &credentials,
             &[
                 ("HOME", home.path().to_str().unwrap()),
                 ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
