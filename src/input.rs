@@ -45,7 +45,8 @@ impl From<ReadError> for std::io::Error {
 }
 
 /// Reads `path` as text, refusing files over [`MAX_FILE_BYTES`] without reading
-/// them whole. A leading UTF-8 byte-order mark is dropped, as YAML allows one.
+/// them whole. A byte-order mark is left for the format's reader: YAML allows one,
+/// the credential files' official readers do not.
 pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
     use std::os::unix::fs::OpenOptionsExt;
     // Opening a FIFO for reading would wait for a writer, holding a reload (and
@@ -64,11 +65,7 @@ pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge);
     }
-    let text = String::from_utf8(bytes).map_err(|_| ReadError::NotText)?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    })
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
 }
 
 /// What the pre-scan refuses before the parser builds anything.
@@ -402,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn files_over_the_bound_are_refused_and_a_bom_is_dropped() {
+    fn files_over_the_bound_are_refused_and_others_read_as_they_are() {
         let dir = tempfile::tempdir().unwrap();
         let at_bound = dir.path().join("at");
         std::fs::write(&at_bound, vec![b'#'; MAX_FILE_BYTES as usize]).unwrap();
@@ -415,7 +412,7 @@ mod tests {
         assert!(matches!(read_bounded(&over), Err(ReadError::TooLarge)));
         let bom = dir.path().join("bom");
         std::fs::write(&bom, "\u{feff}jobs: [1]\n").unwrap();
-        assert_eq!(read_bounded(&bom).unwrap(), "jobs: [1]\n");
+        assert_eq!(read_bounded(&bom).unwrap(), "\u{feff}jobs: [1]\n");
         let binary = dir.path().join("binary");
         std::fs::write(&binary, [0xff, 0xfe, 0]).unwrap();
         assert!(matches!(read_bounded(&binary), Err(ReadError::NotText)));

@@ -8,22 +8,30 @@ use crate::input::excerpt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// Whitespace as Python's `str.strip()` and `\s` see it: Unicode's, plus the
+/// information separators U+001C to U+001F.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// The sections of an INI file as the official Python library reads them: with
 /// `configparser`'s defaults (`=` or `:` between key and value, key names in
 /// lower case, full-line `#` and `;` comments, indented lines continuing a value,
-/// `[DEFAULT]` filling in every section, and a line without a delimiter, a key
-/// before any section or a section or key given twice refused), then with the
-/// library's own step of dropping `#` and what follows from each value.
-/// Interpolation (`%(name)s`) is not performed.
+/// `[DEFAULT]` filling in every section, `%(name)s` references and `%%`, and a
+/// line without a delimiter, a key before any section, a section or key given
+/// twice or a stray `%` refused), then with the library's own step of dropping
+/// `#` and what follows from each value. Lines end at LF, CR or CRLF, as
+/// Python's universal newlines do; a byte-order mark is not skipped.
 fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut section: Option<String> = None;
     // The key whose value an indented line continues, the indent of its line, and
     // the blank lines seen since (kept if a continuation follows).
     let mut open: Option<(String, usize, usize)> = None;
-    for (index, raw) in text.lines().enumerate() {
+    for (index, raw) in text.split('\n').enumerate() {
         let at = |what: String| format!("line {}: {what}", index + 1);
-        let line = raw.trim();
+        let line = raw.trim_matches(py_space);
         if line.starts_with('#') || line.starts_with(';') {
             continue;
         }
@@ -33,7 +41,7 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, S
             }
             continue;
         }
-        let indent = raw.len() - raw.trim_start().len();
+        let indent = raw.len() - raw.trim_start_matches(py_space).len();
         if let (Some(name), Some((key, level, blanks))) = (&section, &mut open)
             && indent > *level
         {
@@ -54,10 +62,11 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, S
             if header.is_empty() {
                 return Err(at("a section header names no section".into()));
             }
-            if sections.contains_key(header) {
+            // configparser merges a repeated [DEFAULT]; any other section given twice is an error.
+            if header != DEFAULT_SECTION && sections.contains_key(header) {
                 return Err(at(format!("section [{}] is given twice", shown(header))));
             }
-            sections.insert(header.to_owned(), BTreeMap::new());
+            sections.entry(header.to_owned()).or_default();
             section = Some(header.to_owned());
             continue;
         }
@@ -71,11 +80,11 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, S
                 "the line is neither a [section], a comment nor key = value".into(),
             ));
         };
-        let key = line[..split].trim_end().to_lowercase();
+        let key = line[..split].trim_end_matches(py_space).to_lowercase();
         if key.is_empty() {
             return Err(at("the line has a value but no key".into()));
         }
-        let value = line[split + 1..].trim_start().to_owned();
+        let value = line[split + 1..].trim_start_matches(py_space).to_owned();
         let keys = sections.get_mut(name).expect("the section was stored");
         if keys.contains_key(&key) {
             return Err(at(format!(
@@ -87,17 +96,67 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, S
         keys.insert(key.clone(), value);
         open = Some((key, indent, 0));
     }
-    let defaults = sections.remove("DEFAULT").unwrap_or_default();
-    for keys in sections.values_mut() {
+    let defaults = sections.remove(DEFAULT_SECTION).unwrap_or_default();
+    let mut read = BTreeMap::new();
+    for (name, mut keys) in sections {
         for (key, value) in &defaults {
             keys.entry(key.clone()).or_insert_with(|| value.clone());
         }
-        for value in keys.values_mut() {
-            let kept = value.split('#').next().unwrap_or("").trim().to_owned();
-            *value = kept;
+        let mut values = BTreeMap::new();
+        for (key, raw) in &keys {
+            let value = interpolate(raw, &keys, 0)
+                .map_err(|why| format!("[{}] {}: {why}", shown(&name), excerpt(key)))?;
+            let kept = value
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .trim_matches(py_space)
+                .to_owned();
+            values.insert(key.clone(), kept);
+        }
+        read.insert(name, values);
+    }
+    Ok(read)
+}
+
+/// The section whose keys fill in every other section.
+const DEFAULT_SECTION: &str = "DEFAULT";
+
+/// configparser's basic interpolation: `%%` is `%`, `%(name)s` is the value of
+/// `name` in the same section (references nest at most ten deep), and any other
+/// `%` is an error, which makes the library refuse the whole file.
+fn interpolate(
+    value: &str,
+    keys: &BTreeMap<String, String>,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > 10 {
+        return Err("%(name)s references nest more than ten deep (a loop?)".into());
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('%') {
+            out.push('%');
+            rest = tail;
+        } else if let Some(reference) = after.strip_prefix('(') {
+            let (name, tail) = reference
+                .split_once(")s")
+                .filter(|(name, _)| !name.is_empty() && !name.contains(')'))
+                .ok_or("a '%(' is not followed by name)s")?;
+            let target = keys
+                .get(&name.to_lowercase())
+                .ok_or_else(|| format!("%({})s names no key of the section", excerpt(name)))?;
+            out.push_str(&interpolate(target, keys, depth + 1)?);
+            rest = tail;
+        } else {
+            return Err("'%' must be followed by '%' or '(' (write %% for a percent sign)".into());
         }
     }
-    Ok(sections)
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn static_spec(
@@ -169,18 +228,48 @@ pub(super) fn ini_profile(
     }
 }
 
-#[derive(Deserialize)]
+/// The CLI's file as JSON values: read whole first, so that a key given twice
+/// keeps its last value and only the profiles the chain reaches are read, as
+/// Python's `json` and the library do.
 struct CliConfig {
-    #[serde(default, deserialize_with = "loose")]
     current: Option<String>,
-    #[serde(default)]
-    profiles: Vec<CliProfile>,
+    profiles: Vec<serde_json::Value>,
+}
+
+impl CliConfig {
+    fn parse(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("it is not the aliyun CLI's JSON: {e}"))?;
+        let current = value
+            .get("current")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let profiles = match value.get("profiles") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(profiles)) => profiles.clone(),
+            Some(_) => return Err("its `profiles` is not a list".into()),
+        };
+        Ok(Self { current, profiles })
+    }
+
+    /// The first profile named `name`; an entry before it that is not an object
+    /// makes the file unreadable, as it does for the library.
+    fn profile(&self, name: &str) -> Result<CliProfile, String> {
+        for (index, entry) in self.profiles.iter().enumerate() {
+            let Some(fields) = entry.as_object() else {
+                return Err(format!("profiles[{index}] is not an object"));
+            };
+            if fields.get("name").and_then(serde_json::Value::as_str) == Some(name) {
+                return CliProfile::deserialize(entry)
+                    .map_err(|e| format!("profiles[{index}]: {e}"));
+            }
+        }
+        Err(format!("it has no profile {}", excerpt(name)))
+    }
 }
 
 #[derive(Deserialize, Clone)]
 struct CliProfile {
-    #[serde(default, deserialize_with = "loose")]
-    name: String,
     #[serde(default, deserialize_with = "loose")]
     mode: String,
     #[serde(default, deserialize_with = "loose")]
@@ -196,7 +285,7 @@ struct CliProfile {
     #[serde(default, deserialize_with = "loose")]
     role_session_name: String,
     #[serde(default, deserialize_with = "loose")]
-    expired_seconds: u64,
+    expired_seconds: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "loose")]
     policy: String,
     #[serde(default, deserialize_with = "loose")]
@@ -235,8 +324,7 @@ pub(super) fn cli_profile(
     wanted: Option<&str>,
     role: &RoleSettings,
 ) -> Result<ProviderSpec, String> {
-    let config: CliConfig =
-        serde_json::from_str(text).map_err(|e| format!("it is not the aliyun CLI's JSON: {e}"))?;
+    let config = CliConfig::parse(text)?;
     // As the official library does: no profile named and none current is no profile.
     let name = wanted
         .map(str::to_owned)
@@ -254,36 +342,43 @@ fn cli_spec(
     if depth > 5 {
         return Err("source_profile chains more than five profiles deep (a loop?)".into());
     }
-    let profile = config
-        .profiles
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| format!("it has no profile {}", excerpt(name)))?;
+    let profile = &config.profile(name)?;
     let sts = |p: &CliProfile| Sts {
         region: non_empty(&p.sts_region).or_else(|| role.sts.region.clone()),
         vpc: p.enable_vpc || role.sts.vpc,
         endpoint: role.sts.endpoint.clone(),
     };
-    let duration = |p: &CliProfile| {
-        if p.expired_seconds > 0 {
-            std::time::Duration::from_secs(p.expired_seconds)
-        } else {
-            role.duration
-        }
+    // As the library does: absent means an hour; present, it must be a whole number
+    // of seconds STS accepts, or the profile is refused before STS is asked.
+    let duration = |p: &CliProfile| match &p.expired_seconds {
+        None => Ok(role.duration),
+        Some(value) => value
+            .as_u64()
+            .filter(|seconds| *seconds >= 900)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                format!(
+                    "profile {} has expired_seconds {}; STS takes a whole number of at least 900",
+                    excerpt(name),
+                    excerpt(&value.to_string())
+                )
+            }),
     };
     let session = |p: &CliProfile| {
         non_empty(&p.ram_session_name)
             .or_else(|| non_empty(&p.role_session_name))
             .unwrap_or_else(|| role.session_name.clone())
     };
-    let assume = |p: &CliProfile, source: ProviderSpec| ProviderSpec::RamRoleArn {
-        source: Box::new(source),
-        role_arn: p.ram_role_arn.clone(),
-        session_name: session(p),
-        policy: non_empty(&p.policy),
-        external_id: non_empty(&p.external_id),
-        duration: duration(p),
-        sts: sts(p),
+    let assume = |p: &CliProfile, source: ProviderSpec| -> Result<ProviderSpec, String> {
+        Ok(ProviderSpec::RamRoleArn {
+            source: Box::new(source),
+            role_arn: p.ram_role_arn.clone(),
+            session_name: session(p),
+            policy: non_empty(&p.policy),
+            external_id: non_empty(&p.external_id),
+            duration: duration(p)?,
+            sts: sts(p),
+        })
     };
     match profile.mode.as_str() {
         "AK" => static_spec(
@@ -303,7 +398,7 @@ fn cli_spec(
             &profile.access_key_secret,
             Some(&profile.sts_token),
         ),
-        "RamRoleArn" => Ok(assume(
+        "RamRoleArn" => assume(
             profile,
             static_spec(
                 "cli_profile",
@@ -311,7 +406,7 @@ fn cli_spec(
                 &profile.access_key_secret,
                 None,
             )?,
-        )),
+        ),
         "EcsRamRole" => Ok(ProviderSpec::EcsRamRole {
             role: non_empty(&profile.ram_role_name),
             endpoint: role.metadata_endpoint.clone(),
@@ -322,12 +417,12 @@ fn cli_spec(
             token_file: profile.oidc_token_file.clone(),
             session_name: session(profile),
             policy: non_empty(&profile.policy),
-            duration: duration(profile),
+            duration: duration(profile)?,
             sts: sts(profile),
         }),
         "ChainableRamRoleArn" => {
             let source = cli_spec(config, &profile.source_profile, role, depth + 1)?;
-            Ok(assume(profile, source))
+            assume(profile, source)
         }
         "CloudSSO" | "OAuth" | "External" => Err(format!(
             "profile {} uses mode {}, which the exporter does not support; use AK, StsToken, RamRoleArn, EcsRamRole, OIDC or ChainableRamRoleArn",
@@ -481,6 +576,53 @@ type = rsa_key_pair
         ] {
             assert_eq!(parse_ini(text), Err(error.to_owned()), "{text:?}");
         }
+        // Found by comparing with the library itself.
+        let interpolated =
+            parse_ini("[DEFAULT]\nx = PCT\n[p]\na = %(x)s3\nb = %%AB\nc = %(A)s-%(b)s\n").unwrap();
+        assert_eq!(
+            (
+                interpolated["p"]["a"].as_str(),
+                interpolated["p"]["b"].as_str(),
+                interpolated["p"]["c"].as_str()
+            ),
+            ("PCT3", "%AB", "PCT3-%AB")
+        );
+        for (text, error) in [
+            (
+                "[p]\nk = a%b\n",
+                "[p] \"k\": '%' must be followed by '%' or '(' (write %% for a percent sign)",
+            ),
+            (
+                "[p]\nk = 1\n[other]\nnote = 50% off\n",
+                "[other] \"note\": '%' must be followed by '%' or '(' (write %% for a percent sign)",
+            ),
+            (
+                "[p]\nk = %(nope)s\n",
+                "[p] \"k\": %(\"nope\")s names no key of the section",
+            ),
+            (
+                "[p]\nk = %(k)s\n",
+                "[p] \"k\": %(name)s references nest more than ten deep (a loop?)",
+            ),
+            (
+                "\u{feff}[p]\nk = 1\n",
+                "line 1: a key comes before any [section]; start the file with the profile's [section] header",
+            ),
+        ] {
+            assert_eq!(parse_ini(text), Err(error.to_owned()), "{text:?}");
+        }
+        let merged = parse_ini("[DEFAULT]\na = 1\n[p]\n[DEFAULT]\nb = 2\n").unwrap();
+        assert_eq!(
+            (merged["p"]["a"].as_str(), merged["p"]["b"].as_str()),
+            ("1", "2"),
+            "a repeated [DEFAULT] merges"
+        );
+        let carriage = parse_ini("[p]\rk = v\r\nj = \u{1c}w\u{1f}\n").unwrap();
+        assert_eq!(
+            (carriage["p"]["k"].as_str(), carriage["p"]["j"].as_str()),
+            ("v", "w"),
+            "CR ends a line; separators are blanks"
+        );
         assert_eq!(
             ini_profile("k = v\n", "default", &role()).unwrap_err(),
             "line 1: a key comes before any [section]; start the file with the profile's [section] header"
@@ -498,6 +640,53 @@ type = rsa_key_pair
         {"name":"nots","mode":"StsToken","access_key_id":"STS.y","access_key_secret":"s","sts_token":""},
         {"name":"nulls","mode":"AK","access_key_id":"LTAInulls","access_key_secret":"s","sts_token":null,"ram_role_arn":null,"expired_seconds":"soon","enable_vpc":null},
         {"name":null,"mode":null}]}"#;
+
+    #[test]
+    fn the_cli_file_is_read_as_the_library_reads_it() {
+        let key = |text: &str| cli_profile(text, None, &role()).map(|s| key_of(&s));
+        // A key given twice keeps its last value.
+        assert_eq!(
+            key(
+                r#"{"current":"x","current":"a","profiles":[{"name":"a","mode":"AK","access_key_id":"LTAIone","access_key_id":"LTAItwo","access_key_secret":"s"}]}"#
+            ),
+            Ok("LTAItwo".into())
+        );
+        // Entries after the profile are never read; one before it that is not an object is an error.
+        assert_eq!(
+            key(
+                r#"{"current":"a","profiles":[{"name":"a","mode":"AK","access_key_id":"LTAIa","access_key_secret":"s"},"junk"]}"#
+            ),
+            Ok("LTAIa".into())
+        );
+        assert_eq!(
+            key(
+                r#"{"current":"a","profiles":["junk",{"name":"a","mode":"AK","access_key_id":"LTAIa","access_key_secret":"s"}]}"#
+            ),
+            Err("profiles[0] is not an object".into())
+        );
+        assert!(
+            key("\u{feff}{}")
+                .unwrap_err()
+                .starts_with("it is not the aliyun CLI's JSON")
+        );
+        let role_with = |seconds: &str| {
+            key(&format!(
+                r#"{{"current":"r","profiles":[{{"name":"r","mode":"RamRoleArn","access_key_id":"LTAIsrc","access_key_secret":"s","ram_role_arn":"acs:ram::1:role/a","expired_seconds":{seconds}}}]}}"#
+            ))
+        };
+        assert_eq!(role_with("900"), Ok("acs:ram::1:role/a via LTAIsrc".into()));
+        assert_eq!(
+            role_with("null"),
+            Ok("acs:ram::1:role/a via LTAIsrc".into())
+        );
+        for refused in ["0", "600", "\"3600\"", "true"] {
+            let error = role_with(refused).unwrap_err();
+            assert!(
+                error.ends_with("; STS takes a whole number of at least 900"),
+                "{refused}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn a_file_without_current_names_no_profile() {
