@@ -466,18 +466,11 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             tracing::info!(accounts, "configuration reloaded");
             Ok(())
         }
-        Err(mut message) => {
+        Err(message) => {
             // Parsing a large refused file can leave tens of megabytes free but held.
             release_free_memory();
             // Every part of the message is bounded at its source; this bounds their sum.
-            if message.len() > MAX_REFUSAL_BYTES {
-                let mut end = MAX_REFUSAL_BYTES;
-                while !message.is_char_boundary(end) {
-                    end -= 1;
-                }
-                message.truncate(end);
-                message.push('…');
-            }
+            let message = crate::api::text::bounded(&message, MAX_REFUSAL_BYTES).into_owned();
             pollers.metrics.config_loaded(false, SystemTime::now());
             tracing::error!(
                 error = %message,

@@ -44,7 +44,7 @@ pub struct Cli {
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
     pub max_requests: usize,
 
-    /// Connections open at once; more wait, unaccepted, until one closes (0: no limit) [default: 512, or half the open-file limit when that is lower].
+    /// Connections open at once; beyond, a new one makes the oldest close (0: no limit) [default: 512, or half the open-file limit when that is lower].
     #[arg(long = "web.max-connections", value_name = "N")]
     pub max_connections: Option<usize>,
 

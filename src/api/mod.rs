@@ -9,9 +9,9 @@ pub mod sign;
 pub mod text;
 
 pub(crate) use client::read_capped;
-#[cfg(test)]
-pub(crate) use client::test_client;
 pub use client::{Client, ClientOptions, RequestObserver};
+#[cfg(test)]
+pub(crate) use client::{answering, test_client};
 pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
 pub use error::{
     ApiError, CODE_FAMILIES, KNOWN_CODES, OTHER_CODE, ServiceError, SignatureMismatch, code_label,

@@ -124,21 +124,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_larger_than_credentials_take_is_not_read_on() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = [0; 1024];
-            let _ = stream.read(&mut request).await;
-            let body = vec![b' '; 1 << 20];
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(&body).await;
-        });
+        let (address, _) = crate::api::answering(" ".repeat(1 << 20)).await;
         let uri = CredentialsUri {
             http: reqwest::Client::new(),
-            uri: format!("http://{address}/creds"),
+            uri: format!("{address}/creds"),
         };
         assert_eq!(
             uri.fetch().await.unwrap_err().to_string(),

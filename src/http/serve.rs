@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -286,7 +286,7 @@ pub async fn serve<H: Handler>(
         // As Go's servers do: a response written in parts must not wait for the
         // client's delayed ACK (40 ms on Linux) before its last part goes out.
         let _ = stream.set_nodelay(true);
-        let (evict, alive) = open.opened(cap);
+        let evict = open.opened(cap);
         if cap != 0 && hard_cap - slots.available_permits() > cap {
             open.evict_oldest();
         }
@@ -300,7 +300,7 @@ pub async fn serve<H: Handler>(
         let guard = guard.clone();
         connections.spawn(async move {
             let _slot = held;
-            let _alive = alive;
+            let _closed = evict.clone().drop_guard();
             let Some(acceptor) = guard.and_then(|g| g.policy().tls().cloned()) else {
                 return connection.drive(stream).await;
             };
@@ -331,33 +331,31 @@ pub async fn serve<H: Handler>(
 /// finish its current answer: a scrape takes milliseconds.
 const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
-/// The open connections in the order they were accepted, each with the token that
-/// asks it to close; closed ones are pruned lazily.
+/// The open connections in the order they were accepted, each as the token that
+/// asks it to close. A connection's task cancels its token when it ends too, so a
+/// cancelled token means closing or closed; those are pruned lazily.
 #[derive(Default)]
 struct OpenConnections {
-    queue: VecDeque<(CancellationToken, Weak<()>)>,
+    queue: VecDeque<CancellationToken>,
 }
 
 impl OpenConnections {
-    /// Records a new connection: its eviction token, and what it holds while open.
-    /// Without a cap nothing needs tracking.
-    fn opened(&mut self, cap: usize) -> (CancellationToken, Arc<()>) {
+    /// Records a new connection and returns its token. Without a cap nothing needs tracking.
+    fn opened(&mut self, cap: usize) -> CancellationToken {
         let evict = CancellationToken::new();
-        let alive = Arc::new(());
         if cap != 0 {
             if self.queue.len() >= 2 * cap.max(64) {
-                self.queue.retain(|(_, open)| open.strong_count() > 0);
+                self.queue.retain(|open| !open.is_cancelled());
             }
-            self.queue
-                .push_back((evict.clone(), Arc::downgrade(&alive)));
+            self.queue.push_back(evict.clone());
         }
-        (evict, alive)
+        evict
     }
 
     /// Asks the oldest connection still open to close after its current answer.
     fn evict_oldest(&mut self) {
-        while let Some((evict, open)) = self.queue.pop_front() {
-            if open.strong_count() > 0 {
+        while let Some(evict) = self.queue.pop_front() {
+            if !evict.is_cancelled() {
                 evict.cancel();
                 return;
             }
@@ -682,13 +680,13 @@ mod tests {
     #[test]
     fn only_open_connections_are_evicted_and_closed_ones_are_pruned() {
         let mut open = OpenConnections::default();
-        let (first, alive_first) = open.opened(2);
-        let (second, _alive_second) = open.opened(2);
-        drop(alive_first);
+        let first = open.opened(2);
+        let second = open.opened(2);
+        // The first connection's task ended: its token was cancelled as it closed.
+        first.cancel();
         open.evict_oldest();
-        assert!(!first.is_cancelled(), "a closed connection is skipped");
-        assert!(second.is_cancelled());
-        let (untracked, _alive) = open.opened(0);
+        assert!(second.is_cancelled(), "a closed connection is skipped");
+        let untracked = open.opened(0);
         assert!(open.queue.is_empty());
         open.evict_oldest();
         assert!(
@@ -697,9 +695,9 @@ mod tests {
         );
         let held: Vec<_> = (0..200).map(|_| open.opened(2)).collect();
         assert!(open.queue.len() <= 2 * 64 + 200);
-        drop(held);
+        held.iter().for_each(CancellationToken::cancel);
         for _ in 0..200 {
-            let _ = open.opened(2);
+            open.opened(2).cancel();
         }
         assert!(open.queue.len() <= 2 * 64, "{}", open.queue.len());
     }

@@ -25,7 +25,7 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// Requests handled at once; beyond, 503 (0: no limit).
     pub max_requests: usize,
-    /// Connections open at once; beyond, new ones wait in the listen backlog (0: no limit).
+    /// Connections open at once; beyond, a new one makes the oldest close (0: no limit).
     pub max_connections: usize,
     /// TLS, basic authentication and headers, in the exporter-toolkit format.
     pub config_file: Option<std::path::PathBuf>,

@@ -77,44 +77,12 @@ fn incomplete(detail: String) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_client;
+    use crate::api::{answering, test_client};
     use crate::config::DEFAULT_RETRIES;
     use crate::metrics::SelfMetrics;
     use crate::poller::rate_limit::RateLimiter;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A loopback server answering every request with `body`; counts the requests.
-    async fn answering(body: String) -> (String, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let served = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&served);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let body = body.clone();
-                count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0_u8; 4096];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes()).await;
-                    let _ = stream.write_all(body.as_bytes()).await;
-                });
-            }
-        });
-        (format!("http://{address}"), served)
-    }
+    use std::sync::atomic::Ordering;
 
     fn caller(endpoint: &str) -> Caller {
         let metrics = SelfMetrics::default();
