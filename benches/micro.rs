@@ -4,7 +4,7 @@
 
 use aliyun_cas_exporter::api::model::{DeploymentJob, DeploymentJobStatus, ProductWorkerCount};
 use aliyun_cas_exporter::api::sign::sign_rpc;
-use aliyun_cas_exporter::api::{API_VERSION, DESCRIBE_DEPLOYMENT_JOB_STATUS, RequestObserver};
+use aliyun_cas_exporter::api::{API_VERSION, Action, RequestObserver};
 use aliyun_cas_exporter::credentials::{Credentials, Secret};
 use aliyun_cas_exporter::metrics::{Exposition, SelfMetrics, render_jobs};
 use aliyun_cas_exporter::snapshot::{AccountSnapshot, JobSnapshot, SnapshotStore};
@@ -31,7 +31,7 @@ fn signing(c: &mut Criterion) {
                 let signed = sign_rpc(
                     "POST",
                     API_VERSION,
-                    DESCRIBE_DEPLOYMENT_JOB_STATUS,
+                    Action::DescribeDeploymentJobStatus.name(),
                     &[("JobId", black_box("18848"))],
                     &credentials,
                 );
@@ -147,11 +147,7 @@ fn rendering(c: &mut Criterion) {
 fn self_metrics(c: &mut Criterion) {
     // The series a running exporter has: three actions, a few answer codes.
     let metrics = SelfMetrics::default();
-    for action in [
-        "DescribeDeploymentJobStatus",
-        "ListDeploymentJob",
-        "DescribeDeploymentJob",
-    ] {
+    for action in Action::ALL {
         for code in ["OK", "Throttling.User", "timeout"] {
             metrics.observe("prod", action, code, Duration::from_millis(7));
             metrics.retried("prod", action, code);

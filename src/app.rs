@@ -7,6 +7,7 @@ use crate::config::{AccountConfig, Config};
 use crate::credentials::{
     BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
 };
+use crate::env::Env;
 use crate::http::serve::{ConnectionLimits, release_free_memory, serve};
 use crate::http::web_config::{WebConfigError, WebGuard};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
@@ -28,9 +29,6 @@ const MAX_REFUSAL_BYTES: usize = 4096;
 
 /// How long scrapes in flight may finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(5);
-
-/// Looks up an environment variable (injectable for tests).
-pub type EnvLookup = fn(&str) -> Option<String>;
 
 /// Why the exporter could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -89,12 +87,12 @@ impl RefreshObserver for RefreshMetrics {
 /// credentials are fetched now, then refreshed until `stop`.
 pub async fn credentials_provider(
     account: &AccountConfig,
-    env: EnvLookup,
+    env: &Env,
     metrics: &SelfMetrics,
     stop: CancellationToken,
 ) -> Result<Arc<dyn CredentialsProvider>, AppError> {
     let ctx = BuildContext::from_env(
-        &env,
+        env,
         Arc::new(RefreshMetrics {
             metrics: metrics.clone(),
             account: account.name.clone(),
@@ -103,7 +101,7 @@ pub async fn credentials_provider(
     );
     let result = match &account.credentials {
         CredentialsConfig::Provider(spec) => build(spec, &ctx).await,
-        CredentialsConfig::Chain(options) => resolve_chain(&env, options, &ctx).await,
+        CredentialsConfig::Chain(options) => resolve_chain(env, options, &ctx).await,
     };
     result.map_err(|source| AppError::Credentials {
         account: account.name.clone(),
@@ -112,7 +110,7 @@ pub async fn credentials_provider(
 }
 
 /// Checks that every account obtains credentials, as `--config.check` does.
-pub async fn check_credentials(config: &Config, env: EnvLookup) -> Result<(), AppError> {
+pub async fn check_credentials(config: &Config, env: &Env) -> Result<(), AppError> {
     let stop = CancellationToken::new();
     let metrics = SelfMetrics::default();
     for account in &config.accounts {
@@ -156,7 +154,7 @@ struct Pollers {
     store: Arc<SnapshotStore>,
     metrics: SelfMetrics,
     shard: Shard,
-    env: EnvLookup,
+    env: Env,
     shutdown: CancellationToken,
     running: BTreeMap<String, RunningAccount>,
 }
@@ -169,7 +167,7 @@ impl Pollers {
     ) -> Result<Prepared, AppError> {
         let credentials_stop = self.shutdown.child_token();
         let credentials =
-            credentials_provider(account, self.env, &self.metrics, credentials_stop.clone())
+            credentials_provider(account, &self.env, &self.metrics, credentials_stop.clone())
                 .await?;
         let client = Client::new(
             ClientOptions {
@@ -177,24 +175,17 @@ impl Pollers {
                 endpoint: account.endpoint.clone(),
                 connect_timeout: config.polling.connect_timeout,
                 request_timeout: config.polling.request_timeout,
-                user_agent_suffix: (self.env)("ALIBABA_CLOUD_USER_AGENT").filter(|v| !v.is_empty()),
+                user_agent_suffix: self.env.non_empty("ALIBABA_CLOUD_USER_AGENT"),
             },
             Arc::clone(&credentials),
             Arc::new(self.metrics.clone()) as Arc<dyn RequestObserver>,
         )
         .inspect_err(|_| credentials_stop.cancel())?;
-        let rate = account.rate_limit;
         let settings = AccountSettings {
             client: Arc::new(client),
             static_jobs: account.jobs.clone(),
             discovery: account.discovery.clone(),
-            rate_limit: crate::config::RateLimit {
-                describe_deployment_job_status: self
-                    .shard
-                    .share(rate.describe_deployment_job_status),
-                list_deployment_job: self.shard.share(rate.list_deployment_job),
-                describe_deployment_job: self.shard.share(rate.describe_deployment_job),
-            },
+            rate_limit: account.rate_limit.map(|_, rate| self.shard.share(*rate)),
             polling: config.polling.clone(),
             retries: config.retries,
         };
@@ -318,7 +309,7 @@ impl Exporter {
     pub async fn bind(
         config: &Config,
         source: ConfigSource,
-        env: EnvLookup,
+        env: &Env,
         web: &WebOptions,
         shard: Shard,
         shutdown: CancellationToken,
@@ -331,7 +322,7 @@ impl Exporter {
             store: Arc::clone(&store),
             metrics: metrics.clone(),
             shard,
-            env,
+            env: env.clone(),
             shutdown,
             running: BTreeMap::new(),
         };
@@ -432,8 +423,9 @@ impl Exporter {
 /// Reads and checks the file on a blocking thread, so that a slow parse holds no
 /// async worker, and so that even a bug that panics on some file refuses the
 /// reload instead of ending the process.
-async fn load_off_workers(path: &str, env: EnvLookup) -> Result<Config, String> {
+async fn load_off_workers(path: &str, env: &Env) -> Result<Config, String> {
     let owned = path.to_owned();
+    let env = env.clone();
     match tokio::task::spawn_blocking(move || Config::load(&owned, &env)).await {
         Ok(loaded) => loaded.map_err(|e| e.to_string()),
         Err(_) => Err(format!(
@@ -448,7 +440,7 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
         ConfigSource::Fixed => {
             Err("there is no configuration file to reload (demo mode)".to_owned())
         }
-        ConfigSource::File(path) => match load_off_workers(path, pollers.env).await {
+        ConfigSource::File(path) => match load_off_workers(path, &pollers.env).await {
             Ok(config) => {
                 if let Some(warning) = config.permission_warning(path) {
                     tracing::warn!("{warning}");

@@ -2,6 +2,7 @@
 //! exporter polling it, so metrics can be seen without an Alibaba Cloud account.
 
 use crate::config::Config;
+use crate::env::Env;
 use crate::simulator::{DEMO_SPEC, Simulator, SimulatorError, SimulatorSpec};
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -21,10 +22,11 @@ pub async fn start() -> Result<(Simulator, Config), SimulatorError> {
         key.id,
         key.secret
     );
-    let config = Config::parse(&text, origin, &|_| None).map_err(|e| SimulatorError::Invalid {
-        path: origin.into(),
-        reason: e.to_string(),
-    })?;
+    let config =
+        Config::parse(&text, origin, &Env::empty()).map_err(|e| SimulatorError::Invalid {
+            path: origin.into(),
+            reason: e.to_string(),
+        })?;
     tracing::warn!(
         simulator = %simulator.endpoint(),
         "DEMO MODE: polling the built-in CAS simulator, not Alibaba Cloud; the jobs and numbers are made up"

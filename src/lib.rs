@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod env;
 pub mod http;
 pub mod input;
 pub mod logging;

@@ -74,7 +74,7 @@ mod tests {
         let yaml = format!(
             "credentials:\n  access_key_id: LTAIkey\n  access_key_secret: {SECRET}\n  security_token: \"{TOKEN}\"\njobs: [1]\n"
         );
-        let config = Config::parse(&yaml, "inline.yaml", &|_| None).unwrap();
+        let config = Config::parse(&yaml, "inline.yaml", &crate::env::Env::empty()).unwrap();
         let caught = std::panic::catch_unwind(|| {
             panic!("the exporter could not go on: {config:?}");
         })

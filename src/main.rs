@@ -3,6 +3,7 @@
 use aliyun_cas_exporter::app::{ConfigSource, Exporter, check_credentials};
 use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
+use aliyun_cas_exporter::env::Env;
 use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
 use aliyun_cas_exporter::http::web_config::WebGuard;
@@ -15,10 +16,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
 
 /// How long blocking work (a password check) may hold up the exit once serving ended.
 const BLOCKING_GRACE: Duration = Duration::from_secs(1);
@@ -35,12 +32,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let env = Env::process();
     let code = runtime.block_on(async {
         if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-            return check_config(&path.to_string_lossy(), cli.web_config_file.as_deref()).await;
+            return check_config(
+                &path.to_string_lossy(),
+                cli.web_config_file.as_deref(),
+                &env,
+            )
+            .await;
         }
         logging::init(cli.log_level, cli.log_format);
-        match run(cli).await {
+        match run(cli, &env).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 tracing::error!("{message}");
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli, env: &Env) -> Result<(), String> {
     let shutdown = shutdown_on_signal();
     if let Some(Command::Simulate { jobs, listen }) = cli.command {
         let spec = SimulatorSpec::load(&jobs.to_string_lossy()).map_err(|e| e.to_string())?;
@@ -91,13 +94,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             "--web.max-connections is 0 (no cap) or above half the open-file limit: a flood of connections can leave no file descriptor for polling the API; keep it at most {half}, or raise the limit (ulimit -n, LimitNOFILE)"
         );
     }
-    let hostname = std::env::var("HOSTNAME").ok();
+    let hostname = env.var("HOSTNAME");
     let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
         .map_err(|e| e.to_string())?;
     let (simulator, config, source) = match cli.config_file {
         Some(path) => {
             let path = path.to_string_lossy().into_owned();
-            let config = Config::load(&path, &env).map_err(|e| e.to_string())?;
+            let config = Config::load(&path, env).map_err(|e| e.to_string())?;
             if let Some(warning) = config.permission_warning(&path) {
                 tracing::warn!("{warning}");
             }
@@ -125,7 +128,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-async fn check_config(path: &str, web_config: Option<&Path>) -> ExitCode {
+async fn check_config(path: &str, web_config: Option<&Path>, env: &Env) -> ExitCode {
     let web = match web_config.map(WebGuard::load).transpose() {
         Ok(guard) => guard.map(|guard| {
             for warning in guard.permission_warnings() {
@@ -146,7 +149,7 @@ async fn check_config(path: &str, web_config: Option<&Path>) -> ExitCode {
             if policy.requires_auth() { "on" } else { "off" },
         );
     }
-    let checked = match Config::load(path, &env) {
+    let checked = match Config::load(path, env) {
         Err(error) => Err(error.to_string()),
         Ok(config) => match check_credentials(&config, env).await {
             Ok(()) => {

@@ -4,7 +4,9 @@
 mod support;
 
 use aliyun_cas_exporter::api::model::DeploymentJobStatus;
-use aliyun_cas_exporter::api::{ApiError, Client, ClientOptions, Endpoint, RequestObserver};
+use aliyun_cas_exporter::api::{
+    Action, ApiError, Client, ClientOptions, Endpoint, RequestObserver,
+};
 use aliyun_cas_exporter::credentials::{Credentials, Secret, StaticProvider};
 use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use std::collections::BTreeSet;
@@ -16,12 +18,12 @@ use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, TOKEN, simulator};
 struct Recorder(Mutex<Vec<(String, String)>>);
 
 impl RequestObserver for Recorder {
-    fn observe(&self, account: &str, action: &str, code: &str, _elapsed: Duration) {
+    fn observe(&self, account: &str, action: Action, code: &str, _elapsed: Duration) {
         assert_eq!(account, "test-account");
         self.0
             .lock()
             .unwrap()
-            .push((action.to_owned(), code.to_owned()));
+            .push((action.name().to_owned(), code.to_owned()));
     }
 }
 

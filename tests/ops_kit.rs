@@ -579,8 +579,7 @@ fn the_kubernetes_manifests_parse_and_ship_a_valid_configuration() {
         serde_yaml::from_str(&std::fs::read_to_string(dir.join("configmap.yaml")).unwrap())
             .unwrap();
     let config = configmap["data"]["config.yaml"].as_str().unwrap();
-    aliyun_cas_exporter::config::Config::parse(config, "deploy/kubernetes/configmap.yaml", &|_| {
-        None
-    })
-    .unwrap_or_else(|e| panic!("the shipped configuration is not valid: {e}"));
+    let env = aliyun_cas_exporter::env::Env::empty();
+    aliyun_cas_exporter::config::Config::parse(config, "deploy/kubernetes/configmap.yaml", &env)
+        .unwrap_or_else(|e| panic!("the shipped configuration is not valid: {e}"));
 }

@@ -8,10 +8,7 @@ use super::sign::sign_rpc;
 use super::text::{
     MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, MAX_LOGGED_SIGNATURE_BYTES, bounded,
 };
-use super::{
-    API_VERSION, ApiError, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, Endpoint,
-    LIST_DEPLOYMENT_JOB, ServiceError, SignatureMismatch,
-};
+use super::{API_VERSION, Action, ApiError, Endpoint, ServiceError, SignatureMismatch};
 use crate::credentials::CredentialsProvider;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -22,7 +19,7 @@ use tokio::time::Instant;
 pub trait RequestObserver: Send + Sync {
     /// One call of `action` for `account` ended with `code` (`OK` or an error class) after `elapsed`;
     /// `code` is one of a fixed set (see [`ApiError::code`]), never text from the API.
-    fn observe(&self, account: &str, action: &str, code: &'static str, elapsed: Duration);
+    fn observe(&self, account: &str, action: Action, code: &'static str, elapsed: Duration);
 }
 
 /// How to reach the API.
@@ -86,7 +83,7 @@ impl Client {
         job_id: u64,
     ) -> Result<DeploymentJobStatus, ApiError> {
         self.call(
-            DESCRIBE_DEPLOYMENT_JOB_STATUS,
+            Action::DescribeDeploymentJobStatus,
             &[("JobId", job_id.to_string())],
         )
         .await
@@ -94,8 +91,11 @@ impl Client {
 
     /// DescribeDeploymentJob: name, type, status and times of job `job_id`.
     pub async fn describe_deployment_job(&self, job_id: u64) -> Result<DeploymentJob, ApiError> {
-        self.call(DESCRIBE_DEPLOYMENT_JOB, &[("JobId", job_id.to_string())])
-            .await
+        self.call(
+            Action::DescribeDeploymentJob,
+            &[("JobId", job_id.to_string())],
+        )
+        .await
     }
 
     /// ListDeploymentJob: page `page` (from 1) of `page_size` jobs.
@@ -105,7 +105,7 @@ impl Client {
         page_size: u32,
     ) -> Result<DeploymentJobPage, ApiError> {
         self.call(
-            LIST_DEPLOYMENT_JOB,
+            Action::ListDeploymentJob,
             &[
                 ("CurrentPage", page.to_string()),
                 ("ShowSize", page_size.to_string()),
@@ -116,7 +116,7 @@ impl Client {
 
     async fn call<T: DeserializeOwned>(
         &self,
-        action: &'static str,
+        action: Action,
         params: &[(&'static str, String)],
     ) -> Result<T, ApiError> {
         let started = Instant::now();
@@ -132,18 +132,18 @@ impl Client {
 
     async fn attempt<T: DeserializeOwned>(
         &self,
-        action: &'static str,
+        action: Action,
         params: &[(&'static str, String)],
     ) -> Result<T, ApiError> {
         let credentials = self.credentials.credentials()?;
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let signed = sign_rpc("POST", API_VERSION, action, &params, &credentials);
+        let signed = sign_rpc("POST", API_VERSION, action.name(), &params, &credentials);
         let url = format!("{}?{}", self.options.endpoint.as_str(), signed.query);
 
         let response = self
             .http
             .post(url)
-            .header("x-acs-action", action)
+            .header("x-acs-action", action.name())
             .header("x-acs-version", API_VERSION)
             .send()
             .await

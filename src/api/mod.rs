@@ -1,5 +1,6 @@
 //! The CAS OpenAPI client: signing, HTTP, typed responses and errors.
 
+mod action;
 mod client;
 mod endpoint;
 pub(crate) mod error;
@@ -8,6 +9,7 @@ pub mod model;
 pub mod sign;
 pub mod text;
 
+pub use action::{Action, PerAction};
 pub(crate) use client::read_capped;
 pub use client::{Client, ClientOptions, RequestObserver};
 #[cfg(test)]
@@ -19,9 +21,3 @@ pub use error::{
 
 /// The CAS API version every request names.
 pub const API_VERSION: &str = "2020-04-07";
-/// The exporter's main action.
-pub const DESCRIBE_DEPLOYMENT_JOB_STATUS: &str = "DescribeDeploymentJobStatus";
-/// Lists the account's deployment jobs, page by page.
-pub const LIST_DEPLOYMENT_JOB: &str = "ListDeploymentJob";
-/// Describes one deployment job (name, status, times).
-pub const DESCRIBE_DEPLOYMENT_JOB: &str = "DescribeDeploymentJob";

@@ -323,6 +323,18 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+/// Job types ListDeploymentJob reports.
+pub const JOB_TYPES: [&str; 3] = ["cloud", "user", "trustee"];
+/// Job statuses the API reports.
+pub const JOB_STATUSES: [&str; 6] = [
+    "pending",
+    "editing",
+    "scheduling",
+    "processing",
+    "success",
+    "error",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,13 @@ mod raw;
 pub use raw::MAX_DURATION;
 pub(crate) use raw::{deserialize_duration, deserialize_optional_duration};
 
-use crate::api::Endpoint;
-use crate::api::model::DeploymentJob;
+use crate::api::model::{JOB_STATUSES, JOB_TYPES};
+use crate::api::{Endpoint, PerAction};
 use crate::credentials::{
     ChainOptions, Credentials, CredentialsProvider, ProviderSpec, Secret, StaticProvider,
     role_settings,
 };
+use crate::env::Env;
 use crate::input::{ReadError, YamlError, excerpt, from_yaml, read_bounded};
 use raw::{RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use regex::Regex;
@@ -113,15 +114,7 @@ pub const CREDENTIAL_TYPES: [&str; 6] = [
 ];
 
 /// Requests per second per action, for one account (before sharding divides them).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    /// DescribeDeploymentJobStatus calls per second.
-    pub describe_deployment_job_status: f64,
-    /// ListDeploymentJob calls per second.
-    pub list_deployment_job: f64,
-    /// DescribeDeploymentJob calls per second.
-    pub describe_deployment_job: f64,
-}
+pub type RateLimit = PerAction<f64>;
 
 /// Which of the account's jobs discovery keeps.
 #[derive(Debug, Clone)]
@@ -147,22 +140,6 @@ impl Discovery {
             && self.statuses == other.statuses
             && pattern(&self.name_include) == pattern(&other.name_include)
             && pattern(&self.name_exclude) == pattern(&other.name_exclude)
-    }
-
-    /// Whether a listed job passes every filter.
-    pub fn accepts(&self, job: &DeploymentJob) -> bool {
-        let field = |value: &Option<String>| value.as_deref().unwrap_or_default().to_owned();
-        let in_list = |list: &[String], value: &Option<String>| {
-            list.is_empty() || list.contains(&field(value))
-        };
-        let name = field(&job.name);
-        in_list(&self.job_types, &job.job_type)
-            && in_list(&self.statuses, &job.status)
-            && self.name_include.as_ref().is_none_or(|r| r.is_match(&name))
-            && self
-                .name_exclude
-                .as_ref()
-                .is_none_or(|r| !r.is_match(&name))
     }
 }
 
@@ -194,12 +171,8 @@ pub const DEFAULT_RETRIES: RetryPolicy = RetryPolicy {
 };
 /// The longest wait between two attempts of a call (the SDKs' default cap is 2 minutes).
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
-/// Default rate limits: half the quota for the poll, a fifth for the rest.
-pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
-    describe_deployment_job_status: 5.0,
-    list_deployment_job: 2.0,
-    describe_deployment_job: 2.0,
-};
+/// Default rate limits: each action's [`Action::default_rate`].
+pub const DEFAULT_RATE_LIMIT: RateLimit = PerAction::default_rates();
 /// The name of the account of a single-account file.
 pub const DEFAULT_ACCOUNT: &str = "default";
 /// The longest `name_include` / `name_exclude` pattern, in characters.
@@ -210,17 +183,6 @@ const MAX_PATTERN_PROGRAM_BYTES: usize = 1 << 20;
 pub const MAX_ACCOUNTS: usize = 1000;
 /// The longest account name: it is the `account` label of every series.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 64;
-/// Job types ListDeploymentJob reports.
-pub const JOB_TYPES: [&str; 3] = ["cloud", "user", "trustee"];
-/// Job statuses the API reports.
-pub const JOB_STATUSES: [&str; 6] = [
-    "pending",
-    "editing",
-    "scheduling",
-    "processing",
-    "success",
-    "error",
-];
 
 /// What is wrong with a configuration, and where.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +222,7 @@ pub enum ConfigError {
 /// Builds [`ConfigError::Invalid`] values for one file.
 struct Checker<'a> {
     path: &'a str,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a Env,
     /// Set when a secret is written by value.
     secrets_in_file: std::cell::Cell<bool>,
 }
@@ -461,18 +423,11 @@ impl Checker<'_> {
                 "no deployment jobs to poll: list their IDs (for example `jobs: [8888]`) or add a `discovery:` section",
             ));
         }
-        let limits = raw.rate_limit.unwrap_or_default();
-        let rate_limit = RateLimit {
-            describe_deployment_job_status: limits
-                .describe_deployment_job_status
-                .map_or(DEFAULT_RATE_LIMIT.describe_deployment_job_status, |r| r.0),
-            list_deployment_job: limits
-                .list_deployment_job
-                .map_or(DEFAULT_RATE_LIMIT.list_deployment_job, |r| r.0),
-            describe_deployment_job: limits
-                .describe_deployment_job
-                .map_or(DEFAULT_RATE_LIMIT.describe_deployment_job, |r| r.0),
-        };
+        let rate_limit = raw
+            .rate_limit
+            .unwrap_or_default()
+            .0
+            .map(|action, rate| rate.as_ref().map_or(DEFAULT_RATE_LIMIT[action], |r| r.0));
         Ok(AccountConfig {
             name,
             endpoint,
@@ -605,7 +560,7 @@ impl Checker<'_> {
         // As in the SDKs, a role's ARN, OIDC provider and token file default to their variables.
         let need = |name: &str, value: &Option<String>, variable: &str| {
             resolve(name, value)?
-                .or_else(|| (self.env)(variable).filter(|v| !v.is_empty()))
+                .or_else(|| self.env.non_empty(variable))
                 .ok_or_else(|| {
                     self.invalid(
                         &field(name),
@@ -644,7 +599,7 @@ impl Checker<'_> {
             "ram_role_arn" => {
                 let source = match key_pair("config")? {
                     Some(spec) => spec,
-                    None => match StaticProvider::from_environment(|n| (self.env)(n))
+                    None => match StaticProvider::from_environment(self.env)
                         .map_err(|e| self.invalid(key, e.to_string()))?
                     {
                         Some(env) => ProviderSpec::Static {
@@ -768,7 +723,7 @@ impl From<RawAccount> for AccountParts {
 
 impl Config {
     /// Reads, parses and validates `path`; `env` resolves `${VAR}` references.
-    pub fn load(path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load(path: &str, env: &Env) -> Result<Self, ConfigError> {
         let text = read_bounded(Path::new(path)).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -777,11 +732,7 @@ impl Config {
     }
 
     /// Parses and validates `text`; `path` names it in errors.
-    pub fn parse(
-        text: &str,
-        path: &str,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn parse(text: &str, path: &str, env: &Env) -> Result<Self, ConfigError> {
         let mut raw: RawConfig =
             from_yaml(text, "config.example.yaml").map_err(|e| syntax_error(path, e))?;
         let check = Checker {
@@ -874,7 +825,7 @@ impl Config {
 const MAX_VARIABLE_NAME: usize = 128;
 
 /// `${NAME}` is replaced by the variable's value; anything else is taken literally.
-fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn resolve_reference(value: &str, env: &Env) -> Result<String, String> {
     let Some(reference) = value.strip_prefix("${") else {
         return Ok(value.to_owned());
     };
@@ -889,7 +840,7 @@ fn resolve_reference(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
             "is not a valid reference; write ${{VARIABLE_NAME}}, with up to {MAX_VARIABLE_NAME} letters, digits and _"
         ));
     }
-    env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+    env.non_empty(name).ok_or_else(|| {
         format!("refers to ${{{name}}}, which is not set or empty; export {name} before starting the exporter")
     })
 }
@@ -906,13 +857,10 @@ fn syntax_error(path: &str, error: YamlError) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
+    use crate::api::Action;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, "cfg.yaml", &no_env)
+        Config::parse(text, "cfg.yaml", &Env::empty())
     }
 
     fn error(text: &str) -> String {
@@ -963,7 +911,7 @@ mod tests {
 
     #[test]
     fn every_key() {
-        let env = |name: &str| (name == "MY_SECRET").then(|| "from-env".to_owned());
+        let env = Env::from_fn(|name| (name == "MY_SECRET").then(|| "from-env".to_owned()));
         let config = Config::parse(
             "endpoint: intl
 credentials:
@@ -1009,13 +957,14 @@ jobs:
         assert_eq!(creds.access_key_id, "LTAI");
         assert_eq!(creds.access_key_secret.expose(), "from-env");
         assert_eq!(creds.security_token.unwrap().expose(), "tok");
+        let rates: Vec<(Action, f64)> = account.rate_limit.iter().map(|(a, r)| (a, *r)).collect();
         assert_eq!(
-            account.rate_limit,
-            RateLimit {
-                describe_deployment_job_status: 8.0,
-                list_deployment_job: 1.0,
-                describe_deployment_job: 0.5
-            }
+            rates,
+            [
+                (Action::DescribeDeploymentJobStatus, 8.0),
+                (Action::DescribeDeploymentJob, 0.5),
+                (Action::ListDeploymentJob, 1.0),
+            ]
         );
         let discovery = account.discovery.clone().unwrap();
         assert_eq!(discovery.refresh_interval, Duration::from_secs(60));
@@ -1071,10 +1020,13 @@ accounts:
             DEFAULT_DISCOVERY_INTERVAL
         );
         assert_eq!(
-            config.accounts[1].rate_limit.describe_deployment_job_status,
+            config.accounts[1].rate_limit[Action::DescribeDeploymentJobStatus],
             3.0
         );
-        assert_eq!(config.accounts[1].rate_limit.list_deployment_job, 2.0);
+        assert_eq!(
+            config.accounts[1].rate_limit[Action::ListDeploymentJob],
+            2.0
+        );
         assert_eq!(config.polling.interval, Duration::from_secs(120));
     }
 
@@ -1291,7 +1243,7 @@ accounts:
             "a".repeat(50 << 20)
         );
         std::fs::write(&path, &big).unwrap();
-        let refused = Config::load(path.to_str().unwrap(), &no_env)
+        let refused = Config::load(path.to_str().unwrap(), &Env::empty())
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -1367,31 +1319,6 @@ accounts:
     }
 
     #[test]
-    fn discovery_filters() {
-        let config = parse("discovery:\n  job_types: [user]\n  statuses: [processing]\n  name_include: ^prod-\n  name_exclude: -test$\n").unwrap();
-        let discovery = one(&config).discovery.clone().unwrap();
-        let job = |name: &str, job_type: &str, status: &str| DeploymentJob {
-            name: Some(name.into()),
-            job_type: Some(job_type.into()),
-            status: Some(status.into()),
-            ..Default::default()
-        };
-        assert!(discovery.accepts(&job("prod-www", "user", "processing")));
-        assert!(!discovery.accepts(&job("prod-www-test", "user", "processing")));
-        assert!(!discovery.accepts(&job("stage-www", "user", "processing")));
-        assert!(!discovery.accepts(&job("prod-www", "cloud", "processing")));
-        assert!(!discovery.accepts(&job("prod-www", "user", "success")));
-        let all = parse("discovery: {}\n").unwrap();
-        assert!(
-            one(&all)
-                .discovery
-                .as_ref()
-                .unwrap()
-                .accepts(&DeploymentJob::default())
-        );
-    }
-
-    #[test]
     fn the_example_file_is_valid_and_shows_the_defaults() {
         let config = parse(include_str!("../../config.example.yaml")).unwrap();
         let defaults = parse("jobs: [8888, 9999]\n").unwrap();
@@ -1415,7 +1342,7 @@ accounts:
 
     #[test]
     fn the_examples_commented_blocks_are_valid() {
-        let env = |_: &str| Some("value".to_owned());
+        let env = Env::from_fn(|_| Some("value".to_owned()));
         let discovery = Config::parse(&example_block("discovery"), "example", &env).unwrap();
         let found = one(&discovery).discovery.clone().unwrap();
         assert_eq!((found.job_types.len(), found.statuses.len()), (2, 2));
@@ -1437,12 +1364,11 @@ accounts:
 
     #[test]
     fn credential_types() {
-        let env = |name: &str| match name {
-            "ALIBABA_CLOUD_ACCESS_KEY_ID" => Some("LTAIenv".to_owned()),
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET" => Some("s".to_owned()),
-            "ALIBABA_CLOUD_ROLE_ARN" => Some("acs:ram::1:role/env".to_owned()),
-            _ => None,
-        };
+        let env = Env::from_pairs(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s"),
+            ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/env"),
+        ]);
         let spec = |section: &str| {
             Config::parse(
                 &format!("jobs: [1]\ncredentials:\n{section}"),
@@ -1505,7 +1431,7 @@ accounts:
         let no_source = Config::parse(
             "jobs: [1]\ncredentials:\n  type: ram_role_arn\n  role_arn: r\n",
             "cfg.yaml",
-            &no_env,
+            &Env::empty(),
         );
         assert_eq!(
             no_source.unwrap_err().to_string(),
@@ -1610,7 +1536,7 @@ mod properties {
     proptest! {
         #[test]
         fn any_text_is_parsed_or_refused_with_a_located_message(text in "\\PC{0,200}") {
-            if let Err(error) = Config::parse(&text, "cfg.yaml", &|_| None) {
+            if let Err(error) = Config::parse(&text, "cfg.yaml", &Env::empty()) {
                 prop_assert!(error.to_string().starts_with("cfg.yaml"), "{}", error);
             }
         }
@@ -1623,7 +1549,7 @@ mod properties {
                 ids.swap(i, (seed.wrapping_mul(i as u64 + 3) % len as u64) as usize);
             }
             let text = format!("jobs: [{}]\n", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
-            let config = Config::parse(&text, "cfg.yaml", &|_| None).unwrap();
+            let config = Config::parse(&text, "cfg.yaml", &Env::empty()).unwrap();
             prop_assert_eq!(&config.accounts[0].jobs, &ids);
         }
 
@@ -1648,7 +1574,7 @@ mod properties {
                 "retries: {max_attempts: {}}", "rate_limit: {describe_deployment_job_status: {}}",
             ];
             let text = format!("jobs: [1]\n{}\n", KEYS[key].replacen("{}", &value, 1));
-            match Config::parse(&text, "cfg.yaml", &|_| None) {
+            match Config::parse(&text, "cfg.yaml", &Env::empty()) {
                 Ok(config) => {
                     let p = &config.polling;
                     for d in [p.interval, p.settled_interval, p.stale_after, p.job_info_interval, p.connect_timeout, p.request_timeout, config.retries.max_delay] {
@@ -1663,7 +1589,7 @@ mod properties {
         #[test]
         fn durations_round_trip(seconds in 1u64..86_400) {
             let text = format!("jobs: [1]\ninterval: {seconds}s\nstale_after: {}s\nsettled_interval: {}s\n", seconds * 5, seconds.max(600));
-            let config = Config::parse(&text, "cfg.yaml", &|_| None);
+            let config = Config::parse(&text, "cfg.yaml", &Env::empty());
             // A request timeout of 10 s must stay under the interval.
             if seconds > 10 {
                 prop_assert_eq!(config.unwrap().polling.interval, Duration::from_secs(seconds));

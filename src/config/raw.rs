@@ -3,6 +3,7 @@
 //! carries the line and column of the value at fault.
 
 use crate::api::model::{check_job_id, parse_job_id};
+use crate::api::{Action, PerAction};
 use crate::input::excerpt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
@@ -137,15 +138,42 @@ pub(super) struct RawDiscovery {
     pub name_exclude: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRateLimit {
-    #[serde(default)]
-    pub describe_deployment_job_status: Option<Rate>,
-    #[serde(default)]
-    pub list_deployment_job: Option<Rate>,
-    #[serde(default)]
-    pub describe_deployment_job: Option<Rate>,
+/// `rate_limit:`: requests per second by action, keyed as [`Action::key`] spells them.
+pub(super) struct RawRateLimit(pub PerAction<Option<Rate>>);
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self(PerAction::from_fn(|_| None))
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRateLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RateLimitVisitor)
+    }
+}
+
+struct RateLimitVisitor;
+
+impl<'de> Visitor<'de> for RateLimitVisitor {
+    type Value = RawRateLimit;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct RawRateLimit")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawRateLimit, A::Error> {
+        let mut limits = RawRateLimit::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let action = Action::from_key(&key)
+                .ok_or_else(|| de::Error::unknown_field(&key, &Action::KEYS))?;
+            if limits.0[action].is_some() {
+                return Err(de::Error::duplicate_field(action.key()));
+            }
+            limits.0[action] = Some(map.next_value()?);
+        }
+        Ok(limits)
+    }
 }
 
 /// The longest duration any setting takes: long enough for any schedule, short enough

@@ -6,6 +6,7 @@ use super::refresh::{RefreshObserver, RefreshingProvider};
 use super::sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
 use super::uri::CredentialsUri;
 use super::{Credentials, CredentialsError, CredentialsProvider, StaticProvider, files};
+use crate::env::Env;
 use crate::input::{ReadError, read_bounded};
 use std::future::Future;
 use std::path::Path;
@@ -120,15 +121,15 @@ pub struct BuildContext {
 impl BuildContext {
     /// The context `env` asks for: the two metadata-service switches read from it.
     pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &Env,
         observer: Arc<dyn RefreshObserver>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             observer,
             shutdown,
-            imdsv1_disabled: flag(env, "ALIBABA_CLOUD_IMDSV1_DISABLED"),
-            metadata_disabled: flag(env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED"),
+            imdsv1_disabled: env.flag("ALIBABA_CLOUD_IMDSV1_DISABLED"),
+            metadata_disabled: env.flag("ALIBABA_CLOUD_ECS_METADATA_DISABLED"),
         }
     }
 }
@@ -265,27 +266,20 @@ pub struct ChainOptions {
     pub metadata_endpoint: Option<String>,
 }
 
-fn flag(env: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
-    env(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    env(name).filter(|v| !v.is_empty())
-}
-
 /// Role defaults from the environment: session name, STS region and VPC endpoint.
-pub fn role_settings(env: &dyn Fn(&str) -> Option<String>, options: &ChainOptions) -> RoleSettings {
+pub fn role_settings(env: &Env, options: &ChainOptions) -> RoleSettings {
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     RoleSettings {
-        session_name: var(env, "ALIBABA_CLOUD_ROLE_SESSION_NAME")
+        session_name: env
+            .non_empty("ALIBABA_CLOUD_ROLE_SESSION_NAME")
             .unwrap_or_else(|| format!("aliyun-cas-exporter-{unix}")),
         duration: Duration::from_secs(3600),
         sts: Sts {
             endpoint: options.sts_endpoint.clone(),
-            region: var(env, "ALIBABA_CLOUD_STS_REGION"),
-            vpc: flag(env, "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
+            region: env.non_empty("ALIBABA_CLOUD_STS_REGION"),
+            vpc: env.flag("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"),
         },
         metadata_endpoint: metadata_endpoint(options),
     }
@@ -295,12 +289,9 @@ pub fn role_settings(env: &dyn Fn(&str) -> Option<String>, options: &ChainOption
 pub type Place = (&'static str, Result<ProviderSpec, String>);
 
 /// The chain's places in order, each with the provider it yields or why it does not apply.
-pub fn default_chain(
-    env: &dyn Fn(&str) -> Option<String>,
-    options: &ChainOptions,
-) -> Result<Vec<Place>, CredentialsError> {
+pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, CredentialsError> {
     let role = role_settings(env, options);
-    let home = var(env, "HOME");
+    let home = env.non_empty("HOME");
     let read = |path: &str| {
         read_bounded(Path::new(path)).map_err(|e| match e {
             ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -311,7 +302,7 @@ pub fn default_chain(
     };
     let mut chain = Vec::new();
 
-    let environment = match StaticProvider::from_environment(|name| env(name)) {
+    let environment = match StaticProvider::from_environment(env) {
         Err(half_set) => Err(half_set.to_string()),
         Ok(None) => Err(
             "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set".into(),
@@ -331,7 +322,7 @@ pub fn default_chain(
         "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
         "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
     ];
-    let oidc = match oidc_vars.map(|name| var(env, name)) {
+    let oidc = match oidc_vars.map(|name| env.non_empty(name)) {
         [Some(role_arn), Some(provider_arn), Some(token_file)] => Ok(ProviderSpec::Oidc {
             role_arn,
             provider_arn,
@@ -345,8 +336,8 @@ pub fn default_chain(
     };
     chain.push(("oidc_role_arn", oidc));
 
-    let profile = var(env, "ALIBABA_CLOUD_PROFILE");
-    let cli = if flag(env, "ALIBABA_CLOUD_CLI_PROFILE_DISABLED") {
+    let profile = env.non_empty("ALIBABA_CLOUD_PROFILE");
+    let cli = if env.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED") {
         Err("ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true".into())
     } else {
         match &home {
@@ -362,7 +353,7 @@ pub fn default_chain(
     };
     chain.push(("cli_profile", cli));
 
-    let ini_paths: Vec<String> = match var(env, "ALIBABA_CLOUD_CREDENTIALS_FILE") {
+    let ini_paths: Vec<String> = match env.non_empty("ALIBABA_CLOUD_CREDENTIALS_FILE") {
         Some(path) => vec![path],
         None => home
             .iter()
@@ -395,17 +386,18 @@ pub fn default_chain(
     });
     chain.push(("profile", ini));
 
-    let ecs = if flag(env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
+    let ecs = if env.flag("ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
         Err("ALIBABA_CLOUD_ECS_METADATA_DISABLED is true".into())
     } else {
         Ok(ProviderSpec::EcsRamRole {
-            role: var(env, "ALIBABA_CLOUD_ECS_METADATA"),
+            role: env.non_empty("ALIBABA_CLOUD_ECS_METADATA"),
             endpoint: metadata_endpoint(options),
         })
     };
     chain.push(("ecs_ram_role", ecs));
 
-    let uri = var(env, "ALIBABA_CLOUD_CREDENTIALS_URI")
+    let uri = env
+        .non_empty("ALIBABA_CLOUD_CREDENTIALS_URI")
         .map(|uri| ProviderSpec::Uri { uri })
         .ok_or_else(|| "ALIBABA_CLOUD_CREDENTIALS_URI is not set".into());
     chain.push(("credentials_uri", uri));
@@ -415,7 +407,7 @@ pub fn default_chain(
 /// Tries the chain's places in order and returns the first provider that yields credentials;
 /// otherwise says, place by place, why none did.
 pub async fn resolve_chain(
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &Env,
     options: &ChainOptions,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn CredentialsProvider>, CredentialsError> {

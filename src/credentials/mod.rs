@@ -22,6 +22,7 @@ pub use secret::Secret;
 pub use sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
 pub use uri::CredentialsUri;
 
+use crate::env::Env;
 use std::fmt;
 use std::sync::Arc;
 
@@ -139,14 +140,11 @@ impl StaticProvider {
         }
     }
 
-    /// Reads the three `ALIBABA_CLOUD_*` variables through `lookup`; `Ok(None)` when neither key variable is set.
-    pub fn from_environment(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, CredentialsError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let id = get(ENV_ACCESS_KEY_ID);
-        let secret = get(ENV_ACCESS_KEY_SECRET);
-        let token = get(ENV_SECURITY_TOKEN);
+    /// Reads the three `ALIBABA_CLOUD_*` variables from `env`; `Ok(None)` when neither key variable is set.
+    pub fn from_environment(env: &Env) -> Result<Option<Self>, CredentialsError> {
+        let id = env.non_empty(ENV_ACCESS_KEY_ID);
+        let secret = env.non_empty(ENV_ACCESS_KEY_SECRET);
+        let token = env.non_empty(ENV_SECURITY_TOKEN);
         match (id, secret) {
             (None, None) => Ok(None),
             (Some(access_key_id), Some(secret)) => Ok(Some(Self::new(
@@ -186,20 +184,15 @@ impl CredentialsProvider for StaticProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    /// A lookup over `pairs`, standing in for the process environment.
-    pub(super) fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
+    /// A fixed set of variables, standing in for the process environment.
+    pub(super) fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs)
     }
 
     #[test]
     fn environment_with_token() {
-        let provider = StaticProvider::from_environment(env(&[
+        let provider = StaticProvider::from_environment(&env(&[
             (ENV_ACCESS_KEY_ID, "LTAI-id"),
             (ENV_ACCESS_KEY_SECRET, "sekrit"),
             (ENV_SECURITY_TOKEN, "tok"),
@@ -216,17 +209,17 @@ mod tests {
     #[test]
     fn environment_absent_or_partial() {
         assert!(
-            StaticProvider::from_environment(env(&[]))
+            StaticProvider::from_environment(&env(&[]))
                 .unwrap()
                 .is_none()
         );
         let err =
-            StaticProvider::from_environment(env(&[(ENV_ACCESS_KEY_ID, "LTAI-id")])).unwrap_err();
+            StaticProvider::from_environment(&env(&[(ENV_ACCESS_KEY_ID, "LTAI-id")])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset: set ALIBABA_CLOUD_ACCESS_KEY_SECRET to the AccessKey secret of that key"
         );
-        let err = StaticProvider::from_environment(env(&[
+        let err = StaticProvider::from_environment(&env(&[
             (ENV_ACCESS_KEY_ID, ""),
             (ENV_ACCESS_KEY_SECRET, "x"),
         ]))

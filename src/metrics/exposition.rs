@@ -327,7 +327,7 @@ mod tests {
         for account in 0..2000 {
             metrics.retried(
                 &format!("account-{account}"),
-                "DescribeDeploymentJobStatus",
+                crate::api::Action::DescribeDeploymentJobStatus,
                 "Throttling.User",
             );
         }
@@ -371,7 +371,11 @@ mod tests {
         );
         let first = gunzip(exposition.render(&store, &metrics, true));
         let rendered = exposition.current(&store).unwrap();
-        metrics.retried("prod", "DescribeDeploymentJobStatus", "Throttling.User");
+        metrics.retried(
+            "prod",
+            crate::api::Action::DescribeDeploymentJobStatus,
+            "Throttling.User",
+        );
         let second = gunzip(exposition.cached(&store, &metrics, true).unwrap());
         assert!(
             Arc::ptr_eq(&rendered, &exposition.current(&store).unwrap()),

@@ -4,7 +4,7 @@
 
 use super::contract::{self, MetricDef};
 use super::process::ProcessMetrics;
-use crate::api::RequestObserver;
+use crate::api::{Action, RequestObserver};
 use crate::shard::Shard;
 use prometheus::core::Collector;
 use prometheus::{
@@ -134,16 +134,16 @@ impl SelfMetrics {
     }
 
     /// Counts a retry of `action` caused by `code`, a label of the fixed set of [`crate::api::ApiError::code`].
-    pub fn retried(&self, account: &str, action: &str, code: &'static str) {
+    pub fn retried(&self, account: &str, action: Action, code: &'static str) {
         self.api_retries
-            .with_label_values(&[account, action, code])
+            .with_label_values(&[account, action.name(), code])
             .inc();
     }
 
     /// Adds time spent waiting for the rate limiter.
-    pub fn rate_limit_waited(&self, account: &str, action: &str, waited: Duration) {
+    pub fn rate_limit_waited(&self, account: &str, action: Action, waited: Duration) {
         self.rate_limit_wait
-            .with_label_values(&[account, action])
+            .with_label_values(&[account, action.name()])
             .inc_by(waited.as_secs_f64());
     }
 
@@ -188,12 +188,12 @@ impl SelfMetrics {
 }
 
 impl RequestObserver for SelfMetrics {
-    fn observe(&self, account: &str, action: &str, code: &'static str, elapsed: Duration) {
+    fn observe(&self, account: &str, action: Action, code: &'static str, elapsed: Duration) {
         self.api_requests
-            .with_label_values(&[account, action, code])
+            .with_label_values(&[account, action.name(), code])
             .inc();
         self.api_duration
-            .with_label_values(&[account, action])
+            .with_label_values(&[account, action.name()])
             .observe(elapsed.as_secs_f64());
     }
 }

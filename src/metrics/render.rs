@@ -1,8 +1,8 @@
 //! Writes a snapshot's job families in the Prometheus text format (0.0.4).
 
 use super::contract::{self, MetricDef};
+use crate::api::model::JOB_STATUSES;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus};
-use crate::config::JOB_STATUSES;
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -2,7 +2,8 @@
 
 use super::Caller;
 use crate::api::model::DeploymentJob;
-use crate::api::{ApiError, LIST_DEPLOYMENT_JOB};
+use crate::api::{Action, ApiError};
+use crate::config::Discovery;
 
 /// The page size the exporter asks for (the API's default and documented maximum).
 pub const PAGE_SIZE: u32 = 50;
@@ -12,6 +13,24 @@ const MAX_PAGES: u32 = 1000;
 /// [`MAX_PAGES`] full pages hold.
 pub const MAX_JOBS: usize = MAX_PAGES as usize * PAGE_SIZE as usize;
 
+/// Whether a listed job passes every filter of `discovery`.
+pub(super) fn accepts(discovery: &Discovery, job: &DeploymentJob) -> bool {
+    let field = |value: &Option<String>| value.as_deref().unwrap_or_default().to_owned();
+    let in_list =
+        |list: &[String], value: &Option<String>| list.is_empty() || list.contains(&field(value));
+    let name = field(&job.name);
+    in_list(&discovery.job_types, &job.job_type)
+        && in_list(&discovery.statuses, &job.status)
+        && discovery
+            .name_include
+            .as_ref()
+            .is_none_or(|r| r.is_match(&name))
+        && discovery
+            .name_exclude
+            .as_ref()
+            .is_none_or(|r| !r.is_match(&name))
+}
+
 /// Every job ListDeploymentJob returns, across all pages. A listing that ends
 /// short of its `Total`, or runs past the page bound, is an error: the jobs it
 /// missed must not look as if they had vanished.
@@ -20,7 +39,7 @@ pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiE
     for page in 1..=MAX_PAGES {
         let client = caller.client();
         let listed = caller
-            .call(LIST_DEPLOYMENT_JOB, None, move || {
+            .call(Action::ListDeploymentJob, None, move || {
                 let client = client.clone();
                 async move { client.list_deployment_jobs(page, PAGE_SIZE).await }
             })
@@ -78,11 +97,45 @@ fn incomplete(detail: String) -> ApiError {
 mod tests {
     use super::*;
     use crate::api::{answering, test_client};
-    use crate::config::DEFAULT_RETRIES;
+    use crate::config::{Config, DEFAULT_RETRIES};
+    use crate::env::Env;
     use crate::metrics::SelfMetrics;
     use crate::poller::rate_limit::RateLimiter;
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
+
+    #[test]
+    fn discovery_filters() {
+        let parse = |text: &str| {
+            let config = Config::parse(text, "cfg.yaml", &Env::empty()).unwrap();
+            config.accounts[0].discovery.clone().unwrap()
+        };
+        let discovery = parse(
+            "discovery:\n  job_types: [user]\n  statuses: [processing]\n  name_include: ^prod-\n  name_exclude: -test$\n",
+        );
+        let job = |name: &str, job_type: &str, status: &str| DeploymentJob {
+            name: Some(name.into()),
+            job_type: Some(job_type.into()),
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        assert!(accepts(&discovery, &job("prod-www", "user", "processing")));
+        assert!(!accepts(
+            &discovery,
+            &job("prod-www-test", "user", "processing")
+        ));
+        assert!(!accepts(
+            &discovery,
+            &job("stage-www", "user", "processing")
+        ));
+        assert!(!accepts(
+            &discovery,
+            &job("prod-www", "cloud", "processing")
+        ));
+        assert!(!accepts(&discovery, &job("prod-www", "user", "success")));
+        let all = parse("discovery: {}\n");
+        assert!(accepts(&all, &DeploymentJob::default()));
+    }
 
     fn caller(endpoint: &str) -> Caller {
         let metrics = SelfMetrics::default();
@@ -90,7 +143,9 @@ mod tests {
         Caller {
             account: Arc::from("a"),
             client: Arc::new(client),
-            limiter: Arc::new(RateLimiter::new(&[(LIST_DEPLOYMENT_JOB, 1000.0)])),
+            limiter: Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
+                1000.0
+            }))),
             retries: DEFAULT_RETRIES,
             metrics,
         }

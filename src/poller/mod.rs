@@ -14,9 +14,7 @@ use retry::{backoff, is_retryable};
 use schedule::Schedule;
 
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
-use crate::api::{
-    ApiError, Client, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB,
-};
+use crate::api::{Action, ApiError, Client};
 use crate::config::{Discovery, Polling, RateLimit, RetryPolicy};
 use crate::metrics::SelfMetrics;
 use crate::shard::Shard;
@@ -59,22 +57,6 @@ pub struct AccountSettings {
     pub retries: RetryPolicy,
 }
 
-impl AccountSettings {
-    fn rates(&self) -> [(&'static str, f64); 3] {
-        [
-            (
-                DESCRIBE_DEPLOYMENT_JOB_STATUS,
-                self.rate_limit.describe_deployment_job_status,
-            ),
-            (LIST_DEPLOYMENT_JOB, self.rate_limit.list_deployment_job),
-            (
-                DESCRIBE_DEPLOYMENT_JOB,
-                self.rate_limit.describe_deployment_job,
-            ),
-        ]
-    }
-}
-
 /// Makes the API calls of one account: paced, retried, counted.
 #[derive(Clone)]
 pub(crate) struct Caller {
@@ -98,7 +80,7 @@ impl Caller {
     /// every attempt waits for the rate limiter first.
     async fn call<T, F, Fut>(
         &self,
-        action: &'static str,
+        action: Action,
         job_id: Option<u64>,
         attempt: F,
     ) -> Result<T, ApiError>
@@ -122,7 +104,7 @@ impl Caller {
             self.metrics.retried(&self.account, action, error.code());
             tracing::debug!(
                 account = &*self.account,
-                action,
+                action = action.name(),
                 job_id,
                 code = &*error.logged_code(),
                 attempt = tries,
@@ -202,7 +184,7 @@ impl AccountPoller {
             Arc::clone(&settings),
             now,
         );
-        let limiter = Arc::new(RateLimiter::new(&settings.rates()));
+        let limiter = Arc::new(RateLimiter::new(&settings.rate_limit));
         let mut caller = Caller {
             account: Arc::clone(&self.account),
             client: Arc::clone(&settings.client),
@@ -230,7 +212,7 @@ impl AccountPoller {
                         return;
                     }
                     settings = Arc::clone(&self.settings.borrow_and_update());
-                    limiter.set_rates(&settings.rates());
+                    limiter.set_rates(&settings.rate_limit);
                     caller.client = Arc::clone(&settings.client);
                     caller.retries = settings.retries;
                     state.apply(Arc::clone(&settings), Instant::now());
@@ -440,10 +422,14 @@ impl State {
             let handle = tasks.spawn(async move {
                 let client = caller.client();
                 let result = caller
-                    .call(DESCRIBE_DEPLOYMENT_JOB_STATUS, Some(job_id), move || {
-                        let client = client.clone();
-                        async move { client.describe_deployment_job_status(job_id).await }
-                    })
+                    .call(
+                        Action::DescribeDeploymentJobStatus,
+                        Some(job_id),
+                        move || {
+                            let client = client.clone();
+                            async move { client.describe_deployment_job_status(job_id).await }
+                        },
+                    )
                     .await;
                 Done::Poll {
                     job_id,
@@ -462,7 +448,7 @@ impl State {
             let handle = tasks.spawn(async move {
                 let client = caller.client();
                 let result = caller
-                    .call(DESCRIBE_DEPLOYMENT_JOB, Some(job_id), move || {
+                    .call(Action::DescribeDeploymentJob, Some(job_id), move || {
                         let client = client.clone();
                         async move { client.describe_deployment_job(job_id).await }
                     })
@@ -534,16 +520,19 @@ impl State {
                         if !implausible.is_empty() && known != Some(&info) {
                             warn_implausible(
                                 &self.account,
-                                DESCRIBE_DEPLOYMENT_JOB,
+                                Action::DescribeDeploymentJob,
                                 job_id,
                                 &implausible,
                             );
                         }
                         self.set_info(job_id, Arc::new(info), now);
                     }
-                    Err(error) => {
-                        log_failure(&self.account, DESCRIBE_DEPLOYMENT_JOB, Some(job_id), &error)
-                    }
+                    Err(error) => log_failure(
+                        &self.account,
+                        Action::DescribeDeploymentJob,
+                        Some(job_id),
+                        &error,
+                    ),
                 }
                 self.describes.reschedule(job_id, now, None);
             }
@@ -566,7 +555,7 @@ impl State {
                         self.sync_jobs(now);
                     }
                     Err(error) => {
-                        log_failure(&self.account, LIST_DEPLOYMENT_JOB, None, &error);
+                        log_failure(&self.account, Action::ListDeploymentJob, None, &error);
                         self.next_listing =
                             Some(now + discovery.refresh_interval.min(LISTING_RETRY));
                     }
@@ -619,7 +608,7 @@ impl State {
                     if !implausible.is_empty() && !unchanged {
                         warn_implausible(
                             &self.account,
-                            DESCRIBE_DEPLOYMENT_JOB_STATUS,
+                            Action::DescribeDeploymentJobStatus,
                             job_id,
                             &implausible,
                         );
@@ -650,7 +639,7 @@ impl State {
                 Err(error) => {
                     log_failure(
                         &self.account,
-                        DESCRIBE_DEPLOYMENT_JOB_STATUS,
+                        Action::DescribeDeploymentJobStatus,
                         Some(job_id),
                         &error,
                     );
@@ -680,7 +669,10 @@ impl State {
     ) -> BTreeMap<u64, Arc<DeploymentJob>> {
         let mut admitted = BTreeMap::new();
         let mut skipped = 0_usize;
-        for mut job in listed.into_iter().filter(|job| discovery.accepts(job)) {
+        for mut job in listed
+            .into_iter()
+            .filter(|job| discovery::accepts(discovery, job))
+        {
             let id = match job.id.clone() {
                 Some(Ok(id)) => id,
                 invalid => {
@@ -694,7 +686,7 @@ impl State {
                     {
                         tracing::warn!(
                             account = &*self.account,
-                            action = LIST_DEPLOYMENT_JOB,
+                            action = Action::ListDeploymentJob.name(),
                             name = job.name.as_deref().unwrap_or("-"),
                             "discovery skips a listed job: {reason}; it is not polled \
                              (report this: the API should only list valid job IDs)"
@@ -706,7 +698,7 @@ impl State {
             let implausible = job.drop_implausible();
             let known = self.discovered.get(&id).map(|j| &**j);
             if !implausible.is_empty() && known != Some(&job) {
-                warn_implausible(&self.account, LIST_DEPLOYMENT_JOB, id, &implausible);
+                warn_implausible(&self.account, Action::ListDeploymentJob, id, &implausible);
             }
             admitted.insert(id, Arc::new(job));
         }
@@ -794,10 +786,10 @@ fn stale_at(polling: &Polling, job: &JobState) -> Option<Instant> {
 }
 
 /// Says which values of `action`'s answer for `job_id` were left out as implausible.
-fn warn_implausible(account: &str, action: &str, job_id: u64, dropped: &[String]) {
+fn warn_implausible(account: &str, action: Action, job_id: u64, dropped: &[String]) {
     tracing::warn!(
         account,
-        action,
+        action = action.name(),
         job_id,
         fields = %summary(dropped),
         "the answer has values no job can have (negative, or beyond what the exporter \
@@ -815,7 +807,7 @@ fn summary(items: &[String]) -> String {
     text
 }
 
-fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiError) {
+fn log_failure(account: &str, action: Action, job_id: Option<u64>, error: &ApiError) {
     let code = error.logged_code();
     let code = &*code;
     let request_id = error.request_id().unwrap_or("-");
@@ -823,7 +815,7 @@ fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiErro
         .http_status()
         .map_or_else(|| "-".to_owned(), |s| s.to_string());
     let hint = error.hint();
-    let what = if action == DESCRIBE_DEPLOYMENT_JOB_STATUS {
+    let what = if action == Action::DescribeDeploymentJobStatus {
         "poll failed"
     } else {
         "call failed"
@@ -833,7 +825,7 @@ fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiErro
             let mismatch = e.signature.as_ref();
             tracing::warn!(
                 account,
-                action,
+                action = action.name(),
                 job_id,
                 code,
                 request_id,
@@ -847,7 +839,7 @@ fn log_failure(account: &str, action: &str, job_id: Option<u64>, error: &ApiErro
         }
         _ => tracing::warn!(
             account,
-            action,
+            action = action.name(),
             job_id,
             code,
             request_id,

@@ -1,9 +1,8 @@
 //! Paces one account's calls per action so that no one-second window ever
 //! holds more than the configured number, whatever the concurrency.
 
-use std::collections::HashMap;
+use crate::api::{Action, PerAction};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -66,44 +65,30 @@ fn nanos(d: Duration) -> u64 {
 /// is no burst and any second holds at most `rate` calls.
 #[derive(Debug)]
 pub struct RateLimiter {
-    actions: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+    pacers: PerAction<Pacer>,
 }
 
 impl RateLimiter {
     /// A limiter with the given calls per second for each action.
-    pub fn new(rates: &[(&'static str, f64)]) -> Self {
-        let limiter = Self {
-            actions: Mutex::new(HashMap::new()),
-        };
-        limiter.set_rates(rates);
-        limiter
+    pub fn new(rates: &PerAction<f64>) -> Self {
+        Self {
+            pacers: rates.map(|_, rate| Pacer::new(spacing(*rate))),
+        }
     }
 
     /// Sets the rates (on reload); a call already waiting keeps the spacing it started with.
-    pub fn set_rates(&self, rates: &[(&'static str, f64)]) {
-        let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
-        for (action, rate) in rates {
-            let spacing = spacing(*rate);
-            match actions.get(action) {
-                Some(pacer) => pacer.spacing_nanos.store(nanos(spacing), Ordering::Relaxed),
-                None => {
-                    actions.insert(action, Arc::new(Pacer::new(spacing)));
-                }
-            }
+    pub fn set_rates(&self, rates: &PerAction<f64>) {
+        for (action, rate) in rates.iter() {
+            self.pacers[action]
+                .spacing_nanos
+                .store(nanos(spacing(*rate)), Ordering::Relaxed);
         }
     }
 
     /// Waits until `action` may be called and returns how long that took.
-    /// Actions without a configured rate are not limited.
-    pub async fn acquire(&self, action: &str) -> Duration {
+    pub async fn acquire(&self, action: Action) -> Duration {
         let asked = Instant::now();
-        let pacer = {
-            let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
-            match actions.get(action) {
-                Some(pacer) => Arc::clone(pacer),
-                None => return Duration::ZERO,
-            }
-        };
+        let pacer = &self.pacers[action];
         let mut last = pacer.last.lock().await;
         let due = match *last {
             Some(last) => {
@@ -128,6 +113,20 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    const A: Action = Action::DescribeDeploymentJobStatus;
+    const B: Action = Action::ListDeploymentJob;
+
+    /// `rates` for the actions named, the others at 1 a second.
+    fn rates(given: &[(Action, f64)]) -> PerAction<f64> {
+        PerAction::from_fn(|action| {
+            given
+                .iter()
+                .find(|(a, _)| *a == action)
+                .map_or(1.0, |(_, rate)| *rate)
+        })
+    }
 
     /// The paused clock wakes timers on whole milliseconds, so each wait may round up by one.
     fn about(actual: Duration, expected: Duration, waits: u32) -> bool {
@@ -136,11 +135,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn spaces_calls_evenly_with_headroom() {
-        let limiter = RateLimiter::new(&[("A", 5.0), ("B", 2.0)]);
+        let limiter = RateLimiter::new(&rates(&[(A, 5.0), (B, 2.0)]));
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..6 {
-            limiter.acquire("A").await;
+            limiter.acquire(A).await;
             times.push(Instant::now() - start);
         }
         let expected: Vec<Duration> = (0..6).map(|i| Duration::from_millis(205) * i).collect();
@@ -148,11 +147,10 @@ mod tests {
         // Six calls at 5/s span more than a second: no one-second window holds six.
         assert!(times[5] > Duration::from_secs(1));
         assert_eq!(
-            limiter.acquire("B").await,
+            limiter.acquire(B).await,
             Duration::ZERO,
             "actions are paced apart"
         );
-        assert_eq!(limiter.acquire("unlisted").await, Duration::ZERO);
     }
 
     #[test]
@@ -168,11 +166,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_callers_queue_in_order_and_report_their_wait() {
-        let limiter = Arc::new(RateLimiter::new(&[("A", 10.0)]));
+        let limiter = Arc::new(RateLimiter::new(&rates(&[(A, 10.0)])));
         let mut handles = Vec::new();
         for _ in 0..4 {
             let limiter = Arc::clone(&limiter);
-            handles.push(tokio::spawn(async move { limiter.acquire("A").await }));
+            handles.push(tokio::spawn(async move { limiter.acquire(A).await }));
             tokio::task::yield_now().await;
         }
         let mut waits = Vec::new();
@@ -186,8 +184,8 @@ mod tests {
                 "caller {i} waited {wait:?}, expected {expected:?}"
             );
         }
-        limiter.set_rates(&[("A", 1.0)]);
-        let waited = limiter.acquire("A").await;
+        limiter.set_rates(&rates(&[(A, 1.0)]));
+        let waited = limiter.acquire(A).await;
         assert!(
             about(waited, Duration::from_millis(1025), 1),
             "the new rate applies: {waited:?}"
@@ -199,13 +197,13 @@ mod tests {
         // 1,000 a second is a 1.025 ms spacing; the paused clock, like tokio's timer
         // wheel, wakes on whole milliseconds.
         // One caller in ten also comes 3 ms late, as a busy runtime's would.
-        let limiter = RateLimiter::new(&[("A", 1000.0)]);
+        let limiter = RateLimiter::new(&rates(&[(A, 1000.0)]));
         let start = Instant::now();
         for i in 0..1001 {
             if i % 10 == 5 {
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
-            limiter.acquire("A").await;
+            limiter.acquire(A).await;
         }
         let took = Instant::now() - start;
         assert!(
@@ -216,14 +214,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_late_caller_makes_up_no_more_than_the_catch_up() {
-        let limiter = RateLimiter::new(&[("A", 10.0)]);
-        limiter.acquire("A").await;
+        let limiter = RateLimiter::new(&rates(&[(A, 10.0)]));
+        limiter.acquire(A).await;
         // Nothing is asked for a while; then three callers come at once.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let start = Instant::now();
         let mut sent = Vec::new();
         for _ in 0..3 {
-            limiter.acquire("A").await;
+            limiter.acquire(A).await;
             sent.push(Instant::now() - start);
         }
         assert_eq!(sent[0], Duration::ZERO);

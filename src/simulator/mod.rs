@@ -15,7 +15,7 @@ pub use spec::{
     RoleSpec, SimulatorSpec,
 };
 
-use crate::api::{DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB};
+use crate::api::Action;
 use crate::http::serve::{ConnectionLimits, serve};
 use service::SimService;
 use std::collections::{BTreeMap, HashSet};
@@ -26,13 +26,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// The actions the simulator serves.
-pub const ACTIONS: [&str; 3] = [
-    DESCRIBE_DEPLOYMENT_JOB_STATUS,
-    DESCRIBE_DEPLOYMENT_JOB,
-    LIST_DEPLOYMENT_JOB,
-];
 
 /// How far a request's timestamp may be from the simulator's clock.
 pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
@@ -141,12 +134,12 @@ impl SimulatorSpec {
             if let Some(action) = key
                 .denied_actions
                 .iter()
-                .find(|a| !ACTIONS.contains(&a.as_str()))
+                .find(|a| Action::from_name(a).is_none())
             {
                 return Err(invalid(format!(
                     "access key {}: denied_actions names {action}, which the simulator does not serve; use one of {}",
                     key.id,
-                    ACTIONS.join(", ")
+                    Action::ALL.map(Action::name).join(", ")
                 )));
             }
         }

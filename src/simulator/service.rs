@@ -4,9 +4,7 @@
 use super::spec::{AccessKeySpec, Fault, IdentitySpec, JobSpec, SimulatorSpec};
 use super::world::{instance_id, job_body, job_state, status_body};
 use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
-use crate::api::{
-    API_VERSION, DESCRIBE_DEPLOYMENT_JOB, DESCRIBE_DEPLOYMENT_JOB_STATUS, LIST_DEPLOYMENT_JOB, sign,
-};
+use crate::api::{API_VERSION, Action, sign};
 use crate::http::serve::{Chunks, Handler};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -40,25 +38,6 @@ const COMMON_OPTIONAL: [&str; 5] = [
     "SignatureType",
     "ResourceOwnerAccount",
 ];
-
-/// The parameters of an action: (required, optional).
-fn action_params(action: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    match action {
-        DESCRIBE_DEPLOYMENT_JOB_STATUS | DESCRIBE_DEPLOYMENT_JOB => Some((&["JobId"], &[])),
-        LIST_DEPLOYMENT_JOB => Some((
-            &[],
-            &[
-                "JobType",
-                "Status",
-                "InstanceId",
-                "CertId",
-                "CurrentPage",
-                "ShowSize",
-            ],
-        )),
-        _ => None,
-    }
-}
 
 /// An answer, decided while holding the state lock and sent after it is released.
 pub(crate) struct Reply {
@@ -196,7 +175,7 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     nonces: HashSet<String>,
     nonce_order: VecDeque<(SystemTime, String)>,
-    windows: HashMap<(String, String), VecDeque<Instant>>,
+    windows: HashMap<(String, Action), VecDeque<Instant>>,
     admitted: u64,
 }
 
@@ -214,7 +193,7 @@ pub(crate) struct KeyView {
     token: Option<String>,
     expires: Option<SystemTime>,
     pub(crate) account: String,
-    denied_actions: Vec<String>,
+    denied_actions: Vec<Action>,
 }
 
 /// The simulator's request handler.
@@ -234,7 +213,7 @@ pub(crate) struct SimService {
 struct Call<'a> {
     /// The request target, path and query, as received.
     target: &'a str,
-    action: &'a str,
+    action: Action,
     params: &'a BTreeMap<String, String>,
     request_id: &'a str,
 }
@@ -332,8 +311,7 @@ impl SimService {
                 "Specified parameter Version is not valid.",
             );
         }
-        let action = p("Action");
-        let Some((required, optional)) = action_params(action) else {
+        let Some(action) = Action::from_name(p("Action")) else {
             return err(
                 404,
                 "InvalidAction.NotFound",
@@ -364,6 +342,7 @@ impl SimService {
                 "The specified parameter \"Format\" is not valid.",
             );
         }
+        let (required, optional) = (action.required_params(), action.optional_params());
         for name in params.keys() {
             let known = COMMON_REQUIRED.contains(&name.as_str())
                 || COMMON_OPTIONAL.contains(&name.as_str())
@@ -381,7 +360,7 @@ impl SimService {
             Ok(found) => found,
             Err(reply) => return reply,
         };
-        if key.denied_actions.iter().any(|a| a == action) {
+        if key.denied_actions.contains(&action) {
             return err(
                 403,
                 "Forbidden.RAM",
@@ -449,7 +428,12 @@ impl SimService {
                 token: k.security_token.clone(),
                 expires: None,
                 account: k.account.clone(),
-                denied_actions: k.denied_actions.clone(),
+                // Checked when the spec was read: every name is an action's.
+                denied_actions: k
+                    .denied_actions
+                    .iter()
+                    .filter_map(|a| Action::from_name(a))
+                    .collect(),
             },
             None => match state.temp_keys.get(p("AccessKeyId")) {
                 Some(t) => KeyView {
@@ -519,14 +503,14 @@ impl SimService {
     }
 
     /// Counts the request against its account's per-action window, refusing it when full.
-    fn admit(&self, state: &mut State, account: &str, action: &str) -> bool {
+    fn admit(&self, state: &mut State, account: &str, action: Action) -> bool {
         if self.qps_limit == 0 {
             return true;
         }
         let now = Instant::now();
         let window = state
             .windows
-            .entry((account.to_owned(), action.to_owned()))
+            .entry((account.to_owned(), action))
             .or_default();
         while window
             .front()
@@ -561,7 +545,7 @@ impl SimService {
             body.insert("RequestId".into(), call.request_id.into());
             body
         };
-        if call.action == LIST_DEPLOYMENT_JOB {
+        if call.action == Action::ListDeploymentJob {
             return match self.list(state, call, elapsed) {
                 Ok(body) => self.ok(state, None, call, with_id(body)),
                 Err(reply) => reply,
@@ -589,10 +573,11 @@ impl SimService {
             );
         };
         let job_state = job_state(job, elapsed);
-        let body = if call.action == DESCRIBE_DEPLOYMENT_JOB_STATUS {
-            status_body(job, &job_state)
-        } else {
-            job_body(job, &job_state, self.started_unix_ms)
+        let body = match call.action {
+            Action::DescribeDeploymentJobStatus => status_body(job, &job_state),
+            Action::DescribeDeploymentJob | Action::ListDeploymentJob => {
+                job_body(job, &job_state, self.started_unix_ms)
+            }
         };
         self.ok(state, Some(job), call, with_id(body))
     }
