@@ -4,7 +4,9 @@
 //! the same HTTP stack. Run with `cargo bench --bench e2e`; `BENCH_JOBS` changes
 //! the job count. Loopback only.
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; this benchmark uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use aliyun_cas_exporter::http::serve::{Chunks, ConnectionLimits, Handler, serve};

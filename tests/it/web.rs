@@ -1,7 +1,7 @@
 //! The web config end to end: TLS and mutual TLS with real clients, basic auth,
 //! headers, changes applied without a restart, and refusals that stop start-up.
 
-mod support;
+use crate::support;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -579,6 +579,7 @@ async fn raw_get(
 
 #[tokio::test]
 async fn wrong_passwords_never_take_a_scrape_s_place() {
+    let _heavy = support::heavy().await;
     const ATTACKERS: usize = 200;
     const SCRAPES: usize = 200;
     let dir = WebDir::new();
@@ -677,6 +678,7 @@ async fn wrong_passwords_never_take_a_scrape_s_place() {
 
 #[test]
 fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
+    let _heavy = support::heavy_blocking();
     let dir = WebDir::new();
     // A well-formed hash of the highest accepted cost: checking any password against it
     // takes seconds.

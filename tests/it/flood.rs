@@ -2,10 +2,10 @@
 //! connections (a request head that never ends, a byte now and then), each round closed
 //! before the next, with the exporter's RSS read after every round. Ignored by default:
 //! it takes minutes and measures rather than checks behaviour. Run it with
-//! `cargo test --release --test flood -- --ignored --nocapture`;
+//! `cargo test --release --test it flood:: -- --ignored --nocapture`;
 //! FLOOD_ROUNDS (20), FLOOD_CONNECTIONS (2000) and FLOOD_ARGS (extra flags) change it.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::Exporter;

@@ -1,7 +1,7 @@
 //! The simulator is as strict as the real gateway: hand-built requests, each
 //! wrong in one way, get the exact code, status and message of the spec.
 
-mod support;
+use crate::support;
 
 use aliyun_cas_exporter::api::sign::{canonical_query, percent_encode, sign_query, signature};
 use aliyun_cas_exporter::simulator::{Fault, Simulator};

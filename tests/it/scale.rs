@@ -1,7 +1,7 @@
 //! Polling at account scale, end to end: the real binary against the
 //! simulator, with the simulator's request log as the witness.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -17,6 +17,7 @@ const ENV: [(&str, &str); 2] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
+    let _heavy = support::heavy().await;
     let sim = simulator(&format!(
         "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: 0\njobs:\n{}  - {{id: 5000, name: job-5000-test, workers: {{CDN: 1}}}}\n",
         jobs(1, 1000)

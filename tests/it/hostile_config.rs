@@ -3,7 +3,7 @@
 //! refuses it while the running exporter keeps serving, without keeping the
 //! memory the refused file cost.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{Exporter, KEY_ID, SECRET, config_file, run_to_end, simulator};
@@ -129,6 +129,7 @@ fn rss(pid: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_reloads_are_refused_and_the_exporter_keeps_serving() {
+    let _heavy = support::heavy().await;
     let sim = simulator(&format!(
         "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n"
     ))

@@ -1,7 +1,7 @@
 //! The binary's handling of bad input: every mistake exits 1 with a message
 //! that says where and what to do; and no secret ever reaches any output.
 
-mod support;
+use crate::support;
 
 use aliyun_cas_exporter::api::sign::percent_encode;
 use support::{Exporter, KEY_ID, SECRET, TOKEN, config_file, run_to_end, simulator};

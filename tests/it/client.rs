@@ -1,7 +1,7 @@
 //! The API client against the simulator over loopback: the request it sends,
 //! the typed answers it parses, and the typed errors it returns.
 
-mod support;
+use crate::support;
 
 use aliyun_cas_exporter::api::model::DeploymentJobStatus;
 use aliyun_cas_exporter::api::{

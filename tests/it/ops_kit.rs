@@ -3,7 +3,7 @@
 //! PrometheusRule, the exposition's lint, and a real Prometheus server that
 //! scrapes the exporter and evaluates the rules end to end.
 
-mod support;
+use crate::support;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -374,6 +374,7 @@ fn quick_rules() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_the_exporter_and_fires_exactly_the_expected_alerts() {
+    let _heavy = support::heavy().await;
     let sim = simulator(&format!(
         "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]
 jobs:

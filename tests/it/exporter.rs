@@ -1,7 +1,7 @@
 //! End to end: the real binary polls the simulator over loopback, and what it
 //! serves is checked value by value against what the simulator holds.
 
-mod support;
+use crate::support;
 
 use aliyun_cas_exporter::metrics::{REVISION, VERSION};
 use aliyun_cas_exporter::simulator::Fault;

@@ -2,7 +2,7 @@
 //! from the simulator playing STS, the ECS metadata service or a credentials
 //! URI (or reads the user's files), polls with them, and refreshes them.
 
-mod support;
+use crate::support;
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator};
 use std::time::Duration;
