@@ -5,7 +5,7 @@
 //! the job count. Loopback only.
 
 // The integration tests' harness; this benchmark uses part of it.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

@@ -4,7 +4,7 @@
 use crate::support;
 
 use aliyun_cas_exporter::api::sign::percent_encode;
-use support::{Exporter, KEY_ID, SECRET, TOKEN, config_file, run_to_end, simulator};
+use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, TOKEN, config_file, run_to_end};
 
 const ENV: [(&str, &str); 2] = [
     ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
@@ -209,25 +209,39 @@ fn assert_clean(what: &str, text: &str) {
 async fn no_secret_or_token_in_any_output() {
     // The simulator knows the key with another secret: every answer is a
     // SignatureDoesNotMatch whose server string-to-sign carries the token.
-    let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: another-secret\n    security_token: \"{TOKEN}\"\n  - id: STS.good\n    secret: {SECRET}\n    security_token: \"{TOKEN}\"\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n  - id: 2\n    fault: malformed\n  - id: 3\n    fault: hang\n  - id: 4\n    fault: bad_gateway\nidentity:\n  roles: [{{arn: \"acs:ram::1:role/known\"}}]\n"
-    ))
-    .await;
+    let sim = SimSpec::new()
+        .key(KEY_ID, "another-secret")
+        .security_token(TOKEN)
+        .key("STS.good", SECRET)
+        .security_token(TOKEN)
+        .set("identity", r#"{roles: [{arn: "acs:ram::1:role/known"}]}"#)
+        .job("{id: 1, workers: {CDN: 1}}")
+        .job("{id: 2, fault: malformed}")
+        .job("{id: 3, fault: hang}")
+        .job("{id: 4, fault: bad_gateway}")
+        .start()
+        .await;
     let mut outputs: Vec<(String, String)> = Vec::new();
     for (format, key_id, in_file) in [
         ("logfmt", KEY_ID, false),
         ("json", KEY_ID, true),
         ("json", "STS.good", true),
     ] {
-        let credentials = if in_file {
-            "credentials:\n  access_key_id: ${AK_ID}\n  access_key_secret: ${AK_SECRET}\n  security_token: ${AK_TOKEN}\n".to_owned()
+        let credentials: &[(&str, &str)] = if in_file {
+            &[
+                ("access_key_id", "${AK_ID}"),
+                ("access_key_secret", "${AK_SECRET}"),
+                ("security_token", "${AK_TOKEN}"),
+            ]
         } else {
-            String::new()
+            &[]
         };
-        let cfg = config_file(&format!(
-            "endpoint: {}\ninterval: 1s\ntimeouts:\n  request: 300ms\n{credentials}jobs: [1, 2, 3, 4]\n",
-            sim.endpoint()
-        ));
+        let cfg = ConfigBuilder::new(&sim)
+            .interval("1s")
+            .set("timeouts", "{request: 300ms}")
+            .credentials(credentials)
+            .jobs(1..=4)
+            .file();
         let env: Vec<(&str, &str)> = if in_file {
             vec![
                 ("AK_ID", key_id),
@@ -285,10 +299,14 @@ async fn no_secret_or_token_in_any_output() {
     outputs.push(("config.check".into(), format!("{stdout}{stderr}")));
     assert!(stderr.contains("listed twice"), "{stderr}");
     // A role that STS refuses: the startup error quotes STS, never the source secret or token.
-    let role = config_file(&format!(
-        "endpoint: {e}\ncredentials:\n  type: ram_role_arn\n  role_arn: acs:ram::1:role/unknown\n  sts_endpoint: {e}\njobs: [1]\n",
-        e = sim.endpoint()
-    ));
+    let role = ConfigBuilder::new(&sim)
+        .credentials(&[
+            ("type", "ram_role_arn"),
+            ("role_arn", "acs:ram::1:role/unknown"),
+            ("sts_endpoint", &sim.endpoint()),
+        ])
+        .jobs([1])
+        .file();
     let (status, stdout, stderr) = run_to_end(
         &[
             "--config.file",
@@ -361,11 +379,12 @@ async fn no_secret_or_token_in_any_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_reloads_never_show_the_secret() {
-    let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n"
-    ))
-    .await;
-    let cfg = config_file(&format!("endpoint: {}\njobs: [1]\n", sim.endpoint()));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .job("{id: 1, workers: {CDN: 1}}")
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim).jobs([1]).file();
     let exporter = Exporter::start(
         &[
             "--config.file",

@@ -12,7 +12,7 @@ use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, TOKEN, simulator};
+use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, SimSpec, TOKEN};
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(String, String)>>);
@@ -27,21 +27,16 @@ impl RequestObserver for Recorder {
     }
 }
 
-fn sim_yaml() -> String {
-    format!(
-        "access_keys:
-  - id: {KEY_ID}
-    secret: {SECRET}
-  - id: STS.key
-    secret: {SECRET}
-    security_token: \"{TOKEN}\"
-jobs:
-{SAMPLE_JOB}  - id: 7777
-    workers: {{WAF: 2}}
-    numbers_as_strings: true
-    omit_fields: [CostCount]
-"
-    )
+/// A plain key and an STS key with the same secret; the sample job and one of loose types.
+async fn simulator() -> Simulator {
+    SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .key("STS.key", SECRET)
+        .security_token(TOKEN)
+        .jobs(SAMPLE_JOB)
+        .job("{id: 7777, workers: {WAF: 2}, numbers_as_strings: true, omit_fields: [CostCount]}")
+        .start()
+        .await
 }
 
 fn client_for(
@@ -84,7 +79,7 @@ fn client(sim: &Simulator) -> (Client, Arc<Recorder>) {
 
 #[tokio::test]
 async fn sends_what_the_sdk_sends_and_parses_the_answer() {
-    let sim = simulator(&sim_yaml()).await;
+    let sim = simulator().await;
     let (client, recorder) = client(&sim);
     let status = client.describe_deployment_job_status(8888).await.unwrap();
     let request_id = sim.requests()[0].request_id.clone();
@@ -155,7 +150,7 @@ async fn sends_what_the_sdk_sends_and_parses_the_answer() {
 
 #[tokio::test]
 async fn sends_the_security_token_of_sts_credentials() {
-    let sim = simulator(&sim_yaml()).await;
+    let sim = simulator().await;
     let (client, _) = client_for(
         &sim.endpoint(),
         "STS.key",
@@ -176,7 +171,7 @@ async fn sends_the_security_token_of_sts_credentials() {
 
 #[tokio::test]
 async fn signature_errors_carry_both_strings_without_the_token() {
-    let sim = simulator(&sim_yaml()).await;
+    let sim = simulator().await;
     let (client, _) = client_for(
         &sim.endpoint(),
         "STS.key",
@@ -220,7 +215,7 @@ async fn signature_errors_carry_both_strings_without_the_token() {
 
 #[tokio::test]
 async fn every_transport_and_body_fault_is_typed() {
-    let sim = simulator(&sim_yaml()).await;
+    let sim = simulator().await;
     // Only a hang needs the deadline to pass; the others get time to arrive in
     // full even on a loaded machine (the oversized answer is 5 MiB).
     let (client, recorder) = client_for(

@@ -6,7 +6,7 @@ use crate::support;
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator};
 use std::time::Duration;
-use support::{Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, config_file, simulator};
+use support::{ConfigBuilder, Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec, simulator};
 
 const ROLE: &str = "acs:ram::123456789012:role/cas-exporter";
 const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack-rrsa";
@@ -45,16 +45,20 @@ fn up(m: &Metrics) -> Option<f64> {
     )
 }
 
-/// Starts the exporter with `credentials` and `env`, and waits for a successful poll.
+/// Starts the exporter with the fields of its `credentials` section (none: no section)
+/// and `env`, and waits for a successful poll.
 async fn start(
     sim: &Simulator,
-    credentials: &str,
+    credentials: &[(&str, &str)],
     env: &[(&str, &str)],
 ) -> (Exporter, support::ConfigFile) {
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1s\nsettled_interval: 1s\ntimeouts: {{request: 900ms}}\n{credentials}jobs: [8888]\n",
-        sim.endpoint()
-    ));
+    let cfg = ConfigBuilder::new(sim)
+        .interval("1s")
+        .set("settled_interval", "1s")
+        .set("timeouts", "{request: 900ms}")
+        .credentials(credentials)
+        .jobs([8888])
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], env);
     exporter
         .wait_for(Duration::from_secs(15), "a successful poll", |m| {
@@ -64,16 +68,17 @@ async fn start(
     (exporter, cfg)
 }
 
-/// `--config.check` of a file polling `sim` with `credentials`: the exit status and stderr.
+/// `--config.check` of a file polling `sim` with the fields of its `credentials`
+/// section: the exit status and stderr.
 fn config_check(
     sim: &Simulator,
-    credentials: &str,
+    credentials: &[(&str, &str)],
     env: &[(&str, &str)],
 ) -> (std::process::ExitStatus, String) {
-    let cfg = config_file(&format!(
-        "endpoint: {}\n{credentials}jobs: [8888]\n",
-        sim.endpoint()
-    ));
+    let cfg = ConfigBuilder::new(sim)
+        .credentials(credentials)
+        .jobs([8888])
+        .file();
     let (status, _, stderr) = support::run_to_end(
         &[
             "--config.check",
@@ -157,11 +162,16 @@ async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() 
     let sim = identity_simulator("902s").await;
     let (exporter, _cfg) = start(
         &sim,
-        &format!(
-            "credentials:\n  type: ram_role_arn\n  role_arn: {ROLE}\n  role_session_name: cas\n  sts_endpoint: {}\n",
-            sim.endpoint()
-        ),
-        &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID), ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)],
+        &[
+            ("type", "ram_role_arn"),
+            ("role_arn", ROLE),
+            ("role_session_name", "cas"),
+            ("sts_endpoint", &sim.endpoint()),
+        ],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+        ],
     )
     .await;
     exporter
@@ -212,10 +222,7 @@ async fn oidc_from_the_environment_reads_its_token_file_at_every_refresh() {
     std::fs::write(&token_file, OIDC_TOKEN).unwrap();
     let (exporter, _cfg) = start(
         &sim,
-        &format!(
-            "credentials:\n  type: default\n  sts_endpoint: {}\n",
-            sim.endpoint()
-        ),
+        &[("type", "default"), ("sts_endpoint", &sim.endpoint())],
         &[
             ("ALIBABA_CLOUD_ROLE_ARN", ROLE),
             ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER),
@@ -267,10 +274,7 @@ async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
     let sim = identity_simulator("902s").await;
     let (exporter, _cfg) = start(
         &sim,
-        &format!(
-            "credentials:\n  type: default\n  metadata_endpoint: {}\n",
-            sim.endpoint()
-        ),
+        &[("type", "default"), ("metadata_endpoint", &sim.endpoint())],
         &[("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false")],
     )
     .await;
@@ -304,14 +308,17 @@ async fn ecs_ram_role_uses_an_imdsv2_token_and_discovers_the_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nidentity: {{ecs_role: cas-role, imdsv2_unavailable: true}}\njobs:\n{SAMPLE_JOB}"
-    ))
-    .await;
-    let credentials = format!(
-        "credentials:\n  type: default\n  metadata_endpoint: {}\n",
-        sim.endpoint()
-    );
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .set("identity", "{ecs_role: cas-role, imdsv2_unavailable: true}")
+        .jobs(SAMPLE_JOB)
+        .start()
+        .await;
+    let endpoint = sim.endpoint();
+    let credentials = [
+        ("type", "default"),
+        ("metadata_endpoint", endpoint.as_str()),
+    ];
     // ALIBABA_CLOUD_ECS_METADATA names the role: no need to ask for it.
     let env = [
         ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
@@ -362,7 +369,7 @@ async fn credentials_uri_from_the_environment() {
     let uri = format!("{}/credentials", sim.endpoint());
     let (exporter, _cfg) = start(
         &sim,
-        "",
+        &[],
         &[
             ("ALIBABA_CLOUD_CREDENTIALS_URI", &uri),
             ("ALIBABA_CLOUD_USER_AGENT", "team-sre/1.0"),
@@ -397,7 +404,7 @@ async fn profile_files_users_already_have() {
         ),
     )
     .unwrap();
-    let (exporter, _cfg) = start(&sim, "", &[("HOME", &h)]).await;
+    let (exporter, _cfg) = start(&sim, &[], &[("HOME", &h)]).await;
     exporter
         .wait_for_log(&[
             "account configured",
@@ -416,7 +423,7 @@ async fn profile_files_users_already_have() {
         ),
     )
     .unwrap();
-    let (exporter, _cfg) = start(&sim, "", &[("HOME", &h)]).await;
+    let (exporter, _cfg) = start(&sim, &[], &[("HOME", &h)]).await;
     exporter
         .wait_for_log(&["account configured", "provider=cli_profile"])
         .await;
@@ -425,7 +432,8 @@ async fn profile_files_users_already_have() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
     let sim = identity_simulator("1h").await;
-    let metadata = format!("metadata_endpoint: {}", sim.endpoint());
+    let endpoint = sim.endpoint();
+    let metadata = ("metadata_endpoint", endpoint.as_str());
     let ini = "[default]\ntype = ecs_ram_role\nrole_name = cas-role\n";
     let cli = |mode: &str| {
         format!(
@@ -435,29 +443,34 @@ async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
     // Each way to name an ECS role: the config, an INI profile, a CLI profile, and
     // a CLI role whose source credentials come from the instance.
     // What each case is, its credentials section, and a file written under HOME.
-    type Case<'a> = (&'a str, String, Option<(&'a str, String)>);
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<(&'a str, String)>);
     let cases: [Case; 4] = [
         (
             "the config",
-            format!("credentials: {{type: ecs_ram_role, role_name: cas-role, {metadata}}}\n"),
+            vec![
+                ("type", "ecs_ram_role"),
+                ("role_name", "cas-role"),
+                metadata,
+            ],
             None,
         ),
         (
             "an INI profile",
-            format!("credentials: {{type: default, {metadata}}}\n"),
+            vec![("type", "default"), metadata],
             Some((".alibabacloud/credentials.ini", ini.to_owned())),
         ),
         (
             "a CLI profile",
-            format!("credentials: {{type: default, {metadata}}}\n"),
+            vec![("type", "default"), metadata],
             Some((".aliyun/config.json", cli("EcsRamRole"))),
         ),
         (
             "a CLI role chained to the instance's",
-            format!(
-                "credentials: {{type: default, {metadata}, sts_endpoint: {}}}\n",
-                sim.endpoint()
-            ),
+            vec![
+                ("type", "default"),
+                metadata,
+                ("sts_endpoint", endpoint.as_str()),
+            ],
             Some((".aliyun/config.json", cli("ChainableRamRoleArn"))),
         ),
     ];

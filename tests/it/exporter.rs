@@ -8,8 +8,8 @@ use aliyun_cas_exporter::simulator::Fault;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{
-    Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, config_file, documented_metrics, field,
-    simulator,
+    ConfigBuilder, Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec, documented_metrics,
+    field,
 };
 
 const ENV: [(&str, &str); 2] = [
@@ -17,13 +17,9 @@ const ENV: [(&str, &str); 2] = [
     ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
 ];
 
-fn sim_spec(jobs: &str) -> String {
-    format!("access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n{jobs}")
-}
-
-fn config(endpoint: &str, extra: &str, jobs: &[u64]) -> String {
-    let jobs: Vec<String> = jobs.iter().map(u64::to_string).collect();
-    format!("endpoint: {endpoint}\n{extra}jobs: [{}]\n", jobs.join(", "))
+/// A simulator spec that knows the key of `ENV`.
+fn sim_spec() -> SimSpec {
+    SimSpec::new().key(KEY_ID, SECRET)
 }
 
 fn now_unix() -> f64 {
@@ -37,29 +33,31 @@ fn now_unix() -> f64 {
 async fn serves_every_metric_of_the_table_with_exact_values() {
     let sim_started = now_unix();
     // Temporary credentials from a credentials URI, lasting 15 min + 1 s: refreshed after a second.
-    let identity = "identity: {credentials_uri: true, credential_lifetime: 901s}\n";
-    let sim = simulator(
-        &sim_spec(&format!(
-            "{SAMPLE_JOB}  - id: 7777
-    workers: {{OSS: 3, \"Brand New\": 2}}
-    outcomes: {{succeeded: 4, rollback_failed: 1}}
+    let sim = sim_spec()
+        .set(
+            "identity",
+            "{credentials_uri: true, credential_lifetime: 901s}",
+        )
+        .jobs(SAMPLE_JOB)
+        .jobs(
+            "  - id: 7777
+    workers: {OSS: 3, \"Brand New\": 2}
+    outcomes: {succeeded: 4, rollback_failed: 1}
     resources: 5
     certificates: 1
     numbers_as_strings: true
     omit_fields: [BuyCount, MatchWorkerCount]
-  - id: 3
-    fault: internal_error
-"
-        ))
-        .replace("jobs:\n", &format!("{identity}jobs:\n")),
-    )
-    .await;
+",
+        )
+        .job("{id: 3, fault: internal_error}")
+        .start()
+        .await;
     let before = now_unix();
-    let cfg = config_file(&config(
-        &sim.endpoint(),
-        "interval: 1h\nretries: {base_delay: 10ms, max_delay: 20ms}\n",
-        &[8888, 7777, 3],
-    ));
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
+        .jobs([8888, 7777, 3])
+        .file();
     let uri = format!("{}/credentials", sim.endpoint());
     let exporter = Exporter::start(
         &["--config.file", cfg.path.to_str().unwrap()],
@@ -383,20 +381,23 @@ fn assert_served_families_match_the_table(m: &Metrics) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_leaves_the_job_down_counted_and_explained() {
-    let jobs = "  - id: 1\n    workers: {CDN: 1}\n    outcomes: {succeeded: 1}\n".to_owned()
-        + "  - id: 2\n    fault: internal_error\n"
-        + "  - id: 3\n    fault: service_unavailable\n"
-        + "  - id: 4\n    fault: throttle\n"
-        + "  - id: 5\n    fault: malformed\n"
-        + "  - id: 6\n    fault: truncated\n"
-        + "  - id: 7\n    fault: hang\n"
-        + "  - id: 8\n    fault: bad_gateway\n";
-    let sim = simulator(&sim_spec(&jobs)).await;
-    let cfg = config_file(&config(
-        &sim.endpoint(),
-        "interval: 1h\ntimeouts:\n  request: 1s\nretries: {base_delay: 10ms, max_delay: 20ms}\n",
-        &[1, 2, 3, 4, 5, 6, 7, 8, 9],
-    ));
+    let sim = sim_spec()
+        .job("{id: 1, workers: {CDN: 1}, outcomes: {succeeded: 1}}")
+        .job("{id: 2, fault: internal_error}")
+        .job("{id: 3, fault: service_unavailable}")
+        .job("{id: 4, fault: throttle}")
+        .job("{id: 5, fault: malformed}")
+        .job("{id: 6, fault: truncated}")
+        .job("{id: 7, fault: hang}")
+        .job("{id: 8, fault: bad_gateway}")
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("timeouts", "{request: 1s}")
+        .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
+        .jobs(1..=9)
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
     let m = exporter.metrics().await;
@@ -563,16 +564,17 @@ fn job_values(m: &Metrics) -> Vec<(String, f64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
-    let sim = simulator(&sim_spec(&format!(
-        "{SAMPLE_JOB}  - id: 7\n    fault: hang\n"
-    )))
-    .await;
+    let sim = sim_spec()
+        .jobs(SAMPLE_JOB)
+        .job("{id: 7, fault: hang}")
+        .start()
+        .await;
     // The hanging job holds the first sweep for a minute: long enough to look, short of the test's patience.
-    let cfg = config_file(&config(
-        &sim.endpoint(),
-        "interval: 1h\ntimeouts:\n  request: 1m\n",
-        &[8888, 7],
-    ));
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("timeouts", "{request: 1m}")
+        .jobs([8888, 7])
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     let up = |m: &Metrics, job: &str| {
         m.get(
@@ -607,15 +609,15 @@ async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_polls_keep_last_values_until_stale() {
-    let sim = simulator(&sim_spec(SAMPLE_JOB)).await;
+    let sim = sim_spec().jobs(SAMPLE_JOB).start().await;
     let start = |stale_after: &str| {
-        let cfg = config_file(&config(
-            &sim.endpoint(),
-            &format!(
-                "interval: 1s\nsettled_interval: 1s\nstale_after: {stale_after}\ntimeouts:\n  request: 500ms\n"
-            ),
-            &[8888],
-        ));
+        let cfg = ConfigBuilder::new(&sim)
+            .interval("1s")
+            .set("settled_interval", "1s")
+            .set("stale_after", stale_after)
+            .set("timeouts", "{request: 500ms}")
+            .jobs([8888])
+            .file();
         let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
         (cfg, exporter)
     };
@@ -678,11 +680,14 @@ async fn failed_polls_keep_last_values_until_stale() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_and_permission_errors_say_what_to_do() {
-    let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: the-right-secret\n  - id: LTAIdenied\n    secret: {SECRET}\n    denied_actions: [DescribeDeploymentJobStatus]\njobs:\n{SAMPLE_JOB}"
-    ))
-    .await;
-    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888]));
+    let sim = SimSpec::new()
+        .key(KEY_ID, "the-right-secret")
+        .key("LTAIdenied", SECRET)
+        .denied_actions(&["DescribeDeploymentJobStatus"])
+        .jobs(SAMPLE_JOB)
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim).interval("1h").jobs([8888]).file();
     let path = cfg.path.to_str().unwrap();
     let cases: [(&str, &str, u16, &str); 3] = [
         (
@@ -767,8 +772,8 @@ async fn credential_and_permission_errors_say_what_to_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_and_graceful_shutdown() {
-    let sim = simulator(&sim_spec(SAMPLE_JOB)).await;
-    let cfg = config_file(&config(&sim.endpoint(), "interval: 1h\n", &[8888]));
+    let sim = sim_spec().jobs(SAMPLE_JOB).start().await;
+    let cfg = ConfigBuilder::new(&sim).interval("1h").jobs([8888]).file();
     let exporter = Exporter::start(
         &[
             "--config.file",
@@ -932,11 +937,12 @@ async fn hostile_answers_stay_bounded_in_metrics_and_logs() {
             "  - id: {id}\n    name: r{id}\n    error: {{code: \"{code}\"}}\n"
         ));
     }
-    let sim = simulator(&sim_spec(&jobs)).await;
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nretries: {{base_delay: 10ms, max_delay: 20ms}}\ndiscovery: {{refresh_interval: 1h}}\n",
-        sim.endpoint()
-    ));
+    let sim = sim_spec().jobs(&jobs).start().await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
+        .set("discovery", "{refresh_interval: 1h}")
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
     let (gzip_len, text) = gzip_metrics(&exporter).await;

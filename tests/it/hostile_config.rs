@@ -6,7 +6,7 @@
 use crate::support;
 
 use std::time::Duration;
-use support::{Exporter, KEY_ID, SECRET, config_file, run_to_end, simulator};
+use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, config_file, run_to_end};
 
 const ENV: [(&str, &str); 2] = [
     ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
@@ -130,11 +130,12 @@ fn rss(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_reloads_are_refused_and_the_exporter_keeps_serving() {
     let _heavy = support::heavy().await;
-    let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n  - id: 1\n    workers: {{CDN: 1}}\n"
-    ))
-    .await;
-    let good = format!("endpoint: {}\njobs: [1]\n", sim.endpoint());
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .job("{id: 1, workers: {CDN: 1}}")
+        .start()
+        .await;
+    let good = ConfigBuilder::new(&sim).jobs([1]).yaml();
     let cfg = config_file(&good);
     let exporter = Exporter::start(
         &[

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Exporter, KEY_ID, SECRET, config_file, documented_metrics, simulator};
+use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, documented_metrics};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -375,22 +375,22 @@ fn quick_rules() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_the_exporter_and_fires_exactly_the_expected_alerts() {
     let _heavy = support::heavy().await;
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]
-jobs:
-  - {{id: 101, name: failing, workers: {{CDN: 5}}, outcomes: {{succeeded: 3, failed: 2}}}}
-  - {{id: 102, name: rolled-back, workers: {{SLB: 4}}, outcomes: {{succeeded: 3, rollback_succeeded: 1}}}}
-  - {{id: 103, name: rollback-failed, workers: {{OSS: 4}}, outcomes: {{succeeded: 3, rollback_failed: 1}}}}
-  - {{id: 104, name: healthy, workers: {{CDN: 4, WAF: 2}}, outcomes: {{succeeded: 6}}}}
-  - {{id: 105, name: running, workers: {{CDN: 50}}, evolution: {{step: 10s}}}}
-  - {{id: 106, name: broken, fault: internal_error}}
-"
-    ))
-    .await;
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 2s\ntimeouts: {{request: 1s}}\nretries: {{base_delay: 10ms, max_delay: 20ms}}\njobs: [101, 102, 103, 104, 105, 106]\n",
-        sim.endpoint()
-    ));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .job("{id: 101, name: failing, workers: {CDN: 5}, outcomes: {succeeded: 3, failed: 2}}")
+        .job("{id: 102, name: rolled-back, workers: {SLB: 4}, outcomes: {succeeded: 3, rollback_succeeded: 1}}")
+        .job("{id: 103, name: rollback-failed, workers: {OSS: 4}, outcomes: {succeeded: 3, rollback_failed: 1}}")
+        .job("{id: 104, name: healthy, workers: {CDN: 4, WAF: 2}, outcomes: {succeeded: 6}}")
+        .job("{id: 105, name: running, workers: {CDN: 50}, evolution: {step: 10s}}")
+        .job("{id: 106, name: broken, fault: internal_error}")
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("2s")
+        .set("timeouts", "{request: 1s}")
+        .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
+        .jobs(101..=106)
+        .file();
     let env = [
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),

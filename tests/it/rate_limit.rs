@@ -7,7 +7,7 @@ use crate::support;
 use aliyun_cas_exporter::simulator::LoggedRequest;
 use std::time::Duration;
 use support::{
-    Exporter, KEY_ID, SECRET, busiest_second, config_file, job_list, simulator, status_polls,
+    ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, busiest_second, job_list, status_polls,
     up_count,
 };
 
@@ -20,17 +20,26 @@ const ENV: [(&str, &str); 2] = [
 async fn the_rate_limit_holds_in_every_second_with_500_jobs_and_retries() {
     let _alone = support::timing_sensitive().await;
     // Every tenth call fails with 500 and is retried: retries draw from the same limit.
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: 0\nfaults: {{internal_error: 0.1}}\njobs:\n{}",
-        job_list(1, 500)
-    ))
-    .await;
-    let ids: Vec<String> = (1..=500).map(|id| id.to_string()).collect();
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nconcurrency: 16\nretries: {{max_attempts: 10, base_delay: 10ms, max_delay: 50ms}}\nrate_limit: {{describe_deployment_job_status: 100, describe_deployment_job: 20}}\njobs: [{}]\n",
-        sim.endpoint(),
-        ids.join(", ")
-    ));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .set("qps_limit", 0)
+        .set("faults", "{internal_error: 0.1}")
+        .jobs(&job_list(1, 500))
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("concurrency", 16)
+        .set(
+            "retries",
+            "{max_attempts: 10, base_delay: 10ms, max_delay: 50ms}",
+        )
+        .set(
+            "rate_limit",
+            "{describe_deployment_job_status: 100, describe_deployment_job: 20}",
+        )
+        .jobs(1..=500)
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
     let m = exporter
@@ -79,16 +88,25 @@ async fn the_rate_limit_holds_in_every_second_with_500_jobs_and_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_calls_back_off_as_the_service_says() {
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: 2\nthrottle_status: 429\nthrottle_retry_after: 1s\njobs:\n{}",
-        job_list(1, 6)
-    ))
-    .await;
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .set("qps_limit", 2)
+        .set("throttle_status", 429)
+        .set("throttle_retry_after", "1s")
+        .jobs(&job_list(1, 6))
+        .start()
+        .await;
     // The exporter is allowed far more than the simulator takes: it must back off.
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nconcurrency: 6\nretries: {{max_attempts: 6, base_delay: 10ms, max_delay: 2s}}\nrate_limit: {{describe_deployment_job_status: 50}}\njobs: [1, 2, 3, 4, 5, 6]\n",
-        sim.endpoint()
-    ));
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("concurrency", 6)
+        .set(
+            "retries",
+            "{max_attempts: 6, base_delay: 10ms, max_delay: 2s}",
+        )
+        .set("rate_limit", "{describe_deployment_job_status: 50}")
+        .jobs(1..=6)
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
     let m = exporter

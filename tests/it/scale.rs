@@ -6,7 +6,7 @@ use crate::support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::{
-    Exporter, KEY_ID, Metrics, SECRET, config_file, job_list as jobs, simulator, spec,
+    ConfigBuilder, Exporter, KEY_ID, Metrics, SECRET, SimSpec, config_file, job_list as jobs,
     status_polls, up_count,
 };
 
@@ -18,15 +18,22 @@ const ENV: [(&str, &str); 2] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
     let _heavy = support::heavy().await;
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: 0\njobs:\n{}  - {{id: 5000, name: job-5000-test, workers: {{CDN: 1}}}}\n",
-        jobs(1, 1000)
-    ))
-    .await;
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nconcurrency: 16\nrate_limit: {{describe_deployment_job_status: 500, list_deployment_job: 50}}\ndiscovery:\n  refresh_interval: 1s\n  name_exclude: -test$\n",
-        sim.endpoint()
-    ));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .set("qps_limit", 0)
+        .jobs(&jobs(1, 1000))
+        .job("{id: 5000, name: job-5000-test, workers: {CDN: 1}}")
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set("concurrency", 16)
+        .set(
+            "rate_limit",
+            "{describe_deployment_job_status: 500, list_deployment_job: 50}",
+        )
+        .set("discovery", "{refresh_interval: 1s, name_exclude: -test$}")
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     exporter.wait_ready().await;
     let m = exporter
@@ -101,16 +108,20 @@ async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
-    let evolving = "  - {id: 2, workers: {CDN: 100}, evolution: {step: 200ms}}\n";
-    let finished = "  - {id: 1, workers: {CDN: 2}, outcomes: {succeeded: 2}}\n";
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{finished}{evolving}"
-    ))
-    .await;
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1s\nsettled_interval: 1h\njob_info_interval: 1s\ntimeouts: {{request: 900ms}}\njobs: [1, 2]\n",
-        sim.endpoint()
-    ));
+    let finished = "{id: 1, workers: {CDN: 2}, outcomes: {succeeded: 2}}";
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .job(finished)
+        .job("{id: 2, workers: {CDN: 100}, evolution: {step: 200ms}}")
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1s")
+        .set("settled_interval", "1h")
+        .set("job_info_interval", "1s")
+        .set("timeouts", "{request: 900ms}")
+        .jobs([1, 2])
+        .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     let polls_of = |job: u64| {
         status_polls(&sim.requests())
@@ -166,11 +177,12 @@ async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
     );
 
     // The job is set back to pending: its details show it, and it is polled again at once.
-    let mut reopened = spec(&format!(
-        "access_keys: [{{id: a, secret: b}}]\njobs:\n{finished}"
-    ))
-    .jobs
-    .remove(0);
+    let mut reopened = SimSpec::new()
+        .key("a", "b")
+        .job(finished)
+        .parse()
+        .jobs
+        .remove(0);
     reopened.status = Some("pending".into());
     sim.upsert_job(reopened);
     exporter
@@ -182,18 +194,23 @@ async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_split_the_jobs_exactly() {
-    let sim = simulator(&format!(
-        "access_keys:\n  - {{id: replica-a, secret: {SECRET}}}\n  - {{id: replica-b, secret: {SECRET}}}\nqps_limit: 0\njobs:\n{}",
-        jobs(1, 40)
-    ))
-    .await;
+    let sim = SimSpec::new()
+        .key("replica-a", SECRET)
+        .key("replica-b", SECRET)
+        .set("qps_limit", 0)
+        .jobs(&jobs(1, 40))
+        .start()
+        .await;
     // Jobs 1 to 20 are listed; discovery finds all 40: both kinds are sharded.
-    let ids: Vec<String> = (1..=20).map(|id| id.to_string()).collect();
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\nrate_limit: {{describe_deployment_job_status: 100, describe_deployment_job: 40, list_deployment_job: 40}}\njobs: [{}]\ndiscovery: {{}}\n",
-        sim.endpoint(),
-        ids.join(", ")
-    ));
+    let cfg = ConfigBuilder::new(&sim)
+        .interval("1h")
+        .set(
+            "rate_limit",
+            "{describe_deployment_job_status: 100, describe_deployment_job: 40, list_deployment_job: 40}",
+        )
+        .set("discovery", "{}")
+        .jobs(1..=20)
+        .file();
     let path = cfg.path.to_str().unwrap();
     let env = |key: &'static str| {
         [
@@ -260,13 +277,31 @@ async fn two_shards_split_the_jobs_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_accounts_each_with_its_own_label() {
-    let sim = simulator(&format!(
-        "access_keys:\n  - {{id: key-prod, secret: {SECRET}, account: prod}}\n  - {{id: key-intl, secret: {SECRET}, account: intl}}\njobs:\n{}",
-        jobs(1, 3)
-    ))
-    .await;
+    let sim = SimSpec::new()
+        .key("key-prod", SECRET)
+        .account("prod")
+        .key("key-intl", SECRET)
+        .account("intl")
+        .jobs(&jobs(1, 3))
+        .start()
+        .await;
+    // Each account has its endpoint: the file has none at the top.
     let cfg = config_file(&format!(
-        "interval: 1h\naccounts:\n  - name: prod\n    endpoint: {e}\n    credentials:\n      access_key_id: key-prod\n      access_key_secret: ${{CAS_SECRET}}\n    jobs: [1, 2]\n  - name: intl\n    endpoint: {e}\n    credentials:\n      access_key_id: key-intl\n      access_key_secret: ${{CAS_SECRET}}\n    jobs: [3]\n",
+        "interval: 1h
+accounts:
+  - name: prod
+    endpoint: {e}
+    credentials:
+      access_key_id: key-prod
+      access_key_secret: ${{CAS_SECRET}}
+    jobs: [1, 2]
+  - name: intl
+    endpoint: {e}
+    credentials:
+      access_key_id: key-intl
+      access_key_secret: ${{CAS_SECRET}}
+    jobs: [3]
+",
         e = sim.endpoint()
     ));
     let exporter = Exporter::start(
@@ -314,24 +349,19 @@ fn served_jobs(m: &Metrics) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{}",
-        jobs(1, 4)
-    ))
-    .await;
-    let body = |jobs: &str| {
-        format!(
-            "endpoint: {}\ninterval: 1h\njobs: [{jobs}]\n",
-            sim.endpoint()
-        )
-    };
-    let cfg = config_file(&body("1, 2"));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .jobs(&jobs(1, 4))
+        .start()
+        .await;
+    let body = |jobs: [u64; 2]| ConfigBuilder::new(&sim).interval("1h").jobs(jobs);
+    let cfg = body([1, 2]).file();
     let path = cfg.path.to_str().unwrap();
     let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &ENV);
     exporter.wait_ready().await;
     assert_eq!(served_jobs(&exporter.metrics().await), vec!["1", "2"]);
 
-    std::fs::write(&cfg.path, body("2, 3")).unwrap();
+    std::fs::write(&cfg.path, body([2, 3]).yaml()).unwrap();
     assert_eq!(exporter.reload().await, (200, "Reloaded\n".to_owned()));
     let m = exporter
         .wait_for(Duration::from_secs(10), "job 3 polled", |m| {
@@ -375,7 +405,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
         .await;
 
     // SIGHUP reloads as well.
-    std::fs::write(&cfg.path, body("3, 4")).unwrap();
+    std::fs::write(&cfg.path, body([3, 4]).yaml()).unwrap();
     let pid = exporter.pid().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -401,15 +431,12 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_over_http_needs_the_lifecycle_flag() {
-    let sim = simulator(&format!(
-        "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\njobs:\n{}",
-        jobs(1, 1)
-    ))
-    .await;
-    let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 1h\njobs: [1]\n",
-        sim.endpoint()
-    ));
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .jobs(&jobs(1, 1))
+        .start()
+        .await;
+    let cfg = ConfigBuilder::new(&sim).interval("1h").jobs([1]).file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
     assert_eq!(
         exporter.reload().await,

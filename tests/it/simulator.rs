@@ -7,26 +7,18 @@ use aliyun_cas_exporter::api::sign::{canonical_query, percent_encode, sign_query
 use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
-use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, TOKEN, simulator};
+use support::{KEY_ID, SAMPLE_JOB, SAMPLE_STATUS_JSON, SECRET, SimSpec, TOKEN};
 
-fn spec(extra: &str) -> String {
-    format!(
-        "access_keys:
-  - id: {KEY_ID}
-    secret: {SECRET}
-  - id: STS.key
-    secret: sts-secret
-    security_token: \"{TOKEN}\"
-  - id: denied
-    secret: denied-secret
-    denied_actions: [DescribeDeploymentJobStatus]
-{extra}jobs:
-{SAMPLE_JOB}    cert_ids: [12345]
-  - id: 9999
-    job_type: cloud
-    workers: {{OSS: 1}}
-"
-    )
+/// Three keys (plain, STS, and one denied the status call) and two jobs; tests add settings.
+fn spec() -> SimSpec {
+    SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .key("STS.key", "sts-secret")
+        .security_token(TOKEN)
+        .key("denied", "denied-secret")
+        .denied_actions(&["DescribeDeploymentJobStatus"])
+        .jobs(&format!("{SAMPLE_JOB}    cert_ids: [12345]\n"))
+        .job("{id: 9999, job_type: cloud, workers: {OSS: 1}}")
 }
 
 fn timestamp(offset_secs: i64) -> String {
@@ -103,7 +95,7 @@ fn assert_error(answer: &(u16, Value), status: u16, code: &str, message: &str) {
 
 #[tokio::test]
 async fn answers_signed_get_and_post_with_the_spec_shape() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     for method in ["GET", "POST"] {
         let (status, body) = send(
             &sim,
@@ -146,7 +138,7 @@ async fn answers_signed_get_and_post_with_the_spec_shape() {
 
 #[tokio::test]
 async fn refuses_each_authentication_fault_with_the_real_code() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     let good = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
 
     let answer = send(&sim, "POST", &good(), "wrong-secret").await;
@@ -253,7 +245,7 @@ fn good_with_nonce_of(sim: &Simulator) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn security_tokens_must_match_the_key() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     let with_token = |token: Option<&str>| {
         let mut p = params(
             "DescribeDeploymentJobStatus",
@@ -296,7 +288,7 @@ async fn security_tokens_must_match_the_key() {
 
 #[tokio::test]
 async fn checks_version_action_and_parameters() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     let status = |extra: &[(&str, &str)]| params("DescribeDeploymentJobStatus", KEY_ID, extra);
 
     let mut p = status(&[("JobId", "8888")]);
@@ -408,7 +400,11 @@ async fn checks_version_action_and_parameters() {
 
 #[tokio::test(start_paused = true)]
 async fn throttles_beyond_the_per_action_rate() {
-    let sim = simulator(&spec("qps_limit: 3\nthrottle_status: 429\n")).await;
+    let sim = spec()
+        .set("qps_limit", 3)
+        .set("throttle_status", 429)
+        .start()
+        .await;
     let mut codes = Vec::new();
     for _ in 0..5 {
         let answer = send(
@@ -446,7 +442,7 @@ async fn throttles_beyond_the_per_action_rate() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_window_follows_tokio_time() {
-    let sim = simulator(&spec("qps_limit: 2\n")).await;
+    let sim = spec().set("qps_limit", 2).start().await;
     let call = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]);
     assert_eq!(send(&sim, "POST", &call(), SECRET).await.0, 200);
     assert_eq!(send(&sim, "POST", &call(), SECRET).await.0, 200);
@@ -463,7 +459,11 @@ async fn rate_window_follows_tokio_time() {
 
 #[tokio::test]
 async fn plays_faults_per_job_and_by_share() {
-    let sim = simulator(&spec("qps_limit: 0\nfaults:\n  internal_error: 0.25\n")).await;
+    let sim = spec()
+        .set("qps_limit", 0)
+        .set("faults", "{internal_error: 0.25}")
+        .start()
+        .await;
     let call = || params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "9999")]);
     let mut statuses = Vec::new();
     for _ in 0..8 {
@@ -529,7 +529,7 @@ async fn plays_faults_per_job_and_by_share() {
 
 #[tokio::test]
 async fn lists_jobs_page_by_page_with_filters() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     let list = |extra: &[(&str, &str)]| params("ListDeploymentJob", KEY_ID, extra);
     let (status, body) = send(&sim, "POST", &list(&[("ShowSize", "1")]), SECRET).await;
     assert_eq!(status, 200);
@@ -624,7 +624,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn latency_delays_every_answer() {
-    let sim = simulator(&spec("latency: 250ms\n")).await;
+    let sim = spec().set("latency", "250ms").start().await;
     let started = tokio::time::Instant::now();
     let answer = send(
         &sim,
@@ -640,7 +640,7 @@ async fn latency_delays_every_answer() {
 
 #[tokio::test]
 async fn refuses_odd_bodies_signs_and_filters() {
-    let sim = simulator(&spec("")).await;
+    let sim = spec().start().await;
     let signed = sign_query(
         "POST",
         &params("DescribeDeploymentJobStatus", KEY_ID, &[("JobId", "8888")]),
@@ -723,9 +723,7 @@ async fn refuses_odd_bodies_signs_and_filters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulate_subcommand_serves_a_jobs_file() {
-    let file = support::config_file(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\njobs:\n{SAMPLE_JOB}"
-    ));
+    let file = support::config_file(&SimSpec::new().key(KEY_ID, SECRET).jobs(SAMPLE_JOB).yaml());
     let process = support::Exporter::spawn(
         &[
             "simulate",
@@ -765,17 +763,12 @@ async fn the_simulate_subcommand_serves_a_jobs_file() {
 
 #[tokio::test]
 async fn plays_chosen_errors_and_overridden_fields() {
-    let sim = simulator(&spec("qps_limit: 0\n").replace(
-        "jobs:\n",
-        "jobs:
-  - id: 41
-    error: {status: 429, code: \"Odd.Code\\0\", message: m, request_id: R-1}
-  - id: 42
-    workers: {CDN: 1}
-    override_fields: {Id: \"1e3\", WorkerCount: -1, Name: \"a\\0b\"}
-",
-    ))
-    .await;
+    let sim = spec()
+        .set("qps_limit", 0)
+        .job(r#"{id: 41, error: {status: 429, code: "Odd.Code\0", message: m, request_id: R-1}}"#)
+        .job(r#"{id: 42, workers: {CDN: 1}, override_fields: {Id: "1e3", WorkerCount: -1, Name: "a\0b"}}"#)
+        .start()
+        .await;
     let call = |action: &str, job: &str| params(action, KEY_ID, &[("JobId", job)]);
     let (status, body) = send(
         &sim,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::{Exporter, KEY_ID, SECRET, config_file, job_list, simulator};
+use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, job_list};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -68,30 +68,38 @@ async fn the_exporter_survives_every_fault_at_once() {
     // counted a call in the exporter that the simulator never saw.
     let _alone = support::timing_sensitive().await;
     let duration = soak_duration();
-    let sim = simulator(&format!(
-        "access_keys:\n  - id: {KEY_ID}\n    secret: {SECRET}\nqps_limit: 15\nlatency: 5ms\n\
-         faults: {{internal_error: 0.04, service_unavailable: 0.04, malformed: 0.04, truncated: 0.04, hang: 0.02}}\n\
-         jobs:\n  - {{id: 1, fault: bad_gateway}}\n  - {{id: 2, fault: oversized}}\n  - {{id: 3, fault: throttle}}\n{}",
-        job_list(10, 40)
-    ))
-    .await;
-    let jobs: Vec<String> = [1, 2, 3]
-        .into_iter()
-        .chain(10..50)
-        .map(|id| id.to_string())
-        .collect();
-    let body = |interval: &str| {
-        format!(
-            "endpoint: {}\ninterval: {interval}\nsettled_interval: {interval}\njob_info_interval: {interval}\n\
-             concurrency: 8\ntimeouts: {{connect: 1s, request: 1s}}\n\
-             retries: {{max_attempts: 2, base_delay: 50ms, max_delay: 200ms}}\n\
-             rate_limit: {{describe_deployment_job_status: 20, describe_deployment_job: 5}}\n\
-             jobs: [{}]\n",
-            sim.endpoint(),
-            jobs.join(", ")
+    let sim = SimSpec::new()
+        .key(KEY_ID, SECRET)
+        .set("qps_limit", 15)
+        .set("latency", "5ms")
+        .set(
+            "faults",
+            "{internal_error: 0.04, service_unavailable: 0.04, malformed: 0.04, truncated: 0.04, hang: 0.02}",
         )
+        .job("{id: 1, fault: bad_gateway}")
+        .job("{id: 2, fault: oversized}")
+        .job("{id: 3, fault: throttle}")
+        .jobs(&job_list(10, 40))
+        .start()
+        .await;
+    let body = |interval: &str| {
+        ConfigBuilder::new(&sim)
+            .interval(interval)
+            .set("settled_interval", interval)
+            .set("job_info_interval", interval)
+            .set("concurrency", 8)
+            .set("timeouts", "{connect: 1s, request: 1s}")
+            .set(
+                "retries",
+                "{max_attempts: 2, base_delay: 50ms, max_delay: 200ms}",
+            )
+            .set(
+                "rate_limit",
+                "{describe_deployment_job_status: 20, describe_deployment_job: 5}",
+            )
+            .jobs([1, 2, 3].into_iter().chain(10..50))
     };
-    let cfg = config_file(&body("2s"));
+    let cfg = body("2s").file();
     let exporter = Exporter::start(
         &[
             "--config.file",
@@ -138,7 +146,7 @@ async fn the_exporter_survives_every_fault_at_once() {
 
     // Quiet the poller (every wait becomes an hour), let the calls in flight
     // end, then every call the simulator saw must be in the metrics.
-    std::fs::write(&cfg.path, body("1h")).unwrap();
+    std::fs::write(&cfg.path, body("1h").yaml()).unwrap();
     assert_eq!(exporter.reload().await.0, 200);
     // Calls queued behind the rate limiter still leave after the reload: wait
     // until the simulator has seen nothing for longer than a timed-out call takes.

@@ -1,6 +1,11 @@
 //! Shared test harness: a simulator on loopback, the real exporter binary
-//! started against it, a parser for what `/metrics` serves, and the lock that
-//! keeps heavy tests away from timing-sensitive ones.
+//! started against it, builders of the files both read, a parser for what
+//! `/metrics` serves, and the lock that keeps heavy tests away from
+//! timing-sensitive ones.
+
+mod yaml;
+
+pub use yaml::{ConfigBuilder, SimSpec};
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator, SimulatorSpec};
 use std::collections::BTreeMap;
