@@ -4,13 +4,16 @@
 //! own cadence. Results are published as an immutable snapshot; scrapes never
 //! wait for any of it.
 
+mod caller;
 mod discovery;
+mod log;
 mod rate_limit;
 mod retry;
 mod schedule;
 
+use caller::Caller;
+use log::{log_failure, warn_implausible};
 use rate_limit::RateLimiter;
-use retry::{backoff, is_retryable};
 use schedule::Schedule;
 
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
@@ -20,7 +23,6 @@ use crate::metrics::SelfMetrics;
 use crate::shard::Shard;
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource, SnapshotStore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
@@ -55,66 +57,6 @@ pub struct AccountSettings {
     pub polling: Polling,
     /// How failed calls are retried.
     pub retries: RetryPolicy,
-}
-
-/// Makes the API calls of one account: paced, retried, counted.
-#[derive(Clone)]
-pub(crate) struct Caller {
-    account: Arc<str>,
-    client: Arc<Client>,
-    limiter: Arc<RateLimiter>,
-    retries: RetryPolicy,
-    metrics: SelfMetrics,
-}
-
-impl Caller {
-    fn client(&self) -> Arc<Client> {
-        Arc::clone(&self.client)
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    /// Calls `attempt` until it succeeds, fails for good, or runs out of attempts;
-    /// every attempt waits for the rate limiter first.
-    async fn call<T, F, Fut>(
-        &self,
-        action: Action,
-        job_id: Option<u64>,
-        attempt: F,
-    ) -> Result<T, ApiError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
-    {
-        let mut tries = 1;
-        loop {
-            let waited = self.limiter.acquire(action).await;
-            self.metrics
-                .rate_limit_waited(&self.account, action, waited);
-            let error = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            if tries >= self.retries.max_attempts || !is_retryable(&error) {
-                return Err(error);
-            }
-            let delay = backoff(&self.retries, tries, &error, fastrand::f64());
-            self.metrics.retried(&self.account, action, error.code());
-            tracing::debug!(
-                account = &*self.account,
-                action = action.name(),
-                job_id,
-                code = &*error.logged_code(),
-                attempt = tries,
-                delay_seconds = delay.as_secs_f64(),
-                "retrying"
-            );
-            tokio::time::sleep(delay).await;
-            tries += 1;
-        }
-    }
 }
 
 /// What a finished background call reports.
@@ -185,13 +127,13 @@ impl AccountPoller {
             now,
         );
         let limiter = Arc::new(RateLimiter::new(&settings.rate_limit));
-        let mut caller = Caller {
-            account: Arc::clone(&self.account),
-            client: Arc::clone(&settings.client),
-            limiter: Arc::clone(&limiter),
-            retries: settings.retries,
-            metrics: self.metrics.clone(),
-        };
+        let mut caller = Caller::new(
+            Arc::clone(&self.account),
+            Arc::clone(&settings.client),
+            Arc::clone(&limiter),
+            settings.retries,
+            self.metrics.clone(),
+        );
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut kinds: HashMap<tokio::task::Id, Task> = HashMap::new();
         loop {
@@ -213,8 +155,7 @@ impl AccountPoller {
                     }
                     settings = Arc::clone(&self.settings.borrow_and_update());
                     limiter.set_rates(&settings.rate_limit);
-                    caller.client = Arc::clone(&settings.client);
-                    caller.retries = settings.retries;
+                    caller.follow(Arc::clone(&settings.client), settings.retries);
                     state.apply(Arc::clone(&settings), Instant::now());
                 }
                 Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
@@ -420,17 +361,16 @@ impl State {
             self.start_round(job_id, now);
             let caller = caller.clone();
             let handle = tasks.spawn(async move {
-                let client = caller.client();
-                let result = caller
-                    .call(
-                        Action::DescribeDeploymentJobStatus,
-                        Some(job_id),
-                        move || {
-                            let client = client.clone();
-                            async move { client.describe_deployment_job_status(job_id).await }
-                        },
-                    )
-                    .await;
+                let result =
+                    caller
+                        .call(
+                            Action::DescribeDeploymentJobStatus,
+                            Some(job_id),
+                            move |client| async move {
+                                client.describe_deployment_job_status(job_id).await
+                            },
+                        )
+                        .await;
                 Done::Poll {
                     job_id,
                     result,
@@ -446,12 +386,12 @@ impl State {
             self.describes_in_flight += 1;
             let caller = caller.clone();
             let handle = tasks.spawn(async move {
-                let client = caller.client();
                 let result = caller
-                    .call(Action::DescribeDeploymentJob, Some(job_id), move || {
-                        let client = client.clone();
-                        async move { client.describe_deployment_job(job_id).await }
-                    })
+                    .call(
+                        Action::DescribeDeploymentJob,
+                        Some(job_id),
+                        move |client| async move { client.describe_deployment_job(job_id).await },
+                    )
                     .await;
                 Done::Describe { job_id, result }
             });
@@ -783,71 +723,6 @@ fn stale_at(polling: &Polling, job: &JobState) -> Option<Instant> {
     };
     job.last_success_at
         .map(|at| at + polling.stale_after + extra)
-}
-
-/// Says which values of `action`'s answer for `job_id` were left out as implausible.
-fn warn_implausible(account: &str, action: Action, job_id: u64, dropped: &[String]) {
-    tracing::warn!(
-        account,
-        action = action.name(),
-        job_id,
-        fields = %summary(dropped),
-        "the answer has values no job can have (negative, or beyond what the exporter \
-         exports); they are left out, as if missing, until the API sends plausible ones"
-    );
-}
-
-/// At most the first few of `items`, so that one log line stays short whatever the answer held.
-fn summary(items: &[String]) -> String {
-    const SHOWN: usize = 8;
-    let mut text = items[..items.len().min(SHOWN)].join(" ");
-    if items.len() > SHOWN {
-        text.push_str(&format!(" (and {} more)", items.len() - SHOWN));
-    }
-    text
-}
-
-fn log_failure(account: &str, action: Action, job_id: Option<u64>, error: &ApiError) {
-    let code = error.logged_code();
-    let code = &*code;
-    let request_id = error.request_id().unwrap_or("-");
-    let http_status = error
-        .http_status()
-        .map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let hint = error.hint();
-    let what = if action == Action::DescribeDeploymentJobStatus {
-        "poll failed"
-    } else {
-        "call failed"
-    };
-    match error {
-        ApiError::Service(e) if e.signature.is_some() => {
-            let mismatch = e.signature.as_ref();
-            tracing::warn!(
-                account,
-                action = action.name(),
-                job_id,
-                code,
-                request_id,
-                http_status = %http_status,
-                ours = mismatch.map_or("", |m| m.ours.as_str()),
-                server = mismatch.and_then(|m| m.server.as_deref()).unwrap_or("-"),
-                same_string = mismatch.is_some_and(|m| m.same_string),
-                hint,
-                "{what}: {error}"
-            );
-        }
-        _ => tracing::warn!(
-            account,
-            action = action.name(),
-            job_id,
-            code,
-            request_id,
-            http_status = %http_status,
-            hint,
-            "{what}: {error}"
-        ),
-    }
 }
 
 #[cfg(test)]
