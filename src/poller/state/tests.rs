@@ -246,3 +246,70 @@ async fn sweep_duration_covers_a_pass_over_active_jobs() {
     state.start_round(1, Instant::now());
     assert!(!state.sweep.under_way());
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_start_as_far_as_their_limits_allow() {
+    let mut state = state(&[1, 2, 3, 4, 5], Shard::default());
+    let now = Instant::now();
+    let mut started = Vec::new();
+    state.start_due(now, |call| started.push(call));
+    assert_eq!(
+        started,
+        [
+            Call::Poll(1),
+            Call::Poll(2),
+            Call::Poll(3),
+            Call::Poll(4),
+            Call::Describe(1),
+            Call::Describe(2),
+        ]
+    );
+    state.finish(
+        Call::Poll(1),
+        Ok(Answer::Status(1, counts(1), SystemTime::now())),
+        now,
+    );
+    state.finish(
+        Call::Describe(1),
+        Ok(Answer::Job(1, DeploymentJob::default())),
+        now,
+    );
+    started.clear();
+    state.start_due(now, |call| started.push(call));
+    assert_eq!(
+        started,
+        [Call::Poll(5), Call::Describe(3)],
+        "each ended call frees its slot"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_call_ends_as_its_failure_would() {
+    let mut state = state(&[1], Shard::default());
+    poll(&mut state, 1, Ok(counts(1)));
+    tokio::time::advance(MINUTE).await;
+    let now = Instant::now();
+    let mut started = Vec::new();
+    state.start_due(now, |call| started.push(call));
+    assert_eq!(started, [Call::Poll(1), Call::Describe(1)]);
+
+    state.finish(Call::Poll(1), Err(Failure::Abandoned), now);
+    let job = &state.jobs[&1];
+    assert!(!job.snapshot.up, "down, as after a failed poll");
+    assert_eq!(
+        job.snapshot.values.as_deref(),
+        Some(&counts(1)),
+        "values kept"
+    );
+    assert_eq!(state.polls.next_due(), Some(now + MINUTE));
+
+    state.finish(Call::Describe(1), Err(Failure::Abandoned), now);
+    assert_eq!(state.jobs[&1].snapshot.info, None);
+    assert!(
+        state.describes.next_due().is_some_and(|due| due > now),
+        "rescheduled, not lost"
+    );
+    started.clear();
+    state.start_due(now, |call| started.push(call));
+    assert!(started.is_empty(), "{started:?}");
+}
