@@ -3,8 +3,7 @@
 
 mod raw;
 
-pub use raw::MAX_DURATION;
-pub(crate) use raw::{deserialize_duration, deserialize_optional_duration};
+pub use crate::yaml::MAX_DURATION;
 
 use crate::api::model::{JOB_STATUSES, JOB_TYPES};
 use crate::api::{Endpoint, PerAction};
@@ -13,7 +12,8 @@ use crate::credentials::{
     role_settings,
 };
 use crate::env::Env;
-use crate::input::{ReadError, YamlError, excerpt, from_yaml, read_bounded};
+use crate::input::{ReadError, excerpt, read_bounded};
+use crate::yaml::DocumentError;
 use raw::{RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use regex::Regex;
 use std::collections::HashSet;
@@ -195,31 +195,13 @@ pub enum ConfigError {
         /// Why.
         source: ReadError,
     },
-    /// The YAML is malformed, or a key or value is refused where it stands.
-    #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
-        /// The file.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong and what to do.
-        message: String,
-    },
-    /// A value is wrong in relation to others, or refers to something missing.
-    #[error("{path}: `{key}`: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// The key, as a dotted path.
-        key: String,
-        /// What is wrong and what to do.
-        message: String,
-    },
+    /// The YAML is malformed, or a key or value is refused where it stands or in
+    /// relation to others.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
 }
 
-/// Builds [`ConfigError::Invalid`] values for one file.
+/// Builds [`DocumentError::Invalid`] values for one file.
 struct Checker<'a> {
     path: &'a str,
     env: &'a Env,
@@ -229,11 +211,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            key: key.to_owned(),
-            message: message.into(),
-        }
+        DocumentError::invalid(self.path, key, message).into()
     }
 
     fn polling(&self, raw: &RawConfig) -> Result<Polling, ConfigError> {
@@ -733,8 +711,8 @@ impl Config {
 
     /// Parses and validates `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &str, env: &Env) -> Result<Self, ConfigError> {
-        let mut raw: RawConfig =
-            from_yaml(text, "config.example.yaml").map_err(|e| syntax_error(path, e))?;
+        let mut raw: RawConfig = crate::yaml::from_str(text, "config.example.yaml")
+            .map_err(|error| error.in_document(path))?;
         let check = Checker {
             path,
             env,
@@ -843,15 +821,6 @@ fn resolve_reference(value: &str, env: &Env) -> Result<String, String> {
     env.non_empty(name).ok_or_else(|| {
         format!("refers to ${{{name}}}, which is not set or empty; export {name} before starting the exporter")
     })
-}
-
-fn syntax_error(path: &str, error: YamlError) -> ConfigError {
-    ConfigError::Syntax {
-        path: path.to_owned(),
-        line: error.line,
-        column: error.column,
-        message: error.message,
-    }
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = crate::input::from_yaml(text, "README's simulator section")
+        let spec: SimulatorSpec = crate::yaml::from_str(text, "README's simulator section")
             .map_err(|e| {
                 invalid(format!(
                     "line {}, column {}: {}",
