@@ -63,6 +63,7 @@ pub(super) struct RawAccount {
     pub rate_limit: Option<RawRateLimit>,
 }
 
+/// `credentials:`; which keys its type takes is checked after reading.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCredentials {
@@ -100,6 +101,32 @@ pub(super) struct RawCredentials {
     pub sts_vpc: Option<bool>,
     #[serde(default)]
     pub metadata_endpoint: Option<String>,
+}
+
+impl RawCredentials {
+    /// The keys written, `type` aside, in the order of the fields above.
+    pub fn given(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("access_key_id", self.access_key_id.is_some()),
+            ("access_key_secret", self.access_key_secret.is_some()),
+            ("security_token", self.security_token.is_some()),
+            ("role_arn", self.role_arn.is_some()),
+            ("role_session_name", self.role_session_name.is_some()),
+            ("policy", self.policy.is_some()),
+            ("external_id", self.external_id.is_some()),
+            ("duration", self.duration.is_some()),
+            ("oidc_provider_arn", self.oidc_provider_arn.is_some()),
+            ("oidc_token_file", self.oidc_token_file.is_some()),
+            ("role_name", self.role_name.is_some()),
+            ("uri", self.uri.is_some()),
+            ("sts_endpoint", self.sts_endpoint.is_some()),
+            ("sts_region", self.sts_region.is_some()),
+            ("sts_vpc", self.sts_vpc.is_some()),
+            ("metadata_endpoint", self.metadata_endpoint.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+    }
 }
 
 #[derive(Deserialize, Default)]
