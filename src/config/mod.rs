@@ -17,7 +17,7 @@ use crate::env::Env;
 use crate::input::{ReadError, read_bounded};
 use crate::yaml::DocumentError;
 use regex::Regex;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A validated configuration.
@@ -35,13 +35,15 @@ pub struct Config {
 
 impl Config {
     /// A warning when the file holds a secret by value yet group or others may read it.
-    pub fn permission_warning(&self, path: &str) -> Option<String> {
+    pub fn permission_warning(&self, path: impl AsRef<Path>) -> Option<String> {
         use std::os::unix::fs::PermissionsExt;
+        let path = path.as_ref();
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
         (self.secrets_in_file && mode & 0o077 != 0).then(|| {
             format!(
                 "{path} holds a secret by value and is readable by group or others (mode {:o}): run chmod 600 {path}, or write the secret as ${{VARIABLE}}",
-                mode & 0o777
+                mode & 0o777,
+                path = path.display()
             )
         })
     }
@@ -174,10 +176,10 @@ pub const MAX_ACCOUNT_NAME_CHARS: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}; check the path given to --config.file")]
+    #[error("cannot read config file {}: {source}; check the path given to --config.file", path.display())]
     Read {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
         source: ReadError,
     },
@@ -189,12 +191,13 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads, parses and validates `path`; `env` resolves `${VAR}` references.
-    pub fn load(path: &str, env: &Env) -> Result<Self, ConfigError> {
-        let text = read_bounded(Path::new(path)).map_err(|source| ConfigError::Read {
+    pub fn load(path: impl AsRef<Path>, env: &Env) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = read_bounded(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path, env)
+        Self::parse(&text, &path.display().to_string(), env)
     }
 
     /// Parses and validates `text`; `path` names it in errors.

@@ -27,12 +27,12 @@ const REFERENCE: &str = "the README's \"Web configuration\" section";
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
     /// A file could not be read.
-    #[error("cannot read {what} {path}: {source}; check the path{hint}")]
+    #[error("cannot read {what} {}: {source}; check the path{hint}", path.display())]
     Read {
         /// What the file is for.
         what: &'static str,
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
         source: std::io::Error,
         /// Where the path was given.
@@ -187,7 +187,7 @@ impl WebConfig {
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let text = crate::input::read_bounded(path).map_err(|source| WebConfigError::Read {
             what: "web config file",
-            path: path.display().to_string(),
+            path: path.to_owned(),
             source: source.into(),
             hint: " given to --web.config.file".into(),
         })?;

@@ -177,7 +177,7 @@ fn read_pem(pem: &Pem, name: &str, path: &str) -> Result<Vec<u8>, WebConfigError
         Pem::Inline(text) => Ok(text.expose().as_bytes().to_vec()),
         Pem::File(file) => std::fs::read(file).map_err(|source| WebConfigError::Read {
             what: pem_key(pem, name),
-            path: file.display().to_string(),
+            path: file.clone(),
             source,
             hint: format!(" set as tls_server_config.{} in {path}", pem_key(pem, name)),
         }),
