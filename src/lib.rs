@@ -23,3 +23,4 @@ pub mod poller;
 pub mod shard;
 pub mod simulator;
 pub mod snapshot;
+pub mod yaml;

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, env: &Env) -> Result<(), String> {
     let shutdown = shutdown_on_signal();
     if let Some(Command::Simulate { jobs, listen }) = cli.command {
-        let spec = SimulatorSpec::load(&jobs.to_string_lossy()).map_err(|e| e.to_string())?;
+        let spec = SimulatorSpec::load(&jobs).map_err(|e| e.to_string())?;
         let simulator = Simulator::start(spec, listen)
             .await
             .map_err(|e| e.to_string())?;

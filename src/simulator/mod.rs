@@ -20,6 +20,7 @@ use crate::http::serve::{ConnectionLimits, serve};
 use service::SimService;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -76,10 +77,10 @@ impl LoggedRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatorError {
     /// The jobs file could not be read.
-    #[error("cannot read the simulator file {path}: {source}")]
+    #[error("cannot read the simulator file {}: {source}", path.display())]
     Read {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
         source: crate::input::ReadError,
     },
@@ -108,7 +109,7 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = crate::input::from_yaml(text, "README's simulator section")
+        let spec: SimulatorSpec = crate::yaml::from_str(text, "README's simulator section")
             .map_err(|e| {
                 invalid(format!(
                     "line {}, column {}: {}",
@@ -190,14 +191,13 @@ impl SimulatorSpec {
     }
 
     /// Reads and checks a file.
-    pub fn load(path: &str) -> Result<Self, SimulatorError> {
-        let text = crate::input::read_bounded(std::path::Path::new(path)).map_err(|source| {
-            SimulatorError::Read {
-                path: path.to_owned(),
-                source,
-            }
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SimulatorError> {
+        let path = path.as_ref();
+        let text = crate::input::read_bounded(path).map_err(|source| SimulatorError::Read {
+            path: path.to_owned(),
+            source,
         })?;
-        Self::parse(&text, path)
+        Self::parse(&text, &path.display().to_string())
     }
 }
 

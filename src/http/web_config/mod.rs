@@ -12,7 +12,7 @@ pub use basic_auth::{
 pub use guard::{Policy, WebGuard};
 
 use crate::credentials::Secret;
-use crate::input::from_yaml;
+use crate::yaml::DocumentError;
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -27,39 +27,21 @@ const REFERENCE: &str = "the README's \"Web configuration\" section";
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
     /// A file could not be read.
-    #[error("cannot read {what} {path}: {source}; check the path{hint}")]
+    #[error("cannot read {what} {}: {source}; check the path{hint}", path.display())]
     Read {
         /// What the file is for.
         what: &'static str,
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
         source: std::io::Error,
         /// Where the path was given.
         hint: String,
     },
-    /// The YAML is malformed, or a key or value is refused where it stands.
-    #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
-        /// The file.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong and what to do.
-        message: String,
-    },
-    /// A value is wrong in relation to others, or a file it names holds the wrong thing.
-    #[error("{path}: `{key}`: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// The key, as a dotted path.
-        key: String,
-        /// What is wrong and what to do.
-        message: String,
-    },
+    /// The YAML is malformed, or a key or value is refused where it stands, in
+    /// relation to others, or for what a file it names holds.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
 }
 
 /// A validated web configuration; files it names are read when it is applied.
@@ -205,7 +187,7 @@ impl WebConfig {
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let text = crate::input::read_bounded(path).map_err(|source| WebConfigError::Read {
             what: "web config file",
-            path: path.display().to_string(),
+            path: path.to_owned(),
             source: source.into(),
             hint: " given to --web.config.file".into(),
         })?;
@@ -218,21 +200,12 @@ impl WebConfig {
         let raw: Option<RawWebConfig> = if text.trim().is_empty() {
             None
         } else {
-            from_yaml(text, REFERENCE).map_err(|error| WebConfigError::Syntax {
-                path: path.to_owned(),
-                line: error.line,
-                column: error.column,
-                message: error.message,
-            })?
+            crate::yaml::from_str(text, REFERENCE).map_err(|error| error.in_document(path))?
         };
         let Some(raw) = raw else {
             return Ok(Self::default());
         };
-        let invalid = |key: &str, message: &str| WebConfigError::Invalid {
-            path: path.to_owned(),
-            key: key.to_owned(),
-            message: message.to_owned(),
-        };
+        let invalid = |key: &str, message: &str| DocumentError::invalid(path, key, message);
         let tls = match raw.tls_server_config {
             Some(section) if section.is_enabled() => Some(section.validate(base, &invalid)?),
             _ => None,
@@ -364,8 +337,8 @@ impl RawTls {
     fn validate(
         self,
         base: &Path,
-        invalid: &dyn Fn(&str, &str) -> WebConfigError,
-    ) -> Result<TlsSettings, WebConfigError> {
+        invalid: &dyn Fn(&str, &str) -> DocumentError,
+    ) -> Result<TlsSettings, DocumentError> {
         let pem = |file: Option<String>, inline: Option<Secret>, name: &str| {
             let file = file.filter(|f| !f.is_empty());
             let inline = inline.filter(|i| !i.expose().is_empty());
@@ -507,7 +480,7 @@ impl<'de> Visitor<'de> for HeadersVisitor {
     }
 }
 
-/// Parses a string scalar inside the visitor, so serde_yaml attaches its line and column.
+/// Parses a string scalar inside the visitor, so the YAML parser attaches its line and column.
 struct Scalar<F>(F, &'static str);
 
 impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for Scalar<F> {
@@ -639,7 +612,7 @@ fn users<'de, D: Deserializer<'de>>(
                 }
                 Ok(user.to_owned())
             }))? {
-                // serde_yaml names the user; the value is never quoted: it may be a password pasted by mistake.
+                // The parser names the user; the value is never quoted: it may be a password pasted by mistake.
                 let hash = map.next_value_seed(Checked(PasswordHash::parse))?;
                 users.insert(user, hash);
             }
