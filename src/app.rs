@@ -462,7 +462,7 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             // Parsing a large refused file can leave tens of megabytes free but held.
             release_free_memory();
             // Every part of the message is bounded at its source; this bounds their sum.
-            let message = crate::api::text::bounded(&message, MAX_REFUSAL_BYTES).into_owned();
+            let message = crate::acs::text::bounded(&message, MAX_REFUSAL_BYTES).into_owned();
             pollers.metrics.config_loaded(false, SystemTime::now());
             tracing::error!(
                 error = %message,

@@ -8,6 +8,7 @@
 //! is a strict fake of the CAS API for tests and [`demo`] mode; [`app`] wires
 //! it all together and reloads it.
 
+pub mod acs;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -4,7 +4,7 @@
 //! as zero, so a gauge is left out rather than showing an invented value.
 
 use super::model::{JobIdError, check_job_id, parse_job_id};
-use super::text;
+use crate::acs::text;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 

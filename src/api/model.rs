@@ -2,7 +2,7 @@
 //! Unknown fields are ignored; missing or unreadable fields stay `None`.
 
 use super::lenient;
-use super::text::{MAX_LOGGED_ID_BYTES, bounded};
+use crate::acs::text::{MAX_LOGGED_ID_BYTES, bounded};
 use serde::Deserialize;
 
 /// The largest job ID: the API's integers are 64-bit signed.

@@ -4,7 +4,8 @@
 use super::spec::{AccessKeySpec, Fault, IdentitySpec, JobSpec, SimulatorSpec};
 use super::world::{instance_id, job_body, job_state, status_body};
 use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
-use crate::api::{API_VERSION, Action, sign};
+use crate::acs::sign;
+use crate::api::{API_VERSION, Action};
 use crate::http::serve::{Chunks, Handler};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
