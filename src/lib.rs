@@ -11,6 +11,7 @@
 pub mod acs;
 pub mod api;
 pub mod app;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod credentials;
