@@ -2,21 +2,22 @@
 //! credentials and never wait on it: providers that fetch temporary
 //! credentials refresh them in the background and hand out what they hold.
 
+mod build;
 mod chain;
 mod ecs;
 mod files;
 mod refresh;
+mod spec;
 mod sts;
 mod uri;
 
-pub use chain::{
-    BuildContext, ChainOptions, ProviderSpec, RoleSettings, Sts, build, default_chain,
-    resolve_chain, role_settings,
-};
+pub use build::{BuildContext, build};
+pub use chain::{ChainOptions, default_chain, resolve_chain, role_settings};
 pub use ecs::EcsRamRole;
 pub use refresh::{
     Expiring, FetchFuture, Fetcher, REFRESH_MARGIN, RefreshObserver, RefreshingProvider,
 };
+pub use spec::{ProviderSpec, RoleSettings, Sts};
 pub use sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
 pub use uri::CredentialsUri;
 
