@@ -2,7 +2,7 @@
 //! parameter in the query, an empty body, a fresh nonce and timestamp each time.
 
 use super::error::split_signature_message;
-use super::lenient::mend_lone_surrogates;
+use super::model::lenient::mend_lone_surrogates;
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
 use super::{API_VERSION, Action, ApiError, ServiceError, SignatureMismatch};
 use crate::acs::redact::redact;

@@ -3,7 +3,6 @@
 mod action;
 mod client;
 mod error;
-mod lenient;
 pub mod model;
 
 /// Where the API is: [`ClientOptions`] holds one.
