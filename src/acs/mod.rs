@@ -1,8 +1,7 @@
-//! Alibaba Cloud request primitives, shared by the CAS client ([`crate::api`]),
-//! the credentials providers ([`crate::credentials`]) and the [`crate::simulator`]:
-//! the credentials a request is signed with, RPC signing, endpoints, reading an
-//! answer within a cap, removing secrets from what a service echoes, and bounds
-//! on the text services send.
+//! Alibaba Cloud request primitives, shared by the CAS client, the credentials
+//! providers and the simulator: the credentials a request is signed with, RPC
+//! signing, endpoints, reading an answer within a cap, removing secrets from
+//! what a service echoes, and bounds on the text services send.
 
 mod access_key;
 mod answer;

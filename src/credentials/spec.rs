@@ -1,5 +1,5 @@
 //! Providers described, not yet built: what the configuration file, the
-//! default chain and the credential files name, and what [`super::build`] makes.
+//! default chain and the credential files name, and what [`build`](super::build()) makes.
 
 use super::sts::StsEndpoint;
 use super::{Credentials, CredentialsError};
@@ -36,7 +36,7 @@ pub struct RoleSettings {
     pub metadata_endpoint: String,
 }
 
-/// A provider, described; [`build`] makes it.
+/// A provider, described; [`build`](super::build()) makes it.
 #[derive(Debug, Clone)]
 pub enum ProviderSpec {
     /// Fixed credentials (an AccessKey pair, or an STS token with it).
