@@ -6,10 +6,15 @@
 //! (per account: schedule, rate limit, retries, discovery; [`shard`] decides
 //! which jobs are ours) → [`snapshot`] → [`metrics`] → [`http`]. [`simulator`]
 //! is a strict fake of the CAS API for tests and [`demo`] mode; [`app`] wires
-//! it all together and reloads it.
+//! it all together and reloads it. Below them all, [`acs`] holds the Alibaba
+//! Cloud request primitives (signing, endpoints, redaction) that credentials,
+//! api and the simulator share, and [`body`] the response body that metrics,
+//! http and the simulator send.
 
+pub mod acs;
 pub mod api;
 pub mod app;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod credentials;

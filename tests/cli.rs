@@ -3,7 +3,7 @@
 
 mod support;
 
-use aliyun_cas_exporter::api::sign::percent_encode;
+use aliyun_cas_exporter::acs::sign::percent_encode;
 use support::{Exporter, KEY_ID, SECRET, TOKEN, config_file, run_to_end, simulator};
 
 const ENV: [(&str, &str); 2] = [

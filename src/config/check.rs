@@ -363,7 +363,7 @@ impl<'a> Checker<'a> {
                                 "{} is not a valid regular expression: {}",
                                 excerpt(&p),
                                 // The regex crate's message repeats the pattern around a caret.
-                                crate::api::text::bounded(&e.to_string().replace('\n', " "), 300)
+                                crate::acs::text::bounded(&e.to_string().replace('\n', " "), 300)
                             ))
                         })
                 })

@@ -94,7 +94,8 @@ fn incomplete(detail: String) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{answering, test_client};
+    use crate::acs::answering;
+    use crate::api::test_client;
     use crate::config::{Config, DEFAULT_RETRIES};
     use crate::env::Env;
     use crate::metrics::SelfMetrics;

@@ -4,7 +4,11 @@
 //! timestamp, version, action, parameters, rate) and answers with the codes,
 //! statuses and JSON shapes of the spec; it can also misbehave on purpose.
 
+mod answers;
+mod check;
+mod handler;
 mod identity;
+mod reply;
 mod service;
 pub mod spec;
 mod world;

@@ -3,7 +3,7 @@
 
 use super::basic_auth::{Checks, Verdict};
 use super::{BasicAuth, WebConfig, WebConfigError, tls};
-use crate::http::serve::Chunks;
+use crate::body::Chunks;
 use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
