@@ -2,7 +2,7 @@
 //! Each refusal names the key at fault as a dotted path.
 
 use super::raw::{JobIds, RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
-use super::{
+use super::types::{
     AccountConfig, Config, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DISCOVERY_INTERVAL, DEFAULT_INTERVAL, DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, DEFAULT_SETTLED_INTERVAL, Discovery,

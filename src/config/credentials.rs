@@ -2,9 +2,9 @@
 //! the keys it takes and how its section is built, so that the list of types,
 //! the keys each refuses and the provider each makes cannot drift apart.
 
-use super::CredentialsConfig;
 use super::check::Checker;
 use super::raw::RawCredentials;
+use super::types::CredentialsConfig;
 use crate::credentials::{
     ChainOptions, Credentials, CredentialsProvider, ProviderSpec, RoleSettings, Secret,
     StaticProvider, role_settings,

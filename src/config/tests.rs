@@ -6,7 +6,8 @@ mod properties;
 
 use super::*;
 use crate::api::Action;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, ProviderSpec};
+use std::time::Duration;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, "cfg.yaml", &Env::empty())

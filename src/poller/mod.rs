@@ -11,6 +11,7 @@ mod log;
 mod rate_limit;
 mod retry;
 mod schedule;
+mod settings;
 mod state;
 
 use call::Tasks;
@@ -18,8 +19,8 @@ use caller::Caller;
 use rate_limit::RateLimiter;
 use state::State;
 
-use crate::api::Client;
-use crate::config::{Discovery, Polling, RateLimit, RetryPolicy};
+pub use settings::AccountSettings;
+
 use crate::metrics::SelfMetrics;
 use crate::shard::Shard;
 use crate::snapshot::SnapshotStore;
@@ -27,23 +28,6 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// What an account's poller works with; replaced whole on reload.
-#[derive(Clone)]
-pub struct AccountSettings {
-    /// The account's API client.
-    pub client: Arc<Client>,
-    /// Jobs listed by ID.
-    pub static_jobs: Vec<u64>,
-    /// Discovery, when configured.
-    pub discovery: Option<Discovery>,
-    /// This replica's share of the account's rate limit.
-    pub rate_limit: RateLimit,
-    /// Intervals, timeouts and concurrency.
-    pub polling: Polling,
-    /// How failed calls are retried.
-    pub retries: RetryPolicy,
-}
 
 /// The background poller of one account.
 pub struct AccountPoller {

@@ -7,11 +7,11 @@ mod parts;
 #[cfg(test)]
 mod tests;
 
-use super::AccountSettings;
 use super::call::{Answer, Call, Failure, Outcome};
 use super::discovery;
 use super::log::{log_failure, warn_implausible};
 use super::schedule::Schedule;
+use super::settings::AccountSettings;
 use crate::api::Action;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
 use crate::config::{Discovery, Polling};

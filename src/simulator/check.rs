@@ -3,15 +3,20 @@
 //! key's denied actions and the account's rate limit.
 
 use super::answers::Call;
+use super::logged::LoggedRequest;
 use super::reply::Reply;
 use super::service::{SimService, State};
-use super::{LoggedRequest, NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 use crate::acs::sign;
 use crate::api::{API_VERSION, Action};
 use hyper::Method;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
+
+/// How far a request's timestamp may be from the simulator's clock.
+pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
+/// How long a nonce is remembered: as long as a timestamp stays acceptable, either side.
+pub const NONCE_WINDOW: Duration = Duration::from_secs(2 * 15 * 60);
 
 const COMMON_REQUIRED: [&str; 8] = [
     "Action",

@@ -1,8 +1,8 @@
 //! The simulator's HTTP entry point: reads a request, lets the identity
 //! services or the checks and answers decide, logs it, and sends the reply.
 
-use super::LoggedRequest;
 use super::check::parse_params;
+use super::logged::LoggedRequest;
 use super::service::SimService;
 use crate::body::Chunks;
 use crate::http::serve::Handler;

@@ -1,7 +1,7 @@
 //! The simulator's service: the keys and settings read from the spec, and the
 //! state every request reads and changes.
 
-use super::LoggedRequest;
+use super::logged::LoggedRequest;
 use super::spec::{AccessKeySpec, Fault, IdentitySpec, JobSpec, SimulatorSpec};
 use crate::api::Action;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

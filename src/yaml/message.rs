@@ -3,7 +3,7 @@
 //! and a remedy where serde's words lack one. This is the one place that reads
 //! serde_yaml's error text.
 
-use super::Error;
+use super::error::Error;
 use crate::input::EXCERPT_CHARS;
 
 /// The longest parser message passed on, whatever it quotes.

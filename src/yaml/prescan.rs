@@ -2,7 +2,7 @@
 //! nested too deep (the parser's work grows with the square of the depth) and
 //! aliases (they repeat a node without its bytes counting against the file bound).
 
-use super::Error;
+use super::error::Error;
 
 /// The deepest nesting of `[` and `{` collections accepted. The YAML parser's work
 /// grows with the square of this depth; real files nest two or three levels.

@@ -1,6 +1,6 @@
 //! Builds the rustls server configuration from `tls_server_config`.
 
-use super::{ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfigError};
+use super::types::{ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfigError};
 use crate::yaml::DocumentError;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};

@@ -2,7 +2,7 @@
 //! client's share of it, the cache of wrong credentials, the decoy hash unknown
 //! users are checked against, and the key that digests what is cached.
 
-use crate::http::web_config::PasswordHash;
+use super::super::types::PasswordHash;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use std::collections::{HashMap, HashSet, VecDeque};

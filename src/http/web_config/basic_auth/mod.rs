@@ -8,7 +8,7 @@ pub use checks::{
     Checks, DECOY_COST, FAILURE_CACHE_SIZE, MAX_WAITING_CHECKS, MAX_WAITING_PER_CLIENT,
 };
 
-use super::PasswordHash;
+use super::types::PasswordHash;
 use base64::Engine;
 use checks::QueuePlace;
 use hmac::Mac;
