@@ -6,7 +6,7 @@
 //! [`shard`] decides which jobs are ours) → [`snapshot`] → [`metrics`] →
 //! [`http`]. [`simulator`] is a strict fake of the CAS API for tests and
 //! [`demo`] mode; [`app`] wires it all together and reloads it. Below them all
-//! are [`env`], [`input`], [`yaml`], [`acs`] (Alibaba Cloud request
+//! are [`env`](mod@env), [`input`], [`yaml`], [`acs`] (Alibaba Cloud request
 //! primitives) and [`body`]. docs/architecture.md gives the layer order that
 //! imports follow, which `tests/structure.rs` checks.
 

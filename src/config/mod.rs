@@ -1,5 +1,5 @@
-//! The configuration file: read into raw structs (see [`raw`]), checked as a
-//! whole ([`check`], [`credentials`]), and turned into a [`Config`] that cannot
+//! The configuration file: read into raw structs (see `raw`), checked as a
+//! whole (`check`, `credentials`), and turned into a [`Config`] that cannot
 //! be wrong.
 
 mod check;

@@ -150,7 +150,7 @@ pub const DEFAULT_RETRIES: RetryPolicy = RetryPolicy {
 };
 /// The longest wait between two attempts of a call (the SDKs' default cap is 2 minutes).
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
-/// Default rate limits: each action's [`Action::default_rate`].
+/// Default rate limits: each action's [`Action::default_rate`](crate::api::Action::default_rate).
 pub const DEFAULT_RATE_LIMIT: RateLimit = PerAction::default_rates();
 /// The name of the account of a single-account file.
 pub const DEFAULT_ACCOUNT: &str = "default";

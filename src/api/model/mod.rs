@@ -148,7 +148,7 @@ pub struct ProductWorkerCount {
 }
 
 /// A deployment job as DescribeDeploymentJob and ListDeploymentJob's `Data[]` describe it.
-/// Its texts become label values: they arrive bounded (see [`lenient::label`]).
+/// Its texts become label values: they arrive bounded (see `lenient::label`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeploymentJob {
