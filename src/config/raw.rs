@@ -190,13 +190,15 @@ impl<'de> Visitor<'de> for RateLimitVisitor {
 
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawRateLimit, A::Error> {
         let mut limits = RawRateLimit::default();
+        let mut seen = PerAction::from_fn(|_| false);
         while let Some(key) = map.next_key::<String>()? {
             let action = Action::from_key(&key)
                 .ok_or_else(|| de::Error::unknown_field(&key, &Action::KEYS))?;
-            if limits.0[action].is_some() {
+            if std::mem::replace(&mut seen[action], true) {
                 return Err(de::Error::duplicate_field(action.key()));
             }
-            limits.0[action] = Some(map.next_value()?);
+            // A key with no value keeps the default, as an absent one does.
+            limits.0[action] = map.next_value()?;
         }
         Ok(limits)
     }

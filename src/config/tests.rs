@@ -264,6 +264,18 @@ fn durations_and_counts_that_would_overflow_are_refused() {
         )
         .is_ok()
     );
+    let empty =
+        parse("jobs: [1]\nrate_limit:\n  list_deployment_job:\n  describe_deployment_job: ~\n")
+            .unwrap();
+    assert_eq!(
+        one(&empty).rate_limit,
+        DEFAULT_RATE_LIMIT,
+        "a key without a value keeps the default"
+    );
+    assert_eq!(
+        error("jobs: [1]\nrate_limit:\n  list_deployment_job:\n  list_deployment_job: 2\n"),
+        "cfg.yaml:3:3: rate_limit: duplicate field `list_deployment_job`; write each key once"
+    );
     assert_eq!(
         error(
             "jobs: [1]\ncredentials: {type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: r, duration: 13h}\n"
