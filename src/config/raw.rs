@@ -191,9 +191,7 @@ impl<'de> Visitor<'de> for RateLimitVisitor {
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawRateLimit, A::Error> {
         let mut limits = RawRateLimit::default();
         let mut seen = PerAction::from_fn(|_| false);
-        while let Some(key) = map.next_key::<String>()? {
-            let action = Action::from_key(&key)
-                .ok_or_else(|| de::Error::unknown_field(&key, &Action::KEYS))?;
+        while let Some(RateLimitKey(action)) = map.next_key()? {
             if std::mem::replace(&mut seen[action], true) {
                 return Err(de::Error::duplicate_field(action.key()));
             }
@@ -201,6 +199,40 @@ impl<'de> Visitor<'de> for RateLimitVisitor {
             limits.0[action] = map.next_value()?;
         }
         Ok(limits)
+    }
+}
+
+/// The `rate_limit` keys in the order the file format documents them
+/// (config.example.yaml, README), which refusals list.
+pub(super) const RATE_LIMIT_KEYS: [&str; 3] = [
+    "describe_deployment_job_status",
+    "list_deployment_job",
+    "describe_deployment_job",
+];
+
+/// A `rate_limit` key, read as a field name: an unknown one is refused while it
+/// is read, so that the refusal carries the key's own line and column.
+struct RateLimitKey(Action);
+
+impl<'de> Deserialize<'de> for RateLimitKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_identifier(RateLimitKeyVisitor)
+    }
+}
+
+struct RateLimitKeyVisitor;
+
+impl Visitor<'_> for RateLimitKeyVisitor {
+    type Value = RateLimitKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<RateLimitKey, E> {
+        Action::from_key(key)
+            .map(RateLimitKey)
+            .ok_or_else(|| E::unknown_field(key, &RATE_LIMIT_KEYS))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod properties;
+mod rate_limit;
 
 use super::*;
 use crate::api::Action;
