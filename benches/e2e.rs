@@ -9,7 +9,8 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use aliyun_cas_exporter::http::serve::{Chunks, ConnectionLimits, Handler, serve};
+use aliyun_cas_exporter::body::Chunks;
+use aliyun_cas_exporter::http::serve::{ConnectionLimits, Handler, serve};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};

@@ -2,10 +2,10 @@
 //! parsing one answer, and rendering the exposition for 10, 1,000 and 10,000 jobs.
 //! Run with `cargo bench --bench micro`.
 
+use aliyun_cas_exporter::acs::sign::sign_rpc;
+use aliyun_cas_exporter::acs::{Credentials, Secret};
 use aliyun_cas_exporter::api::model::{DeploymentJob, DeploymentJobStatus, ProductWorkerCount};
-use aliyun_cas_exporter::api::sign::sign_rpc;
 use aliyun_cas_exporter::api::{API_VERSION, Action, RequestObserver};
-use aliyun_cas_exporter::credentials::{Credentials, Secret};
 use aliyun_cas_exporter::metrics::{Exposition, SelfMetrics, render_jobs};
 use aliyun_cas_exporter::snapshot::{AccountSnapshot, JobSnapshot, SnapshotStore};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -2,8 +2,7 @@
 //! client and a poller, the web server, and reloads, until shutdown.
 
 use crate::api::{Client, ClientOptions, RequestObserver};
-use crate::config::CredentialsConfig;
-use crate::config::{AccountConfig, Config};
+use crate::config::{AccountConfig, Config, ConfigError, CredentialsConfig};
 use crate::credentials::{
     BuildContext, CredentialsError, CredentialsProvider, RefreshObserver, build, resolve_chain,
 };
@@ -13,10 +12,12 @@ use crate::http::web_config::{WebConfigError, WebGuard};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
 use crate::metrics::SelfMetrics;
 use crate::poller::{AccountPoller, AccountSettings};
-use crate::shard::Shard;
+use crate::shard::{Shard, ShardError};
+use crate::simulator::SimulatorError;
 use crate::snapshot::SnapshotStore;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
@@ -54,10 +55,32 @@ pub enum AppError {
     },
     /// The configuration file is wrong.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
     /// The web config file (TLS, basic auth, headers) is wrong.
     #[error("web config (--web.config.file): {0}")]
     WebConfig(#[from] WebConfigError),
+}
+
+/// Why the binary could not start: what it logs before it exits with status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The simulator, run on its own or for demo mode, could not start.
+    #[error(transparent)]
+    Simulator(#[from] SimulatorError),
+    /// The shard flags do not name a shard.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    /// The configuration file could not be read or is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The exporter could not be built or bound.
+    #[error(transparent)]
+    Exporter(#[from] AppError),
+    /// Neither a configuration file nor demo mode was asked for.
+    #[error(
+        "no configuration: pass --config.file PATH (see config.example.yaml), or --demo to try the exporter against the built-in simulator"
+    )]
+    NoConfiguration,
 }
 
 /// Counts an account's credential refreshes in the self-metrics.
@@ -124,7 +147,7 @@ pub async fn check_credentials(config: &Config, env: &Env) -> Result<(), AppErro
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
     /// A file, read again on each reload.
-    File(String),
+    File(PathBuf),
     /// Built in (demo mode): nothing to reload.
     Fixed,
 }
@@ -423,13 +446,14 @@ impl Exporter {
 /// Reads and checks the file on a blocking thread, so that a slow parse holds no
 /// async worker, and so that even a bug that panics on some file refuses the
 /// reload instead of ending the process.
-async fn load_off_workers(path: &str, env: &Env) -> Result<Config, String> {
+async fn load_off_workers(path: &Path, env: &Env) -> Result<Config, String> {
     let owned = path.to_owned();
     let env = env.clone();
     match tokio::task::spawn_blocking(move || Config::load(&owned, &env)).await {
         Ok(loaded) => loaded.map_err(|e| e.to_string()),
         Err(_) => Err(format!(
-            "{path}: checking this file failed unexpectedly (a bug; the log has the details): please report it with the file, secrets removed"
+            "{}: checking this file failed unexpectedly (a bug; the log has the details): please report it with the file, secrets removed",
+            path.display()
         )),
     }
 }
@@ -462,7 +486,7 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             // Parsing a large refused file can leave tens of megabytes free but held.
             release_free_memory();
             // Every part of the message is bounded at its source; this bounds their sum.
-            let message = crate::api::text::bounded(&message, MAX_REFUSAL_BYTES).into_owned();
+            let message = crate::acs::text::bounded(&message, MAX_REFUSAL_BYTES).into_owned();
             pollers.metrics.config_loaded(false, SystemTime::now());
             tracing::error!(
                 error = %message,

@@ -1,6 +1,6 @@
 //! The `aliyun-cas-exporter` binary: flags in, library out.
 
-use aliyun_cas_exporter::app::{ConfigSource, Exporter, check_credentials};
+use aliyun_cas_exporter::app::{ConfigSource, Exporter, StartError, check_credentials};
 use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
 use aliyun_cas_exporter::env::Env;
@@ -35,18 +35,13 @@ fn main() -> ExitCode {
     let env = Env::process();
     let code = runtime.block_on(async {
         if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-            return check_config(
-                &path.to_string_lossy(),
-                cli.web_config_file.as_deref(),
-                &env,
-            )
-            .await;
+            return check_config(path, cli.web_config_file.as_deref(), &env).await;
         }
         logging::init(cli.log_level, cli.log_format);
         match run(cli, &env).await {
             Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                tracing::error!("{message}");
+            Err(error) => {
+                tracing::error!("{error}");
                 ExitCode::FAILURE
             }
         }
@@ -57,13 +52,11 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run(cli: Cli, env: &Env) -> Result<(), String> {
+async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
     let shutdown = shutdown_on_signal();
     if let Some(Command::Simulate { jobs, listen }) = cli.command {
-        let spec = SimulatorSpec::load(&jobs.to_string_lossy()).map_err(|e| e.to_string())?;
-        let simulator = Simulator::start(spec, listen)
-            .await
-            .map_err(|e| e.to_string())?;
+        let spec = SimulatorSpec::load(&jobs)?;
+        let simulator = Simulator::start(spec, listen).await?;
         tracing::info!(address = %simulator.address(), role = "simulator", "listening");
         shutdown.cancelled().await;
         simulator.shutdown().await;
@@ -95,30 +88,22 @@ async fn run(cli: Cli, env: &Env) -> Result<(), String> {
         );
     }
     let hostname = env.var("HOSTNAME");
-    let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())
-        .map_err(|e| e.to_string())?;
+    let shard = Shard::resolve(cli.shard_index, cli.shard_count, hostname.as_deref())?;
     let (simulator, config, source) = match cli.config_file {
         Some(path) => {
-            let path = path.to_string_lossy().into_owned();
-            let config = Config::load(&path, env).map_err(|e| e.to_string())?;
+            let config = Config::load(&path, env)?;
             if let Some(warning) = config.permission_warning(&path) {
                 tracing::warn!("{warning}");
             }
             (None, config, ConfigSource::File(path))
         }
         None if cli.demo => {
-            let (simulator, config) = demo::start().await.map_err(|e| e.to_string())?;
+            let (simulator, config) = demo::start().await?;
             (Some(simulator), config, ConfigSource::Fixed)
         }
-        None => {
-            return Err(
-                "no configuration: pass --config.file PATH (see config.example.yaml), or --demo to try the exporter against the built-in simulator".into(),
-            );
-        }
+        None => return Err(StartError::NoConfiguration),
     };
-    let exporter = Exporter::bind(&config, source, env, &web, shard, shutdown)
-        .await
-        .map_err(|e| e.to_string())?;
+    let exporter = Exporter::bind(&config, source, env, &web, shard, shutdown).await?;
     reload_on_hangup(exporter.reload_handle());
     exporter.run().await;
     if let Some(simulator) = simulator {
@@ -128,7 +113,7 @@ async fn run(cli: Cli, env: &Env) -> Result<(), String> {
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-async fn check_config(path: &str, web_config: Option<&Path>, env: &Env) -> ExitCode {
+async fn check_config(path: &Path, web_config: Option<&Path>, env: &Env) -> ExitCode {
     let web = match web_config.map(WebGuard::load).transpose() {
         Ok(guard) => guard.map(|guard| {
             for warning in guard.permission_warnings() {
@@ -149,6 +134,7 @@ async fn check_config(path: &str, web_config: Option<&Path>, env: &Env) -> ExitC
             if policy.requires_auth() { "on" } else { "off" },
         );
     }
+    let name = path.display();
     let checked = match Config::load(path, env) {
         Err(error) => Err(error.to_string()),
         Ok(config) => match check_credentials(&config, env).await {
@@ -158,7 +144,7 @@ async fn check_config(path: &str, web_config: Option<&Path>, env: &Env) -> ExitC
                 }
                 Ok(config)
             }
-            Err(error) => Err(format!("{path}: {error}")),
+            Err(error) => Err(format!("{name}: {error}")),
         },
     };
     match checked {
@@ -170,7 +156,7 @@ async fn check_config(path: &str, web_config: Option<&Path>, env: &Env) -> ExitC
                 .filter(|a| a.discovery.is_some())
                 .count();
             println!(
-                "{path}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
+                "{name}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
                 config.accounts.len()
             );
             ExitCode::SUCCESS

@@ -1,14 +1,16 @@
 //! Sends signed RPC requests the way the current SDK does: POST to `/`, every
 //! parameter in the query, an empty body, a fresh nonce and timestamp each time.
 
-use super::error::{redact, split_signature_message};
-use super::lenient::mend_lone_surrogates;
+use super::error::split_signature_message;
+use super::model::lenient::mend_lone_surrogates;
 use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
-use super::sign::sign_rpc;
-use super::text::{
+use super::{API_VERSION, Action, ApiError, ServiceError, SignatureMismatch};
+use crate::acs::redact::redact;
+use crate::acs::sign::sign_rpc;
+use crate::acs::text::{
     MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, MAX_LOGGED_SIGNATURE_BYTES, bounded,
 };
-use super::{API_VERSION, Action, ApiError, Endpoint, ServiceError, SignatureMismatch};
+use crate::acs::{Endpoint, read_capped};
 use crate::credentials::CredentialsProvider;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -244,56 +246,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The body of `response`, or `None` as soon as it passes `limit` bytes: a
-/// misbehaving peer must not make the exporter grow without bound.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
-}
-
-/// A loopback server for unit tests, answering every request with `body`; counts the requests.
-#[cfg(test)]
-pub(crate) async fn answering(body: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&served);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let body = body.clone();
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0_u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    (format!("http://{address}"), served)
 }
 
 /// A client for unit tests: `endpoint`, fixed test credentials, short timeouts.

@@ -1,20 +1,16 @@
-//! The CAS OpenAPI client: signing, HTTP, typed responses and errors.
+//! The CAS OpenAPI client: signed calls over HTTP, typed responses and errors.
 
 mod action;
 mod client;
-mod endpoint;
-pub(crate) mod error;
-mod lenient;
+mod error;
 pub mod model;
-pub mod sign;
-pub mod text;
 
+/// Where the API is: [`ClientOptions`] holds one.
+pub use crate::acs::Endpoint;
 pub use action::{Action, PerAction};
-pub(crate) use client::read_capped;
-pub use client::{Client, ClientOptions, RequestObserver};
 #[cfg(test)]
-pub(crate) use client::{answering, test_client};
-pub use endpoint::{CN_HOST, Endpoint, EndpointError, INTL_HOST};
+pub(crate) use client::test_client;
+pub use client::{Client, ClientOptions, RequestObserver};
 pub use error::{
     ApiError, CODE_FAMILIES, KNOWN_CODES, OTHER_CODE, ServiceError, SignatureMismatch, code_label,
 };

@@ -4,12 +4,11 @@
 
 use crate::api::model::{check_job_id, parse_job_id};
 use crate::api::{Action, PerAction};
-use crate::input::excerpt;
+use crate::yaml::DurationValue;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use std::collections::HashSet;
 use std::fmt;
-use std::time::Duration;
 
 /// The whole file. The account keys may stand at the top for a single account, or under `accounts`.
 #[derive(Deserialize)]
@@ -64,6 +63,7 @@ pub(super) struct RawAccount {
     pub rate_limit: Option<RawRateLimit>,
 }
 
+/// `credentials:`; which keys its type takes is checked after reading.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCredentials {
@@ -101,6 +101,32 @@ pub(super) struct RawCredentials {
     pub sts_vpc: Option<bool>,
     #[serde(default)]
     pub metadata_endpoint: Option<String>,
+}
+
+impl RawCredentials {
+    /// The keys written, `type` aside, in the order of the fields above.
+    pub fn given(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("access_key_id", self.access_key_id.is_some()),
+            ("access_key_secret", self.access_key_secret.is_some()),
+            ("security_token", self.security_token.is_some()),
+            ("role_arn", self.role_arn.is_some()),
+            ("role_session_name", self.role_session_name.is_some()),
+            ("policy", self.policy.is_some()),
+            ("external_id", self.external_id.is_some()),
+            ("duration", self.duration.is_some()),
+            ("oidc_provider_arn", self.oidc_provider_arn.is_some()),
+            ("oidc_token_file", self.oidc_token_file.is_some()),
+            ("role_name", self.role_name.is_some()),
+            ("uri", self.uri.is_some()),
+            ("sts_endpoint", self.sts_endpoint.is_some()),
+            ("sts_region", self.sts_region.is_some()),
+            ("sts_vpc", self.sts_vpc.is_some()),
+            ("metadata_endpoint", self.metadata_endpoint.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -164,21 +190,51 @@ impl<'de> Visitor<'de> for RateLimitVisitor {
 
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawRateLimit, A::Error> {
         let mut limits = RawRateLimit::default();
-        while let Some(key) = map.next_key::<String>()? {
-            let action = Action::from_key(&key)
-                .ok_or_else(|| de::Error::unknown_field(&key, &Action::KEYS))?;
-            if limits.0[action].is_some() {
+        let mut seen = PerAction::from_fn(|_| false);
+        while let Some(RateLimitKey(action)) = map.next_key()? {
+            if std::mem::replace(&mut seen[action], true) {
                 return Err(de::Error::duplicate_field(action.key()));
             }
-            limits.0[action] = Some(map.next_value()?);
+            // A key with no value keeps the default, as an absent one does.
+            limits.0[action] = map.next_value()?;
         }
         Ok(limits)
     }
 }
 
-/// The longest duration any setting takes: long enough for any schedule, short enough
-/// that every sum and product of settings the exporter forms stays far from overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The `rate_limit` keys in the order the file format documents them
+/// (config.example.yaml, README), which refusals list.
+pub(super) const RATE_LIMIT_KEYS: [&str; 3] = [
+    "describe_deployment_job_status",
+    "list_deployment_job",
+    "describe_deployment_job",
+];
+
+/// A `rate_limit` key, read as a field name: an unknown one is refused while it
+/// is read, so that the refusal carries the key's own line and column.
+struct RateLimitKey(Action);
+
+impl<'de> Deserialize<'de> for RateLimitKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_identifier(RateLimitKeyVisitor)
+    }
+}
+
+struct RateLimitKeyVisitor;
+
+impl Visitor<'_> for RateLimitKeyVisitor {
+    type Value = RateLimitKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<RateLimitKey, E> {
+        Action::from_key(key)
+            .map(RateLimitKey)
+            .ok_or_else(|| E::unknown_field(key, &RATE_LIMIT_KEYS))
+    }
+}
 
 /// An endpoint written out: `endpoint:` with nothing after it is a value forgotten,
 /// not a wish for the default, so it is refused where it stands.
@@ -198,7 +254,7 @@ impl<'de> Visitor<'de> for EndpointVisitor {
         f.write_str("an endpoint such as cn, intl or https://cas.aliyuncs.com")
     }
 
-    // Failing inside the visitor lets serde_yaml attach the value's line and column.
+    // Failing inside the visitor lets the YAML parser attach the value's line and column.
     fn visit_none<E: de::Error>(self) -> Result<String, E> {
         Err(E::custom(EMPTY_ENDPOINT))
     }
@@ -216,53 +272,6 @@ impl<'de> Visitor<'de> for EndpointVisitor {
             return Err(E::custom(EMPTY_ENDPOINT));
         }
         Ok(text.to_owned())
-    }
-}
-
-/// A duration written like `30s`, `5m` or `1h30m`, at most [`MAX_DURATION`].
-pub(super) struct DurationValue(pub Duration);
-
-impl<'de> Deserialize<'de> for DurationValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Failing inside the visitor lets serde_yaml attach the value's line and column.
-        d.deserialize_str(DurationVisitor)
-    }
-}
-
-/// Reads a duration written like `30s`; for `deserialize_with`.
-pub(crate) fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    DurationValue::deserialize(d).map(|v| v.0)
-}
-
-/// Reads an optional duration; for `deserialize_with` with `#[serde(default)]`.
-pub(crate) fn deserialize_optional_duration<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
-    DurationValue::deserialize(d).map(|v| Some(v.0))
-}
-
-struct DurationVisitor;
-
-impl Visitor<'_> for DurationVisitor {
-    type Value = DurationValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a duration such as 30s, 5m or 1h30m")
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<DurationValue, E> {
-        let shown = excerpt(text);
-        let value = humantime::parse_duration(text.trim()).map_err(|e| {
-            E::custom(format!(
-                "{shown} is not a duration ({e}); write it like 30s, 5m or 1h30m"
-            ))
-        })?;
-        if value > MAX_DURATION {
-            return Err(E::custom(format!(
-                "{shown} is longer than 366d, the longest duration any setting takes; write a shorter one"
-            )));
-        }
-        Ok(DurationValue(value))
     }
 }
 

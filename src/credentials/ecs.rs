@@ -16,7 +16,7 @@ const CREDENTIALS_PATH: &str = "/latest/meta-data/ram/security-credentials/";
 pub struct EcsRamRole {
     /// The HTTP client (1 s timeouts, as the SDK's).
     pub http: reqwest::Client,
-    /// The metadata service, normally [`METADATA_ENDPOINT`].
+    /// The metadata service, normally `METADATA_ENDPOINT` (`http://100.100.100.200`).
     pub endpoint: String,
     /// The role; discovered from the metadata service when not given.
     pub role: Option<String>,

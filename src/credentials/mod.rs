@@ -2,25 +2,27 @@
 //! credentials and never wait on it: providers that fetch temporary
 //! credentials refresh them in the background and hand out what they hold.
 
+mod build;
 mod chain;
 mod ecs;
 mod files;
 mod refresh;
-mod secret;
+mod spec;
 mod sts;
 mod uri;
 
-pub use chain::{
-    BuildContext, ChainOptions, ProviderSpec, RoleSettings, Sts, build, default_chain,
-    resolve_chain, role_settings,
-};
+pub use build::{BuildContext, build};
+pub use chain::{ChainOptions, default_chain, resolve_chain, role_settings};
 pub use ecs::EcsRamRole;
 pub use refresh::{
     Expiring, FetchFuture, Fetcher, REFRESH_MARGIN, RefreshObserver, RefreshingProvider,
 };
-pub use secret::Secret;
+pub use spec::{ProviderSpec, RoleSettings, Sts};
 pub use sts::{AssumeRole, AssumeRoleWithOidc, StsEndpoint};
 pub use uri::CredentialsUri;
+
+/// What every provider hands out, and the wrapper that keeps its secrets out of logs.
+pub use crate::acs::{Credentials, Secret};
 
 use crate::env::Env;
 use std::fmt;
@@ -32,7 +34,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The body of a credentials service's answer, within [`MAX_ANSWER_BYTES`]; `Err` says why not.
 async fn answer_body(response: reqwest::Response) -> Result<Vec<u8>, String> {
-    match crate::api::read_capped(response, MAX_ANSWER_BYTES).await {
+    match crate::acs::read_capped(response, MAX_ANSWER_BYTES).await {
         Ok(Some(body)) => Ok(body),
         Ok(None) => Err(format!(
             "the answer is larger than {} KiB, far more than credentials take; check the endpoint",
@@ -48,35 +50,6 @@ pub const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
 pub const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
 /// The environment variable holding an optional STS security token.
 pub const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
-
-/// One set of credentials: an AccessKey pair and, for STS credentials, a token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// The AccessKey ID, sent in every request.
-    pub access_key_id: String,
-    /// The AccessKey secret, used only to sign.
-    pub access_key_secret: Secret,
-    /// The STS security token, when the credentials are temporary.
-    pub security_token: Option<Secret>,
-}
-
-impl Credentials {
-    /// The first four characters of the AccessKey ID: enough to tell keys apart in logs.
-    pub fn key_id_hint(&self) -> String {
-        let prefix: String = self.access_key_id.chars().take(4).collect();
-        format!("{prefix}****")
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.key_id_hint())
-            .field("access_key_secret", &self.access_key_secret)
-            .field("security_token", &self.security_token)
-            .finish()
-    }
-}
 
 /// Why no usable credentials could be had.
 #[derive(Debug, thiserror::Error)]
@@ -227,20 +200,6 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("ALIBABA_CLOUD_ACCESS_KEY_SECRET is set but")
-        );
-    }
-
-    #[test]
-    fn debug_hides_secret_and_token() {
-        let creds = Credentials {
-            access_key_id: "LTAI5tAbCdEf".into(),
-            access_key_secret: Secret::new("the-secret"),
-            security_token: Some(Secret::new("the-token")),
-        };
-        let shown = format!("{creds:?}");
-        assert_eq!(
-            shown,
-            "Credentials { access_key_id: \"LTAI****\", access_key_secret: Secret(<redacted>), security_token: Some(Secret(<redacted>)) }"
         );
     }
 }

@@ -4,10 +4,10 @@
 
 use super::refresh::{Expiring, FetchFuture, Fetcher};
 use super::{Credentials, CredentialsError, CredentialsProvider, Secret};
-use crate::api::Endpoint;
-use crate::api::error::{redact, redact_parameters};
-use crate::api::sign::{percent_encode, sign_rpc};
-use crate::api::text::{MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, bounded};
+use crate::acs::Endpoint;
+use crate::acs::redact::{redact, redact_parameters};
+use crate::acs::sign::{percent_encode, sign_rpc};
+use crate::acs::text::{MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, bounded};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -124,7 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_larger_than_credentials_take_is_not_read_on() {
-        let (address, _) = crate::api::answering(" ".repeat(1 << 20)).await;
+        let (address, _) = crate::acs::answering(" ".repeat(1 << 20)).await;
         let uri = CredentialsUri {
             http: reqwest::Client::new(),
             uri: format!("{address}/creds"),

@@ -1,7 +1,8 @@
 //! Routes of the exporter: the metrics, a landing page, health and readiness.
 
-use super::serve::{Chunks, Handler};
+use super::serve::Handler;
 use super::web_config::{Policy, WebGuard};
+use crate::body::Chunks;
 use crate::metrics::{Exposition, SelfMetrics, VERSION};
 use crate::snapshot::SnapshotStore;
 use bytes::Bytes;

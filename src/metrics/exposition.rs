@@ -3,7 +3,7 @@
 //! appended, so that a scrape mostly copies bytes and always shows current values.
 
 use super::{SelfMetrics, render_jobs};
-use crate::http::serve::Chunks;
+use crate::body::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
 use bytes::Bytes;
 use flate2::write::DeflateEncoder;

@@ -441,7 +441,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use crate::api::text::MAX_LABEL_BYTES;
+    use crate::acs::text::MAX_LABEL_BYTES;
     use proptest::prelude::*;
 
     /// The label values of one sample line, unescaped.

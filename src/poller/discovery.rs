@@ -1,6 +1,6 @@
 //! Listing every deployment job of an account, page by page.
 
-use super::Caller;
+use super::caller::Caller;
 use crate::api::model::DeploymentJob;
 use crate::api::{Action, ApiError};
 use crate::config::Discovery;
@@ -37,11 +37,9 @@ pub(super) fn accepts(discovery: &Discovery, job: &DeploymentJob) -> bool {
 pub(super) async fn list_all(caller: &Caller) -> Result<Vec<DeploymentJob>, ApiError> {
     let mut jobs = Vec::new();
     for page in 1..=MAX_PAGES {
-        let client = caller.client();
         let listed = caller
-            .call(Action::ListDeploymentJob, None, move || {
-                let client = client.clone();
-                async move { client.list_deployment_jobs(page, PAGE_SIZE).await }
+            .call(Action::ListDeploymentJob, None, move |client| async move {
+                client.list_deployment_jobs(page, PAGE_SIZE).await
             })
             .await?;
         let data = listed.data.unwrap_or_default();
@@ -96,7 +94,8 @@ fn incomplete(detail: String) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{answering, test_client};
+    use crate::acs::answering;
+    use crate::api::test_client;
     use crate::config::{Config, DEFAULT_RETRIES};
     use crate::env::Env;
     use crate::metrics::SelfMetrics;
@@ -140,15 +139,15 @@ mod tests {
     fn caller(endpoint: &str) -> Caller {
         let metrics = SelfMetrics::default();
         let client = test_client(endpoint, Arc::new(metrics.clone()));
-        Caller {
-            account: Arc::from("a"),
-            client: Arc::new(client),
-            limiter: Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
+        Caller::new(
+            Arc::from("a"),
+            Arc::new(client),
+            Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
                 1000.0
             }))),
-            retries: DEFAULT_RETRIES,
+            DEFAULT_RETRIES,
             metrics,
-        }
+        )
     }
 
     fn page(total: &str, ids: impl Iterator<Item = u64>) -> String {

@@ -4,7 +4,8 @@
 //! token, role name, role credentials) and a credentials URI. Every credential
 //! it issues is a temporary key the CAS side accepts until it expires.
 
-use super::service::{Reply, SimService, TempKey};
+use super::reply::Reply;
+use super::service::{SimService, TempKey};
 use super::spec::IdentitySpec;
 use hyper::{HeaderMap, Method};
 use serde_json::{Map, Value};

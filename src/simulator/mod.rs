@@ -4,12 +4,19 @@
 //! timestamp, version, action, parameters, rate) and answers with the codes,
 //! statuses and JSON shapes of the spec; it can also misbehave on purpose.
 
+mod answers;
+mod check;
+mod handler;
 mod identity;
+mod logged;
+mod reply;
 mod service;
 pub mod spec;
 mod world;
 
+pub use check::{NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 pub use identity::CREDENTIALS_URI_PATH;
+pub use logged::LoggedRequest;
 pub use spec::{
     AccessKeySpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes,
     RoleSpec, SimulatorSpec,
@@ -18,68 +25,26 @@ pub use spec::{
 use crate::api::Action;
 use crate::http::serve::{ConnectionLimits, serve};
 use service::SimService;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// How far a request's timestamp may be from the simulator's clock.
-pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
-/// How long a nonce is remembered: as long as a timestamp stays acceptable, either side.
-pub const NONCE_WINDOW: Duration = Duration::from_secs(2 * 15 * 60);
 
 /// The jobs of the demo: several products, evolving, some failing and rolling back.
 pub const DEMO_SPEC: &str = include_str!("demo.yaml");
-
-/// One request as the simulator saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// When it arrived (tokio's clock, so paused-clock tests can reason about it).
-    pub at: Instant,
-    /// The HTTP method.
-    pub method: String,
-    /// The path (`/` for RPC calls).
-    pub path: String,
-    /// The User-Agent header.
-    pub user_agent: String,
-    /// Query and form parameters, without `Signature` and `SecurityToken`.
-    pub params: BTreeMap<String, String>,
-    /// Whether a `SecurityToken` was sent (never its value).
-    pub security_token: bool,
-    /// Length of the request body.
-    pub body_len: usize,
-    /// `OK`, the error code answered, or the fault played.
-    pub code: String,
-    /// The HTTP status answered (504 stands for "no answer" on a hang).
-    pub status: u16,
-    /// The `RequestId` answered.
-    pub request_id: String,
-}
-
-impl LoggedRequest {
-    /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-
-    /// `JobId`, if given and numeric.
-    pub fn job_id(&self) -> Option<u64> {
-        self.param("JobId").and_then(|v| v.parse().ok())
-    }
-}
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatorError {
     /// The jobs file could not be read.
-    #[error("cannot read the simulator file {path}: {source}")]
+    #[error("cannot read the simulator file {}: {source}", path.display())]
     Read {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// Why.
         source: crate::input::ReadError,
     },
@@ -108,7 +73,7 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = crate::input::from_yaml(text, "README's simulator section")
+        let spec: SimulatorSpec = crate::yaml::from_str(text, "README's simulator section")
             .map_err(|e| {
                 invalid(format!(
                     "line {}, column {}: {}",
@@ -190,14 +155,13 @@ impl SimulatorSpec {
     }
 
     /// Reads and checks a file.
-    pub fn load(path: &str) -> Result<Self, SimulatorError> {
-        let text = crate::input::read_bounded(std::path::Path::new(path)).map_err(|source| {
-            SimulatorError::Read {
-                path: path.to_owned(),
-                source,
-            }
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SimulatorError> {
+        let path = path.as_ref();
+        let text = crate::input::read_bounded(path).map_err(|source| SimulatorError::Read {
+            path: path.to_owned(),
+            source,
         })?;
-        Self::parse(&text, path)
+        Self::parse(&text, &path.display().to_string())
     }
 }
 

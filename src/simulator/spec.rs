@@ -19,11 +19,11 @@ pub struct SimulatorSpec {
     /// When set, `Throttling.User` answers carry `x-acs-retry-after` with this many milliseconds.
     #[serde(
         default,
-        deserialize_with = "crate::config::deserialize_optional_duration"
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
     )]
     pub throttle_retry_after: Option<Duration>,
     /// Delay added before every answer.
-    #[serde(default, deserialize_with = "crate::config::deserialize_duration")]
+    #[serde(default, deserialize_with = "crate::yaml::deserialize_duration")]
     pub latency: Duration,
     /// Shares of requests answered with a fault.
     #[serde(default)]
@@ -58,7 +58,7 @@ pub struct IdentitySpec {
     /// How long issued credentials last, instead of what was asked (tests use short ones).
     #[serde(
         default,
-        deserialize_with = "crate::config::deserialize_optional_duration"
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
     )]
     pub credential_lifetime: Option<Duration>,
 }
@@ -300,7 +300,7 @@ impl Outcomes {
 #[serde(deny_unknown_fields)]
 pub struct Evolution {
     /// Time between two finished workers.
-    #[serde(deserialize_with = "crate::config::deserialize_duration")]
+    #[serde(deserialize_with = "crate::yaml::deserialize_duration")]
     pub step: Duration,
     /// Every n-th worker fails (0: none).
     #[serde(default)]

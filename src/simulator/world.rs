@@ -187,7 +187,7 @@ mod tests {
     use super::*;
 
     fn job(yaml: &str) -> JobSpec {
-        serde_yaml::from_str(yaml).unwrap()
+        crate::yaml::from_str(yaml, "a test job").unwrap()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use aliyun_cas_exporter::api::sign::percent_encode;
+use aliyun_cas_exporter::acs::sign::percent_encode;
 use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, TOKEN, config_file, run_to_end};
 
 const ENV: [(&str, &str); 2] = [

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use aliyun_cas_exporter::api::sign::{canonical_query, percent_encode, sign_query, signature};
+use aliyun_cas_exporter::acs::sign::{canonical_query, percent_encode, sign_query, signature};
 use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};

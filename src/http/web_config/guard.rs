@@ -1,9 +1,11 @@
 //! What each connection gets from the web config (TLS, authentication, headers),
 //! re-read when the file or a file it names changes, as exporter-toolkit does.
 
+use super::basic_auth::BasicAuth;
 use super::basic_auth::{Checks, Verdict};
-use super::{BasicAuth, WebConfig, WebConfigError, tls};
-use crate::http::serve::Chunks;
+use super::tls;
+use super::types::{WebConfig, WebConfigError};
+use crate::body::Chunks;
 use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};

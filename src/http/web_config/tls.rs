@@ -1,6 +1,7 @@
 //! Builds the rustls server configuration from `tls_server_config`.
 
-use super::{ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfigError};
+use super::types::{ClientAuth, Curve, Pem, TlsSettings, TlsVersion, WebConfigError};
+use crate::yaml::DocumentError;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::pem::PemObject;
@@ -56,10 +57,8 @@ pub(super) fn server_config(
     settings: &TlsSettings,
     path: &str,
 ) -> Result<ServerConfig, WebConfigError> {
-    let invalid = |key: &str, message: String| WebConfigError::Invalid {
-        path: path.to_owned(),
-        key: format!("tls_server_config.{key}"),
-        message,
+    let invalid = |key: &str, message: String| -> WebConfigError {
+        DocumentError::invalid(path, &format!("tls_server_config.{key}"), message).into()
     };
     let provider = Arc::new(provider(settings));
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
@@ -178,7 +177,7 @@ fn read_pem(pem: &Pem, name: &str, path: &str) -> Result<Vec<u8>, WebConfigError
         Pem::Inline(text) => Ok(text.expose().as_bytes().to_vec()),
         Pem::File(file) => std::fs::read(file).map_err(|source| WebConfigError::Read {
             what: pem_key(pem, name),
-            path: file.display().to_string(),
+            path: file.clone(),
             source,
             hint: format!(" set as tls_server_config.{} in {path}", pem_key(pem, name)),
         }),
@@ -195,10 +194,8 @@ fn client_verifier(
         Some(pem) => {
             let bytes = read_pem(pem, "client_ca", path)?;
             let key = pem_key(pem, "client_ca");
-            let invalid = |message: String| WebConfigError::Invalid {
-                path: path.to_owned(),
-                key: format!("tls_server_config.{key}"),
-                message,
+            let invalid = |message: String| -> WebConfigError {
+                DocumentError::invalid(path, &format!("tls_server_config.{key}"), message).into()
             };
             let mut roots = RootCertStore::empty();
             for cert in CertificateDer::pem_slice_iter(&bytes) {
@@ -230,10 +227,8 @@ fn client_verifier(
         ClientAuth::VerifyClientCertIfGiven => true,
         ClientAuth::RequireAndVerifyClientCert => false,
     };
-    let invalid = |message: String| WebConfigError::Invalid {
-        path: path.to_owned(),
-        key: "tls_server_config.client_ca_file".into(),
-        message,
+    let invalid = |message: String| -> WebConfigError {
+        DocumentError::invalid(path, "tls_server_config.client_ca_file", message).into()
     };
     let roots = roots.ok_or_else(|| {
         invalid(

@@ -3,8 +3,8 @@
 //! mean "not set". A field that cannot be read is reported as missing, never
 //! as zero, so a gauge is left out rather than showing an invented value.
 
-use super::model::{JobIdError, check_job_id, parse_job_id};
-use super::text;
+use super::job_id::{JobIdError, check_job_id, parse_job_id};
+use crate::acs::text;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 

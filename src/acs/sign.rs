@@ -4,7 +4,7 @@
 //! simulator, so a mistake cannot hide behind two matching implementations:
 //! the unit tests pin them to the spec's vectors, byte for byte.
 
-use crate::credentials::Credentials;
+use super::Credentials;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};

@@ -1,4 +1,4 @@
-//! Bounds on text the API sends: whatever a label value or a log line quotes is
+//! Bounds on text a service sends: whatever a label value or a log line quotes is
 //! stripped of control characters and cut to a known length, so that one odd
 //! answer cannot corrupt the exposition, split a log line or grow without bound.
 

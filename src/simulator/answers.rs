@@ -1,0 +1,188 @@
+//! The actions' answers, once a request passed the checks: the job as it stands,
+//! or the error or fault the spec gives it, or a global fault by its share.
+
+use super::reply::Reply;
+use super::service::{SimService, State};
+use super::spec::{Fault, JobSpec};
+use super::world::{instance_id, job_body, job_state, status_body};
+use crate::api::Action;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The parsed, authenticated parts of a request that the handlers need.
+pub(super) struct Call<'a> {
+    /// The request target, path and query, as received.
+    pub(super) target: &'a str,
+    pub(super) action: Action,
+    pub(super) params: &'a BTreeMap<String, String>,
+    pub(super) request_id: &'a str,
+}
+
+impl SimService {
+    /// Deterministic shares: fault i fires each time `n × share + offset` crosses
+    /// a whole number, each offset being the shares before it, so equal shares
+    /// fall on different requests instead of the first fault taking them all.
+    fn global_fault(&self, admitted: u64) -> Option<Fault> {
+        let n = admitted as f64;
+        let mut offset = 0.0;
+        self.shares.iter().find_map(|(fault, share)| {
+            let fires =
+                *share > 0.0 && (n * share + offset).floor() > ((n - 1.0) * share + offset).floor();
+            offset += share;
+            fires.then_some(*fault)
+        })
+    }
+
+    /// Answers a call that passed the checks.
+    pub(super) fn dispatch(&self, state: &State, call: &Call<'_>) -> Reply {
+        let elapsed = Instant::now().duration_since(self.started);
+        let with_id = |mut body: Map<String, Value>| {
+            body.insert("RequestId".into(), call.request_id.into());
+            body
+        };
+        if call.action == Action::ListDeploymentJob {
+            return match self.list(state, call, elapsed) {
+                Ok(body) => self.ok(state, None, call, with_id(body)),
+                Err(reply) => reply,
+            };
+        }
+        let raw = call
+            .params
+            .get("JobId")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let Some(job_id) = parse_id(raw) else {
+            return Reply::error(
+                400,
+                "InvalidParameter",
+                "The specified parameter \"JobId\" is not valid.",
+                call.request_id,
+            );
+        };
+        let Some(job) = state.jobs.get(&job_id) else {
+            return Reply::error(
+                400,
+                "InvalidParameter.JobId",
+                &format!("The deployment job {job_id} does not exist."),
+                call.request_id,
+            );
+        };
+        let job_state = job_state(job, elapsed);
+        let body = match call.action {
+            Action::DescribeDeploymentJobStatus => status_body(job, &job_state),
+            Action::DescribeDeploymentJob | Action::ListDeploymentJob => {
+                job_body(job, &job_state, self.started_unix_ms)
+            }
+        };
+        self.ok(state, Some(job), call, with_id(body))
+    }
+
+    /// The answer to a call over the rate limit.
+    pub(super) fn throttled(&self, request_id: &str) -> Reply {
+        let mut reply = Reply::error(
+            self.throttle_status,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+            request_id,
+        );
+        reply.retry_after = self.throttle_retry_after;
+        reply
+    }
+
+    fn ok(
+        &self,
+        state: &State,
+        job: Option<&JobSpec>,
+        call: &Call<'_>,
+        body: Map<String, Value>,
+    ) -> Reply {
+        if let Some(error) = job.and_then(|j| j.error.as_ref()) {
+            // Without `Recommend`, which would repeat the code: a huge code stays one copy.
+            let mut body = Map::new();
+            let request_id = error.request_id.as_deref().unwrap_or(call.request_id);
+            body.insert("RequestId".into(), request_id.into());
+            body.insert("HostId".into(), "cas.aliyuncs.com".into());
+            body.insert("Code".into(), error.code.as_str().into());
+            body.insert("Message".into(), error.message.as_str().into());
+            return Reply::json(error.status, &error.code, &body);
+        }
+        match job
+            .and_then(|j| j.fault)
+            .or_else(|| self.global_fault(state.admitted))
+        {
+            Some(Fault::Throttle) => self.throttled(call.request_id),
+            Some(fault) => Reply::fault(fault, call.target, call.request_id, &body),
+            None => Reply::json(200, "OK", &body),
+        }
+    }
+
+    fn list(
+        &self,
+        state: &State,
+        call: &Call<'_>,
+        elapsed: Duration,
+    ) -> Result<Map<String, Value>, Reply> {
+        let int = |name: &str, default: u64| -> Result<u64, Reply> {
+            match call.params.get(name) {
+                None => Ok(default),
+                Some(v) => parse_id(v).ok_or_else(|| {
+                    Reply::error(
+                        400,
+                        "InvalidParameter",
+                        &format!("The specified parameter \"{name}\" is not valid."),
+                        call.request_id,
+                    )
+                }),
+            }
+        };
+        let page = int("CurrentPage", 1)?;
+        let size = int("ShowSize", 50)?;
+        let cert_id = call
+            .params
+            .contains_key("CertId")
+            .then(|| int("CertId", 0))
+            .transpose()?;
+        let matches = |job: &JobSpec, status: &str| {
+            call.params
+                .get("JobType")
+                .is_none_or(|t| *t == job.job_type)
+                && call.params.get("Status").is_none_or(|s| s == status)
+                && call
+                    .params
+                    .get("InstanceId")
+                    .is_none_or(|i| *i == instance_id(job))
+                && cert_id.is_none_or(|c| job.cert_ids.contains(&c))
+        };
+        let selected: Vec<Value> = state
+            .jobs
+            .values()
+            .filter_map(|job| {
+                let js = job_state(job, elapsed);
+                matches(job, &js.status)
+                    .then(|| Value::Object(job_body(job, &js, self.started_unix_ms)))
+            })
+            .collect();
+        let total = selected.len();
+        let data: Vec<Value> = selected
+            .into_iter()
+            .skip(((page - 1) * size) as usize)
+            .take(size as usize)
+            .collect();
+        let mut body = Map::new();
+        body.insert("CurrentPage".into(), page.into());
+        body.insert("ShowSize".into(), size.into());
+        body.insert("Total".into(), total.into());
+        body.insert("Data".into(), Value::Array(data));
+        Ok(body)
+    }
+}
+
+/// A positive decimal integer, digits only (no sign, no spaces).
+pub(super) fn parse_id(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|n| *n > 0)
+}
