@@ -8,7 +8,7 @@
 //! [`demo`] mode; [`app`] wires it all together and reloads it. Below them all
 //! are [`env`](mod@env), [`input`], [`yaml`], [`acs`] (Alibaba Cloud request
 //! primitives) and [`body`]. docs/architecture.md gives the layer order that
-//! imports follow, which `tests/structure.rs` checks.
+//! imports follow, which `tests/it/structure.rs` checks.
 
 pub mod acs;
 pub mod api;

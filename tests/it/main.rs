@@ -18,4 +18,5 @@ mod rate_limit;
 mod scale;
 mod simulator;
 mod soak;
+mod structure;
 mod web;
