@@ -16,7 +16,12 @@ fn main() {
     if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         println!("cargo:rerun-if-changed={git_dir}/HEAD");
         if let Some(common) = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]) {
-            println!("cargo:rerun-if-changed={common}/packed-refs");
+            // Cargo takes a missing file for a changed one and would rerun this on
+            // every build; packing refs empties refs/heads, which is watched anyway.
+            let packed = format!("{common}/packed-refs");
+            if std::path::Path::new(&packed).exists() {
+                println!("cargo:rerun-if-changed={packed}");
+            }
             println!("cargo:rerun-if-changed={common}/refs/heads");
         }
     }
