@@ -1,6 +1,7 @@
 //! Untrusted input within bounds: the files the exporter is given (the config,
 //! the web config, the simulator's spec, credential files) are read only up to a
-//! size, and values quoted back in error messages are cut to a short excerpt.
+//! size, values quoted back in error messages are cut to a short excerpt, and
+//! files holding secrets are warned about when others may read them.
 //! YAML documents are read by [`crate::yaml`], on top of this.
 
 use std::io::Read;
@@ -61,6 +62,20 @@ pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
         return Err(ReadError::TooLarge);
     }
     String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+}
+
+/// A warning when `path`, which holds `what` (a secret), is readable by group or
+/// others; `None` when it is not, or when its mode cannot be read.
+pub fn permission_warning(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{path} holds {what} and is readable by group or others (mode {:o}): run chmod 600 {path}",
+            mode & 0o777,
+            path = path.display()
+        )
+    })
 }
 
 /// `value` quoted for an error message: at most [`EXCERPT_CHARS`] characters, with

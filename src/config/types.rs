@@ -3,7 +3,7 @@
 
 use crate::api::{Endpoint, PerAction};
 use crate::credentials::{ChainOptions, ProviderSpec};
-use crate::input::ReadError;
+use crate::input::{ReadError, permission_warning};
 use crate::yaml::DocumentError;
 use regex::Regex;
 use std::path::{Path, PathBuf};
@@ -25,16 +25,11 @@ pub struct Config {
 impl Config {
     /// A warning when the file holds a secret by value yet group or others may read it.
     pub fn permission_warning(&self, path: impl AsRef<Path>) -> Option<String> {
-        use std::os::unix::fs::PermissionsExt;
-        let path = path.as_ref();
-        let mode = std::fs::metadata(path).ok()?.permissions().mode();
-        (self.secrets_in_file && mode & 0o077 != 0).then(|| {
-            format!(
-                "{path} holds a secret by value and is readable by group or others (mode {:o}): run chmod 600 {path}, or write the secret as ${{VARIABLE}}",
-                mode & 0o777,
-                path = path.display()
-            )
-        })
+        if !self.secrets_in_file {
+            return None;
+        }
+        permission_warning(path.as_ref(), "a secret by value")
+            .map(|warning| warning + ", or write the secret as ${VARIABLE}")
     }
 }
 

@@ -17,6 +17,7 @@ pub use types::{
     WebConfigError,
 };
 
+use crate::input::permission_warning;
 use crate::yaml::DocumentError;
 use raw::RawWebConfig;
 use std::path::{Path, PathBuf};
@@ -98,19 +99,6 @@ impl WebConfig {
             .map(Path::to_path_buf)
             .collect()
     }
-}
-
-/// A warning when `path`, which holds `what`, is readable by group or others.
-fn permission_warning(path: &Path, what: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "{path} holds {what} and is readable by group or others (mode {:o}): run chmod 600 {path}",
-            mode & 0o777,
-            path = path.display()
-        )
-    })
 }
 
 #[cfg(test)]
