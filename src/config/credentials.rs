@@ -78,17 +78,6 @@ const TYPES: [CredentialType; 6] = [
     },
 ];
 
-/// The credential types a `credentials:` section may name.
-pub const CREDENTIAL_TYPES: [&str; TYPES.len()] = {
-    let mut names = [""; TYPES.len()];
-    let mut i = 0;
-    while i < TYPES.len() {
-        names[i] = TYPES[i].name;
-        i += 1;
-    }
-    names
-};
-
 /// The longest role session STS grants (a role's maximum session duration is at most 12 hours).
 const MAX_ROLE_SESSION: Duration = Duration::from_secs(12 * 3600);
 
@@ -123,7 +112,7 @@ impl Checker<'_> {
                 format!(
                     "{} is not a credentials type; use one of {}",
                     excerpt(named),
-                    CREDENTIAL_TYPES.join(", ")
+                    TYPES.map(|t| t.name).join(", ")
                 ),
             ));
         };

@@ -9,8 +9,6 @@ mod raw;
 mod tests;
 mod types;
 
-pub use crate::yaml::MAX_DURATION;
-pub use credentials::CREDENTIAL_TYPES;
 pub use types::{
     AccountConfig, Config, ConfigError, CredentialsConfig, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DISCOVERY_INTERVAL, DEFAULT_INTERVAL,

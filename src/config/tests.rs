@@ -8,6 +8,7 @@ mod rate_limit;
 use super::*;
 use crate::api::Action;
 use crate::credentials::{Credentials, ProviderSpec};
+use crate::yaml::MAX_DURATION;
 use std::time::Duration;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
