@@ -27,6 +27,9 @@ struct Reference {
     segments: Vec<String>,
     written: String,
     reexport: Option<String>,
+    /// For a re-export: the file also names it in its own code, so it depends on
+    /// what it re-exports (a bare re-export is only a name handed on).
+    used_here: bool,
     /// Written in a `#[cfg(test)]` module: checked against the layers, but not a
     /// dependency of the code itself, so no part of a circle.
     test: bool,
@@ -78,12 +81,7 @@ fn blank(text: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c == 'r'
-            && (next == Some('"') || next == Some('#'))
-            && !chars[..i]
-                .last()
-                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
-        {
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && starts_word(&chars[..i]) {
             let mut hashes = 0;
             let mut j = i + 1;
             while chars.get(j) == Some(&'#') {
@@ -143,6 +141,18 @@ fn blank(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether a token starting after `before` starts a word: nothing word-like
+/// precedes it, or only the `b` or `c` of a byte or C raw string (`br"..."`).
+fn starts_word(before: &[char]) -> bool {
+    let word = |c: &char| c.is_alphanumeric() || *c == '_';
+    match before {
+        [.., p] if !word(p) => true,
+        [] => true,
+        [rest @ .., 'b' | 'c'] => !rest.last().is_some_and(word),
+        _ => false,
+    }
 }
 
 fn segments(path: &str) -> impl Iterator<Item = String> + '_ {
@@ -297,6 +307,7 @@ fn references(source: &Source, modules: &BTreeSet<Vec<String>>) -> Vec<Reference
                     segments,
                     written: path.join("::"),
                     reexport: public.then_some(name),
+                    used_here: false,
                     test,
                 });
             }
@@ -332,11 +343,35 @@ fn references(source: &Source, modules: &BTreeSet<Vec<String>>) -> Vec<Reference
                 segments,
                 written,
                 reexport: None,
+                used_here: false,
                 test,
             });
         }
     }
+    for reference in &mut found {
+        if let Some(name) = &reference.reexport {
+            reference.used_here = names(code, name, &covered);
+        }
+    }
     found
+}
+
+/// Whether `code` names `name` outside the `covered` use declarations, as a
+/// word of its own: not a path's later segment, a field, or a `mod` declaration.
+fn names(code: &str, name: &str, covered: &[(usize, usize)]) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(name).any(|(at, _)| {
+        let before = code[..at].trim_end();
+        let after = code[at + name.len()..].chars().next();
+        !code[..at].ends_with(word)
+            && !after.is_some_and(word)
+            && !before.ends_with("::")
+            && !before.ends_with('.')
+            && before
+                .strip_suffix("mod")
+                .is_none_or(|rest| rest.ends_with(word))
+            && !covered.iter().any(|(s, e)| *s <= at && at < *e)
+    })
 }
 
 /// `path` as written in `module`, from the crate root; `None` for other crates.
@@ -485,7 +520,10 @@ fn problems(sources: &[Source], doc: &str) -> Vec<String> {
                     source.path, reference.written
                 ));
             }
-            if to != file && reference.reexport.is_none() && !reference.test {
+            if to != file
+                && (reference.reexport.is_none() || reference.used_here)
+                && !reference.test
+            {
                 edges
                     .entry(file)
                     .or_default()
@@ -755,6 +793,47 @@ mod checker {
             tests_only,
             Vec::<String>::new(),
             "a file's own tests are no cycle"
+        );
+    }
+
+    #[test]
+    fn a_front_file_using_what_it_reexports_depends_on_it() {
+        let circle = |front: &str| {
+            check(&[
+                ("low.rs", ""),
+                ("high/mod.rs", front),
+                ("high/a.rs", "use super::M;\npub struct A;"),
+                ("high/big.rs", &big()),
+                ("side.rs", ""),
+            ])
+        };
+        let used = circle("mod a;\nmod big;\npub use a::A;\npub struct M;\nfn f() -> A { A }");
+        assert_eq!(used.len(), 1, "{used:?}");
+        assert!(
+            used[0].contains("src/high/mod.rs uses `a::A` (src/high/a.rs)"),
+            "{used:?}"
+        );
+        let handed_on =
+            circle("mod a;\nmod big;\npub use a::{A, a};\npub struct M;\nfn f() -> x::A { big.A }");
+        assert_eq!(
+            handed_on,
+            Vec::<String>::new(),
+            "a re-export alone is no edge"
+        );
+    }
+
+    #[test]
+    fn raw_byte_strings_neither_hide_nor_invent_imports() {
+        let hidden = check(&[
+            ("low.rs", "const A: &[u8] = br\"\\\";\nuse crate::high::H;"),
+            ("high/mod.rs", "pub struct H;"),
+            ("high/big.rs", &big()),
+            ("side.rs", "const B: &[u8] = br#\"a\"b crate::high::H \"#;"),
+        ]);
+        assert_eq!(hidden.len(), 1, "{hidden:?}");
+        assert!(
+            hidden[0].contains("src/low.rs uses `crate::high::H`"),
+            "{hidden:?}"
         );
     }
 
