@@ -86,17 +86,6 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.key() == key)
     }
 
-    /// Every action's configuration key, in [`Action::ALL`]'s order.
-    pub const KEYS: [&'static str; COUNT] = {
-        let mut keys = [""; COUNT];
-        let mut i = 0;
-        while i < COUNT {
-            keys[i] = Action::ALL[i].key();
-            i += 1;
-        }
-        keys
-    };
-
     const fn slot(self) -> usize {
         self as usize
     }
@@ -166,7 +155,6 @@ mod tests {
             assert_eq!(action.slot(), slot);
             assert_eq!(Action::from_name(action.name()), Some(action));
             assert_eq!(Action::from_key(action.key()), Some(action));
-            assert_eq!(Action::KEYS[slot], action.key());
         }
         assert_eq!(Action::from_name("describeDeploymentJobStatus"), None);
         assert_eq!(

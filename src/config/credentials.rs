@@ -298,11 +298,13 @@ impl Section<'_> {
                 &raw.oidc_provider_arn,
                 "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
             )?,
-            token_file: self.need(
-                "oidc_token_file",
-                &raw.oidc_token_file,
-                "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-            )?,
+            token_file: self
+                .need(
+                    "oidc_token_file",
+                    &raw.oidc_token_file,
+                    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+                )?
+                .into(),
             session_name: role.session_name,
             policy: raw.policy.clone(),
             duration: role.duration,

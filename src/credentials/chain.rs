@@ -80,7 +80,7 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
         [Some(role_arn), Some(provider_arn), Some(token_file)] => Ok(ProviderSpec::Oidc {
             role_arn,
             provider_arn,
-            token_file,
+            token_file: token_file.into(),
             session_name: role.session_name.clone(),
             policy: None,
             duration: role.duration,
@@ -233,7 +233,7 @@ mod tests {
                         session_name,
                         ..
                     } => {
-                        format!("oidc {role_arn} {token_file} {session_name}")
+                        format!("oidc {role_arn} {} {session_name}", token_file.display())
                     }
                     ProviderSpec::EcsRamRole { role, .. } => format!("ecs {role:?}"),
                     ProviderSpec::Uri { uri } => format!("uri {uri}"),

@@ -3,6 +3,7 @@
 
 use super::sts::StsEndpoint;
 use super::{Credentials, CredentialsError};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How STS is reached.
@@ -70,7 +71,7 @@ pub enum ProviderSpec {
         /// The OIDC provider's ARN.
         provider_arn: String,
         /// The token file, read on every refresh.
-        token_file: String,
+        token_file: PathBuf,
         /// `RoleSessionName`.
         session_name: String,
         /// A policy narrowing the role.

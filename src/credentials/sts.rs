@@ -9,6 +9,7 @@ use crate::acs::redact::{redact, redact_parameters};
 use crate::acs::sign::{percent_encode, sign_rpc};
 use crate::acs::text::{MAX_LOGGED_ID_BYTES, MAX_LOGGED_MESSAGE_BYTES, bounded};
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -198,7 +199,7 @@ pub struct AssumeRoleWithOidc {
     /// The OIDC provider's ARN.
     pub provider_arn: String,
     /// The file Kubernetes keeps the service account token in (rotated, hence read every time).
-    pub token_file: String,
+    pub token_file: PathBuf,
     /// `RoleSessionName`.
     pub session_name: String,
     /// An optional policy that narrows the role's permissions.
@@ -215,11 +216,11 @@ impl Fetcher for AssumeRoleWithOidc {
     fn fetch(&self) -> FetchFuture<'_> {
         Box::pin(async move {
             // Small and local: reading it inline does not hold the runtime up.
-            let token = crate::input::read_bounded(std::path::Path::new(&self.token_file)).map_err(|e| CredentialsError::Fetch {
+            let token = crate::input::read_bounded(&self.token_file).map_err(|e| CredentialsError::Fetch {
                     provider: self.name(),
                     reason: format!(
                         "cannot read the OIDC token file {}: {e}; check ALIBABA_CLOUD_OIDC_TOKEN_FILE and the pod's RRSA mount",
-                        self.token_file
+                        self.token_file.display()
                     ),
                 })?;
             let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();

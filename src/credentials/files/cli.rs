@@ -192,7 +192,7 @@ fn cli_spec(
         "OIDC" => Ok(ProviderSpec::Oidc {
             role_arn: profile.ram_role_arn.clone(),
             provider_arn: profile.oidc_provider_arn.clone(),
-            token_file: profile.oidc_token_file.clone(),
+            token_file: profile.oidc_token_file.clone().into(),
             session_name: session(profile),
             policy: non_empty(&profile.policy),
             duration: duration(profile)?,

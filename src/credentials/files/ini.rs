@@ -188,7 +188,7 @@ pub(in crate::credentials) fn ini_profile(
         "oidc_role_arn" => Ok(ProviderSpec::Oidc {
             role_arn: need("role_arn")?.to_owned(),
             provider_arn: need("oidc_provider_arn")?.to_owned(),
-            token_file: need("oidc_token_file_path")?.to_owned(),
+            token_file: need("oidc_token_file_path")?.into(),
             session_name: get("role_session_name").map_or_else(|| role.session_name.clone(), str::to_owned),
             policy: get("policy").map(str::to_owned),
             duration: role.duration,

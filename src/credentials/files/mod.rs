@@ -58,7 +58,7 @@ mod fixtures {
                 role_arn,
                 token_file,
                 ..
-            } => format!("oidc {role_arn} {token_file}"),
+            } => format!("oidc {role_arn} {}", token_file.display()),
             ProviderSpec::EcsRamRole { role, .. } => format!("ecs {role:?}"),
             ProviderSpec::Uri { uri } => format!("uri {uri}"),
         }
