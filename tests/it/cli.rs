@@ -4,12 +4,9 @@
 use crate::support;
 
 use aliyun_cas_exporter::acs::sign::percent_encode;
-use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, TOKEN, config_file, run_to_end};
-
-const ENV: [(&str, &str); 2] = [
-    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-];
+use support::{
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, TOKEN, config_file, run_to_end,
+};
 
 fn check(text: &str, env: &[(&str, &str)]) -> (i32, String, String, String) {
     let cfg = config_file(text);
@@ -20,7 +17,7 @@ fn check(text: &str, env: &[(&str, &str)]) -> (i32, String, String, String) {
 
 #[test]
 fn config_check_accepts_a_valid_file() {
-    let (code, stdout, stderr, path) = check("endpoint: intl\njobs: [8888, 9999]\n", &ENV);
+    let (code, stdout, stderr, path) = check("endpoint: intl\njobs: [8888, 9999]\n", &KEY_ENV);
     assert_eq!((code, stderr.as_str()), (0, ""));
     assert_eq!(
         stdout,
@@ -55,7 +52,7 @@ fn config_check_names_file_line_column_and_remedy() {
         ),
     ];
     for (text, expected) in cases {
-        let (code, stdout, stderr, path) = check(text, &ENV);
+        let (code, stdout, stderr, path) = check(text, &KEY_ENV);
         assert_eq!(code, 1, "{text}");
         assert_eq!(stdout, "");
         assert!(
@@ -129,7 +126,7 @@ fn a_secret_written_in_a_readable_file_is_warned_about() {
 
 #[test]
 fn startup_errors_exit_1_with_a_log_line() {
-    let (status, _, stderr) = run_to_end(&["--config.file", "/nonexistent/cas.yaml"], &ENV);
+    let (status, _, stderr) = run_to_end(&["--config.file", "/nonexistent/cas.yaml"], &KEY_ENV);
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("level=error"), "{stderr}");
     assert!(
@@ -141,7 +138,7 @@ fn startup_errors_exit_1_with_a_log_line() {
         "{stderr}"
     );
 
-    let (status, _, stderr) = run_to_end(&[], &ENV);
+    let (status, _, stderr) = run_to_end(&[], &KEY_ENV);
     assert_eq!(status.code(), Some(1));
     assert!(
         stderr.contains("no configuration: pass --config.file PATH"),
@@ -158,7 +155,7 @@ fn startup_errors_exit_1_with_a_log_line() {
             "--web.listen-address",
             &taken,
         ],
-        &ENV,
+        &KEY_ENV,
     );
     assert_eq!(status.code(), Some(1));
     assert!(
@@ -392,7 +389,7 @@ async fn refused_reloads_never_show_the_secret() {
             "--web.enable-lifecycle",
             "--log.level=debug",
         ],
-        &ENV,
+        &KEY_ENV,
     );
     exporter.wait_ready().await;
     let credentials = format!("credentials:\n  access_key_id: {KEY_ID}\n");

@@ -6,7 +6,9 @@ use crate::support;
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator};
 use std::time::Duration;
-use support::{ConfigBuilder, Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec, simulator};
+use support::{
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec, simulator,
+};
 
 const ROLE: &str = "acs:ram::123456789012:role/cas-exporter";
 const OIDC_PROVIDER: &str = "acs:ram::123456789012:oidc-provider/ack-rrsa";
@@ -168,10 +170,7 @@ async fn ram_role_arn_refreshes_ahead_of_expiry_and_survives_a_failed_refresh() 
             ("role_session_name", "cas"),
             ("sts_endpoint", &sim.endpoint()),
         ],
-        &[
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-        ],
+        &KEY_ENV,
     )
     .await;
     exporter

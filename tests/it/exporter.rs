@@ -8,16 +8,11 @@ use aliyun_cas_exporter::simulator::Fault;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{
-    ConfigBuilder, Exporter, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec, documented_metrics,
-    field,
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, Metrics, SAMPLE_JOB, SECRET, SimSpec,
+    documented_metrics, field,
 };
 
-const ENV: [(&str, &str); 2] = [
-    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-];
-
-/// A simulator spec that knows the key of `ENV`.
+/// A simulator spec that knows the key of `KEY_ENV`.
 fn sim_spec() -> SimSpec {
     SimSpec::new().key(KEY_ID, SECRET)
 }
@@ -398,7 +393,7 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
         .jobs(1..=9)
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
     let m = exporter.metrics().await;
 
@@ -575,7 +570,7 @@ async fn before_the_first_sweep_jobs_are_down_and_the_exporter_not_ready() {
         .set("timeouts", "{request: 1m}")
         .jobs([8888, 7])
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     let up = |m: &Metrics, job: &str| {
         m.get(
             "aliyun_cas_deployment_job_up",
@@ -618,7 +613,7 @@ async fn failed_polls_keep_last_values_until_stale() {
             .set("timeouts", "{request: 500ms}")
             .jobs([8888])
             .file();
-        let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+        let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
         (cfg, exporter)
     };
     // One exporter whose values never go stale here, one whose values go stale after 2 s.
@@ -780,7 +775,7 @@ async fn routes_and_graceful_shutdown() {
             cfg.path.to_str().unwrap(),
             "--web.telemetry-path=/probe",
         ],
-        &ENV,
+        &KEY_ENV,
     );
     exporter.wait_ready().await;
     let (status, landing) = exporter.get("/").await;
@@ -943,7 +938,7 @@ async fn hostile_answers_stay_bounded_in_metrics_and_logs() {
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
         .set("discovery", "{refresh_interval: 1h}")
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
     let (gzip_len, text) = gzip_metrics(&exporter).await;
     let (_, plain) = exporter.get("/metrics").await;

@@ -6,12 +6,7 @@
 use crate::support;
 
 use std::time::Duration;
-use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, config_file, run_to_end};
-
-const ENV: [(&str, &str); 2] = [
-    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-];
+use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, config_file, run_to_end};
 
 /// Files that once crashed the exporter, held it for seconds, or filled its
 /// memory and log, each with the part of the answer that says why it is refused.
@@ -101,7 +96,7 @@ fn config_check_refuses_each_hostile_file_briefly() {
         let cfg = config_file(&text);
         let path = cfg.path.to_str().unwrap().to_owned();
         let (status, stdout, stderr) =
-            run_to_end(&["--config.check", "--config.file", &path], &ENV);
+            run_to_end(&["--config.check", "--config.file", &path], &KEY_ENV);
         assert_eq!(status.code(), Some(1), "{what}: {stderr}");
         assert_eq!(stdout, "", "{what}");
         assert!(
@@ -143,7 +138,7 @@ async fn hostile_reloads_are_refused_and_the_exporter_keeps_serving() {
             cfg.path.to_str().unwrap(),
             "--web.enable-lifecycle",
         ],
-        &ENV,
+        &KEY_ENV,
     );
     exporter.wait_ready().await;
     let files = hostile_files();

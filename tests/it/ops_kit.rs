@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, documented_metrics};
+use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, documented_metrics};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -391,10 +391,7 @@ async fn a_real_prometheus_scrapes_the_exporter_and_fires_exactly_the_expected_a
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
         .jobs(101..=106)
         .file();
-    let env = [
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-    ];
+    let env = KEY_ENV;
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &env);
     exporter.wait_ready().await;
     exporter

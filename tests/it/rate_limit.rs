@@ -7,14 +7,9 @@ use crate::support;
 use aliyun_cas_exporter::simulator::LoggedRequest;
 use std::time::Duration;
 use support::{
-    ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, busiest_second, job_list, status_polls,
-    up_count,
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, busiest_second, job_list,
+    status_polls, up_count,
 };
-
-const ENV: [(&str, &str); 2] = [
-    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limit_holds_in_every_second_with_500_jobs_and_retries() {
@@ -40,7 +35,7 @@ async fn the_rate_limit_holds_in_every_second_with_500_jobs_and_retries() {
         )
         .jobs(1..=500)
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
     let m = exporter
         .wait_for(Duration::from_secs(30), "all 500 jobs up", |m| {
@@ -107,7 +102,7 @@ async fn throttled_calls_back_off_as_the_service_says() {
         .set("rate_limit", "{describe_deployment_job_status: 50}")
         .jobs(1..=6)
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
     let m = exporter
         .wait_for(Duration::from_secs(20), "all six jobs up", |m| {

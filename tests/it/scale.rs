@@ -6,14 +6,9 @@ use crate::support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::{
-    ConfigBuilder, Exporter, KEY_ID, Metrics, SECRET, SimSpec, config_file, job_list as jobs,
-    status_polls, up_count,
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, Metrics, SECRET, SimSpec, config_file,
+    job_list as jobs, status_polls, up_count,
 };
-
-const ENV: [(&str, &str); 2] = [
-    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
@@ -34,7 +29,7 @@ async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
         )
         .set("discovery", "{refresh_interval: 1s, name_exclude: -test$}")
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
     let m = exporter
         .wait_for(Duration::from_secs(30), "1000 discovered jobs up", |m| {
@@ -122,7 +117,7 @@ async fn settled_jobs_are_polled_less_often_until_their_status_moves() {
         .set("timeouts", "{request: 900ms}")
         .jobs([1, 2])
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     let polls_of = |job: u64| {
         status_polls(&sim.requests())
             .iter()
@@ -357,7 +352,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     let body = |jobs: [u64; 2]| ConfigBuilder::new(&sim).interval("1h").jobs(jobs);
     let cfg = body([1, 2]).file();
     let path = cfg.path.to_str().unwrap();
-    let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &ENV);
+    let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &KEY_ENV);
     exporter.wait_ready().await;
     assert_eq!(served_jobs(&exporter.metrics().await), vec!["1", "2"]);
 
@@ -437,7 +432,7 @@ async fn reload_over_http_needs_the_lifecycle_flag() {
         .start()
         .await;
     let cfg = ConfigBuilder::new(&sim).interval("1h").jobs([1]).file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &ENV);
+    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     assert_eq!(
         exporter.reload().await,
         (

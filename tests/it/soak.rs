@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::{ConfigBuilder, Exporter, KEY_ID, SECRET, SimSpec, job_list};
+use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, job_list};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -107,10 +107,7 @@ async fn the_exporter_survives_every_fault_at_once() {
             "--web.enable-lifecycle",
             "--web.max-requests=0",
         ],
-        &[
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-        ],
+        &KEY_ENV,
     );
     let address = exporter.address;
     let started = Instant::now();

@@ -9,7 +9,7 @@ use rcgen::{
 use reqwest::{Certificate, Client, Identity};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{Exporter, KEY_ID, SECRET, config_file, run_to_end};
+use support::{Exporter, KEY_ENV, config_file, run_to_end};
 
 /// A certificate authority that issues server and client certificates for 127.0.0.1.
 struct Ca {
@@ -498,10 +498,7 @@ fn config_check_also_checks_the_web_config() {
     let dir = WebDir::new();
     let web = dir.tls(&ca, TLS);
     let config = config_file("endpoint: intl\njobs: [8888]\n");
-    let env = [
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-    ];
+    let env = KEY_ENV;
     let config_path = config.path.to_str().unwrap();
     let (status, stdout, stderr) = run_to_end(
         &[
@@ -736,10 +733,7 @@ async fn secrets_readable_by_others_are_warned_about_at_load_reload_and_check() 
         "{web} holds password hashes and is readable by group or others (mode 644): run chmod 600 {web}"
     );
     let config = config_file("endpoint: intl\njobs: [8888]\n");
-    let env = [
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-    ];
+    let env = KEY_ENV;
     let config_path = config.path.to_str().unwrap();
     let check = [
         "--config.check",

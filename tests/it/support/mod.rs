@@ -24,6 +24,11 @@ pub const KEY_ID: &str = "LTAItestkey0001";
 pub const SECRET: &str = "SeCrEt-canary-7f3e1c9a-do-not-print";
 /// A recognisable STS token with characters that change under encoding.
 pub const TOKEN: &str = "CAIS+tOkEn/canary=5d2b&x";
+/// The environment that gives the exporter the simulator's key ([`KEY_ID`], [`SECRET`]).
+pub const KEY_ENV: [(&str, &str); 2] = [
+    ("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID),
+    ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+];
 
 /// The spec's sample job (section 6) as a simulator job entry, indented for a `jobs:` list.
 pub const SAMPLE_JOB: &str = "  - id: 8888
