@@ -13,10 +13,14 @@ pub enum Action {
     DescribeDeploymentJob,
     /// The account's deployment jobs, page by page (discovery).
     ListDeploymentJob,
+    /// One job's worker tasks in a given status, page by page (which resources failed).
+    ListWorkerResource,
+    /// The certificates one job deploys, with their validity.
+    ListDeploymentJobCert,
 }
 
 /// How many actions there are.
-const COUNT: usize = 3;
+const COUNT: usize = 5;
 
 impl Action {
     /// Every action, in declaration order (the order of [`PerAction`]'s slots).
@@ -24,6 +28,8 @@ impl Action {
         Action::DescribeDeploymentJobStatus,
         Action::DescribeDeploymentJob,
         Action::ListDeploymentJob,
+        Action::ListWorkerResource,
+        Action::ListDeploymentJobCert,
     ];
 
     /// The name the API knows it by (the `Action` parameter and the `action` label).
@@ -32,6 +38,8 @@ impl Action {
             Action::DescribeDeploymentJobStatus => "DescribeDeploymentJobStatus",
             Action::ListDeploymentJob => "ListDeploymentJob",
             Action::DescribeDeploymentJob => "DescribeDeploymentJob",
+            Action::ListWorkerResource => "ListWorkerResource",
+            Action::ListDeploymentJobCert => "ListDeploymentJobCert",
         }
     }
 
@@ -41,13 +49,18 @@ impl Action {
             Action::DescribeDeploymentJobStatus => "describe_deployment_job_status",
             Action::ListDeploymentJob => "list_deployment_job",
             Action::DescribeDeploymentJob => "describe_deployment_job",
+            Action::ListWorkerResource => "list_worker_resource",
+            Action::ListDeploymentJobCert => "list_deployment_job_cert",
         }
     }
 
     /// The action's own parameters the API requires.
     pub const fn required_params(self) -> &'static [&'static str] {
         match self {
-            Action::DescribeDeploymentJobStatus | Action::DescribeDeploymentJob => &["JobId"],
+            Action::DescribeDeploymentJobStatus
+            | Action::DescribeDeploymentJob
+            | Action::ListWorkerResource
+            | Action::ListDeploymentJobCert => &["JobId"],
             Action::ListDeploymentJob => &[],
         }
     }
@@ -55,7 +68,10 @@ impl Action {
     /// The action's own parameters the API accepts but does not require.
     pub const fn optional_params(self) -> &'static [&'static str] {
         match self {
-            Action::DescribeDeploymentJobStatus | Action::DescribeDeploymentJob => &[],
+            Action::DescribeDeploymentJobStatus
+            | Action::DescribeDeploymentJob
+            | Action::ListDeploymentJobCert => &[],
+            Action::ListWorkerResource => &["CloudProduct", "Status", "CurrentPage", "ShowSize"],
             Action::ListDeploymentJob => &[
                 "JobType",
                 "Status",
@@ -68,11 +84,14 @@ impl Action {
     }
 
     /// Calls per second per account unless configured: half the API's quota of
-    /// 10 for the poll, a fifth for each of the others.
+    /// 10 (each action has its own) for the poll, a fifth for each of the others.
     pub const fn default_rate(self) -> f64 {
         match self {
             Action::DescribeDeploymentJobStatus => 5.0,
-            Action::ListDeploymentJob | Action::DescribeDeploymentJob => 2.0,
+            Action::ListDeploymentJob
+            | Action::DescribeDeploymentJob
+            | Action::ListWorkerResource
+            | Action::ListDeploymentJobCert => 2.0,
         }
     }
 
@@ -169,7 +188,10 @@ mod tests {
         assert_eq!(rates[Action::DescribeDeploymentJobStatus], 5.0);
         assert_eq!(rates[Action::ListDeploymentJob], 2.0);
         assert_eq!(rates[Action::DescribeDeploymentJob], 2.0);
-        assert_eq!(rates.iter().map(|(_, r)| r).sum::<f64>(), 9.0);
+        assert_eq!(rates[Action::ListWorkerResource], 2.0);
+        assert_eq!(rates[Action::ListDeploymentJobCert], 2.0);
+        // The quota is per action: each default stays within its own 10 per second.
+        assert!(rates.iter().all(|(_, r)| *r <= 5.0));
         let halved = rates.map(|_, r| r / 2.0);
         assert_eq!(halved[Action::DescribeDeploymentJobStatus], 2.5);
     }

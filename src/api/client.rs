@@ -3,7 +3,9 @@
 
 use super::error::split_signature_message;
 use super::model::lenient::mend_lone_surrogates;
-use super::model::{DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody};
+use super::model::{
+    DeploymentJob, DeploymentJobPage, DeploymentJobStatus, ErrorBody, JobCertificates, WorkerPage,
+};
 use super::{API_VERSION, Action, ApiError, ServiceError, SignatureMismatch};
 use crate::acs::redact::redact;
 use crate::acs::sign::sign_rpc;
@@ -112,6 +114,39 @@ impl Client {
                 ("CurrentPage", page.to_string()),
                 ("ShowSize", page_size.to_string()),
             ],
+        )
+        .await
+    }
+
+    /// ListWorkerResource: page `page` (from 1) of `page_size` worker tasks of
+    /// job `job_id` whose status is `status`.
+    pub async fn list_worker_resources(
+        &self,
+        job_id: u64,
+        status: &str,
+        page: u32,
+        page_size: u32,
+    ) -> Result<WorkerPage, ApiError> {
+        self.call(
+            Action::ListWorkerResource,
+            &[
+                ("JobId", job_id.to_string()),
+                ("Status", status.to_owned()),
+                ("CurrentPage", page.to_string()),
+                ("ShowSize", page_size.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// ListDeploymentJobCert: the certificates of job `job_id`.
+    pub async fn list_deployment_job_certs(
+        &self,
+        job_id: u64,
+    ) -> Result<JobCertificates, ApiError> {
+        self.call(
+            Action::ListDeploymentJobCert,
+            &[("JobId", job_id.to_string())],
         )
         .await
     }

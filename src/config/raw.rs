@@ -204,10 +204,12 @@ impl<'de> Visitor<'de> for RateLimitVisitor {
 
 /// The `rate_limit` keys in the order the file format documents them
 /// (config.example.yaml, README), which refusals list.
-pub(super) const RATE_LIMIT_KEYS: [&str; 3] = [
+pub(super) const RATE_LIMIT_KEYS: [&str; 5] = [
     "describe_deployment_job_status",
     "list_deployment_job",
     "describe_deployment_job",
+    "list_worker_resource",
+    "list_deployment_job_cert",
 ];
 
 /// A `rate_limit` key, read as a field name: an unknown one is refused while it

@@ -86,6 +86,8 @@ rate_limit:
   describe_deployment_job_status: 8
   list_deployment_job: 1
   describe_deployment_job: 0.5
+  list_worker_resource: 3
+  list_deployment_job_cert: 0.25
 discovery:
   refresh_interval: 1m
   job_types: [user]
@@ -116,6 +118,8 @@ jobs:
             (Action::DescribeDeploymentJobStatus, 8.0),
             (Action::DescribeDeploymentJob, 0.5),
             (Action::ListDeploymentJob, 1.0),
+            (Action::ListWorkerResource, 3.0),
+            (Action::ListDeploymentJobCert, 0.25),
         ]
     );
     let discovery = account.discovery.clone().unwrap();

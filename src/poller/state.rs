@@ -25,6 +25,8 @@ use tokio::time::Instant;
 
 /// Job-detail calls in flight at once (they have their own, lower rate).
 const DESCRIBES_IN_FLIGHT: usize = 2;
+/// Worker and certificate listings in flight at once, each (they have their own, lower rates).
+const DETAILS_IN_FLIGHT: usize = 2;
 /// A failed listing is tried again after at most this long.
 const LISTING_RETRY: Duration = Duration::from_secs(30);
 /// Distinct invalid job IDs from discovery that are logged; past this many, no more are
@@ -190,6 +192,7 @@ impl State {
             Action::DescribeDeploymentJob => DESCRIBES_IN_FLIGHT,
             // A listing walks every page; two at once would only race each other.
             Action::ListDeploymentJob => 1,
+            Action::ListWorkerResource | Action::ListDeploymentJobCert => DETAILS_IN_FLIGHT,
         }
     }
 

@@ -75,6 +75,14 @@ impl SimService {
             Action::DescribeDeploymentJob | Action::ListDeploymentJob => {
                 job_body(job, &job_state, self.started_unix_ms)
             }
+            Action::ListWorkerResource | Action::ListDeploymentJobCert => {
+                return Reply::error(
+                    400,
+                    "InvalidAction.NotFound",
+                    &format!("The simulator does not answer {} yet.", call.action),
+                    call.request_id,
+                );
+            }
         };
         self.ok(state, Some(job), call, with_id(body))
     }

@@ -1,10 +1,16 @@
 //! Typed responses of the deployment-job actions (spec sections 5 and 6).
 //! Unknown fields are ignored; missing or unreadable fields stay `None`.
 
+mod certificate;
 mod job_id;
 pub(super) mod lenient;
+mod worker;
 
+pub use certificate::{
+    EARLIEST_CERT_TIME, ImplausibleCertTime, JobCertificate, JobCertificates, LATEST_CERT_TIME,
+};
 pub use job_id::{JobIdError, MAX_JOB_ID, check_job_id, parse_job_id};
+pub use worker::{PROBLEM_STATUSES, WorkerPage, WorkerResource};
 
 use serde::Deserialize;
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-const KEYS: &str = "expected one of `describe_deployment_job_status`, `list_deployment_job`, `describe_deployment_job`; check the spelling (config.example.yaml lists every key)";
+const KEYS: &str = "expected one of `describe_deployment_job_status`, `list_deployment_job`, `describe_deployment_job`, `list_worker_resource`, `list_deployment_job_cert`; check the spelling (config.example.yaml lists every key)";
 
 #[test]
 fn an_unknown_key_is_located_where_it_stands() {
