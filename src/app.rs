@@ -211,6 +211,7 @@ impl Pollers {
             rate_limit: account.rate_limit.map(|_, rate| self.shard.share(*rate)),
             polling: config.polling.clone(),
             retries: config.retries,
+            worker_detail: config.worker_detail,
         };
         Ok(Prepared {
             name: account.name.clone(),

@@ -4,10 +4,11 @@
 use super::raw::{JobIds, RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use super::types::{
     AccountConfig, Config, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DISCOVERY_INTERVAL, DEFAULT_INTERVAL, DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, DEFAULT_SETTLED_INTERVAL, Discovery,
-    MAX_ACCOUNT_NAME_CHARS, MAX_ACCOUNTS, MAX_CONCURRENCY, MAX_PATTERN_CHARS, MAX_RETRY_DELAY,
-    Polling, RetryPolicy, STALE_INTERVALS,
+    DEFAULT_DISCOVERY_INTERVAL, DEFAULT_FINISHED_JOB_RETENTION, DEFAULT_INTERVAL,
+    DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_SETTLED_INTERVAL, DEFAULT_WORKER_DETAIL, Discovery, MAX_ACCOUNT_NAME_CHARS,
+    MAX_ACCOUNTS, MAX_CONCURRENCY, MAX_PATTERN_CHARS, MAX_RETRY_DELAY, MAX_WORKERS_PER_ACCOUNT,
+    MAX_WORKERS_PER_JOB, Polling, RetryPolicy, STALE_INTERVALS, WorkerDetail,
 };
 use crate::api::Endpoint;
 use crate::api::model::{JOB_STATUSES, JOB_TYPES};
@@ -48,6 +49,7 @@ impl<'a> Checker<'a> {
     pub(super) fn config(self, mut raw: RawConfig) -> Result<Config, DocumentError> {
         let polling = self.polling(&raw)?;
         let retries = self.retries(&raw)?;
+        let worker_detail = self.worker_detail(&raw)?;
         let top = AccountParts {
             endpoint: raw.endpoint.take(),
             allow_plain_http: raw.allow_plain_http.take(),
@@ -61,6 +63,7 @@ impl<'a> Checker<'a> {
             accounts,
             polling,
             retries,
+            worker_detail,
             secrets_in_file: self.secrets_in_file.get(),
         })
     }
@@ -207,6 +210,11 @@ impl<'a> Checker<'a> {
                 ),
             ));
         }
+        let finished_job_retention = match &raw.finished_job_retention {
+            None => Some(DEFAULT_FINISHED_JOB_RETENTION),
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+        };
         Ok(Polling {
             interval,
             settled_interval,
@@ -215,7 +223,48 @@ impl<'a> Checker<'a> {
             concurrency,
             connect_timeout,
             request_timeout,
+            finished_job_retention,
         })
+    }
+
+    fn worker_detail(&self, raw: &RawConfig) -> Result<WorkerDetail, DocumentError> {
+        let Some(w) = &raw.worker_detail else {
+            return Ok(DEFAULT_WORKER_DETAIL);
+        };
+        let detail = WorkerDetail {
+            enabled: w.enabled.unwrap_or(DEFAULT_WORKER_DETAIL.enabled),
+            max_per_job: w
+                .max_per_job
+                .as_ref()
+                .map_or(DEFAULT_WORKER_DETAIL.max_per_job, |n| n.0),
+            max_per_account: w
+                .max_per_account
+                .as_ref()
+                .map_or(DEFAULT_WORKER_DETAIL.max_per_account, |n| n.0),
+        };
+        for (key, value, most) in [
+            (
+                "worker_detail.max_per_job",
+                detail.max_per_job,
+                MAX_WORKERS_PER_JOB,
+            ),
+            (
+                "worker_detail.max_per_account",
+                detail.max_per_account,
+                MAX_WORKERS_PER_ACCOUNT,
+            ),
+        ] {
+            if value > most {
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "{value} is more than {most}; each failed worker is a series, and \
+                         aliyun_cas_deployment_job_worker_info_left_out counts the rest"
+                    ),
+                ));
+            }
+        }
+        Ok(detail)
     }
 
     fn retries(&self, raw: &RawConfig) -> Result<RetryPolicy, DocumentError> {

@@ -25,6 +25,10 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub concurrency: Option<PositiveCount>,
     #[serde(default)]
+    pub finished_job_retention: Option<DurationValue>,
+    #[serde(default)]
+    pub worker_detail: Option<RawWorkerDetail>,
+    #[serde(default)]
     pub timeouts: Option<RawTimeouts>,
     #[serde(default)]
     pub retries: Option<RawRetries>,
@@ -136,6 +140,17 @@ pub(super) struct RawTimeouts {
     pub connect: Option<DurationValue>,
     #[serde(default)]
     pub request: Option<DurationValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkerDetail {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub max_per_job: Option<PositiveCount>,
+    #[serde(default)]
+    pub max_per_account: Option<PositiveCount>,
 }
 
 #[derive(Deserialize, Default)]

@@ -2,6 +2,7 @@
 //! becomes, or the refusal's exact words, is checked.
 
 mod credentials;
+mod details;
 mod properties;
 mod rate_limit;
 
@@ -56,8 +57,10 @@ fn minimal_file_gets_the_defaults() {
             concurrency: 4,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            finished_job_retention: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     );
+    assert_eq!(config.worker_detail, DEFAULT_WORKER_DETAIL);
     assert_eq!(config.retries, DEFAULT_RETRIES);
 }
 
@@ -75,6 +78,11 @@ settled_interval: 15m
 stale_after: 10m
 job_info_interval: 2m
 concurrency: 2
+finished_job_retention: 36h
+worker_detail:
+  enabled: false
+  max_per_job: 10
+  max_per_account: 300
 timeouts:
   connect: 2s
   request: 8s
@@ -136,6 +144,15 @@ jobs:
             concurrency: 2,
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(8),
+            finished_job_retention: Some(Duration::from_secs(36 * 3600)),
+        }
+    );
+    assert_eq!(
+        config.worker_detail,
+        WorkerDetail {
+            enabled: false,
+            max_per_job: 10,
+            max_per_account: 300
         }
     );
     assert_eq!(
@@ -527,7 +544,7 @@ fn the_examples_commented_blocks_are_valid() {
 fn unknown_key_names_line_and_column() {
     assert_eq!(
         error("jobs: [1]\nintervall: 30s\n"),
-        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
+        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `finished_job_retention`, `worker_detail`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
     );
     assert_eq!(
         error("jobs: [1]\ntimeouts:\n  read: 3s\n"),

@@ -18,6 +18,8 @@ pub struct Config {
     pub polling: Polling,
     /// How failed calls are retried.
     pub retries: RetryPolicy,
+    /// Which failed resources are listed, and how many.
+    pub worker_detail: WorkerDetail,
     /// Whether a secret or token is written in the file by value (not as `${VARIABLE}`).
     pub secrets_in_file: bool,
 }
@@ -50,6 +52,19 @@ pub struct Polling {
     pub connect_timeout: Duration,
     /// Time allowed for one whole API request.
     pub request_timeout: Duration,
+    /// How long a discovered job that finished stays polled after its end; `None` keeps it.
+    pub finished_job_retention: Option<Duration>,
+}
+
+/// Listing the worker tasks that failed or were rolled back (ListWorkerResource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerDetail {
+    /// Whether to list them at all.
+    pub enabled: bool,
+    /// The most worker series one job exports.
+    pub max_per_job: usize,
+    /// The most worker series one account exports, over all its jobs.
+    pub max_per_account: usize,
 }
 
 /// How failed calls are retried (spec section 3.2).
@@ -127,6 +142,18 @@ pub const DEFAULT_SETTLED_INTERVAL: Duration = Duration::from_secs(600);
 pub const DEFAULT_JOB_INFO_INTERVAL: Duration = Duration::from_secs(300);
 /// Default time between two discovery listings.
 pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
+/// Default time a finished, discovered job stays polled after its end.
+pub const DEFAULT_FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default worker detail: on, 50 series per job, 2,000 per account.
+pub const DEFAULT_WORKER_DETAIL: WorkerDetail = WorkerDetail {
+    enabled: true,
+    max_per_job: 50,
+    max_per_account: 2000,
+};
+/// The highest `worker_detail.max_per_job`: each is a series, and a page of 50 a call.
+pub const MAX_WORKERS_PER_JOB: usize = 1000;
+/// The highest `worker_detail.max_per_account`.
+pub const MAX_WORKERS_PER_ACCOUNT: usize = 100_000;
 /// Default number of polls in flight per account.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The most polls in flight per account: each holds a connection and a file descriptor.

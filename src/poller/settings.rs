@@ -1,7 +1,7 @@
 //! What an account's poller is told to do, as one value a reload replaces.
 
 use crate::api::Client;
-use crate::config::{Discovery, Polling, RateLimit, RetryPolicy};
+use crate::config::{Discovery, Polling, RateLimit, RetryPolicy, WorkerDetail};
 use std::sync::Arc;
 
 /// What an account's poller works with; replaced whole on reload.
@@ -19,4 +19,6 @@ pub struct AccountSettings {
     pub polling: Polling,
     /// How failed calls are retried.
     pub retries: RetryPolicy,
+    /// Which failed resources are listed, and how many.
+    pub worker_detail: WorkerDetail,
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::api::{ApiError, ServiceError, test_client};
-use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES};
+use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_WORKER_DETAIL};
 use crate::metrics::SelfMetrics;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -20,8 +20,10 @@ fn settings(jobs: &[u64], interval: Duration) -> Arc<AccountSettings> {
             concurrency: 4,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(2),
+            finished_job_retention: None,
         },
         retries: DEFAULT_RETRIES,
+        worker_detail: DEFAULT_WORKER_DETAIL,
     })
 }
 
