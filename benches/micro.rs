@@ -4,10 +4,12 @@
 
 use aliyun_cas_exporter::acs::sign::sign_rpc;
 use aliyun_cas_exporter::acs::{Credentials, Secret};
-use aliyun_cas_exporter::api::model::{DeploymentJob, DeploymentJobStatus, ProductWorkerCount};
+use aliyun_cas_exporter::api::model::{
+    DeploymentJob, DeploymentJobStatus, JobCertificate, ProductWorkerCount, WorkerResource,
+};
 use aliyun_cas_exporter::api::{API_VERSION, Action, RequestObserver};
 use aliyun_cas_exporter::metrics::{Exposition, SelfMetrics, render_jobs};
-use aliyun_cas_exporter::snapshot::{AccountSnapshot, JobSnapshot, SnapshotStore};
+use aliyun_cas_exporter::snapshot::{AccountSnapshot, JobSnapshot, SnapshotStore, WorkerListing};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -90,11 +92,40 @@ fn snapshot(jobs: u64) -> AccountSnapshot {
                 start_time: Some(1_764_300_000.0),
                 ..Default::default()
             };
+            // One job in ten has three failed workers; every job deploys one certificate.
+            let workers = (id % 10 == 0).then(|| {
+                Arc::new(WorkerListing {
+                    workers: (0..3)
+                        .map(|w| WorkerResource {
+                            id: Some((id * 10 + w) as i64),
+                            status: Some("error".into()),
+                            cloud_product: Some("CDN".into()),
+                            region_id: Some("cn-hangzhou".into()),
+                            resource_domain: Some(format!("img{w}.www{id}.example.com")),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    left_out: 0,
+                    listed_at: now,
+                })
+            });
+            let certificate = JobCertificate {
+                cert_id: Some(id as i64 + 1),
+                cert_name: Some(format!("cert-{id}")),
+                common_name: Some(format!("www{id}.example.com")),
+                cert_type: Some("DV".into()),
+                cert_order_type: Some("buy".into()),
+                status_code: Some("issued".into()),
+                not_before_time: Some(1_760_000_000.0),
+                not_after_time: Some(1_790_000_000.0),
+            };
             let job = JobSnapshot {
                 up: true,
                 last_success: Some(now),
                 values: Some(Arc::new(values)),
                 info: Some(Arc::new(info)),
+                workers,
+                certificates: Some(vec![certificate].into()),
                 ..Default::default()
             };
             (100_000 + id, Arc::new(job))
@@ -104,6 +135,8 @@ fn snapshot(jobs: u64) -> AccountSnapshot {
         jobs,
         first_sweep_done: true,
         sweep_duration: Some(Duration::from_secs(9)),
+        max_workers: 2000,
+        retired_jobs: 0,
     }
 }
 

@@ -2,7 +2,7 @@
 //! replaced whole by that account's poller and read by scrapes without
 //! waiting for anything.
 
-use crate::api::model::{DeploymentJob, DeploymentJobStatus};
+use crate::api::model::{DeploymentJob, DeploymentJobStatus, JobCertificate, WorkerResource};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -44,6 +44,35 @@ pub struct JobSnapshot {
     pub values: Option<Arc<DeploymentJobStatus>>,
     /// Name, type, status and times, from ListDeploymentJob or DescribeDeploymentJob.
     pub info: Option<Arc<DeploymentJob>>,
+    /// The worker tasks that failed or were rolled back, as last listed.
+    pub workers: Option<Arc<WorkerListing>>,
+    /// The certificates the job deploys, as last listed (distinct IDs).
+    pub certificates: Option<Arc<[JobCertificate]>>,
+}
+
+/// The worker tasks of one job that failed or were rolled back, as last listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerListing {
+    /// At most `worker_detail.max_per_job` workers with distinct worker IDs, the worst status first.
+    pub workers: Vec<WorkerResource>,
+    /// Workers in those statuses beyond the per-job cap, or without a usable worker ID.
+    pub left_out: u64,
+    /// When the listing was made; a job without failed workers needs no call, but gets a listing too.
+    pub listed_at: SystemTime,
+}
+
+/// Shares `budget` worker series among `listings`, in the order given (by job
+/// ID): each takes what it has, as long as the budget lasts. Yields each
+/// listing with how many of its workers are served.
+pub fn share_workers<'a>(
+    listings: impl Iterator<Item = (u64, &'a WorkerListing)>,
+    budget: usize,
+) -> impl Iterator<Item = (u64, &'a WorkerListing, usize)> {
+    listings.scan(budget, |left, (id, listing)| {
+        let shown = listing.workers.len().min(*left);
+        *left -= shown;
+        Some((id, listing, shown))
+    })
 }
 
 impl JobSnapshot {
@@ -64,6 +93,10 @@ pub struct AccountSnapshot {
     pub first_sweep_done: bool,
     /// How long the last full pass over the account's jobs took.
     pub sweep_duration: Option<Duration>,
+    /// The most worker series the account serves (`worker_detail.max_per_account`).
+    pub max_workers: usize,
+    /// Discovered jobs retired after they finished, still listed by the API.
+    pub retired_jobs: usize,
 }
 
 /// Holds each account's current snapshot; pollers swap their own, scrapes read them all.
@@ -146,6 +179,20 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["a", "b"]
         );
+    }
+
+    #[test]
+    fn worker_series_are_shared_in_job_order_until_the_budget_is_spent() {
+        let listing = |n: usize| WorkerListing {
+            workers: vec![WorkerResource::default(); n],
+            left_out: 0,
+            listed_at: SystemTime::UNIX_EPOCH,
+        };
+        let (a, b, c) = (listing(3), listing(4), listing(2));
+        let shares: Vec<(u64, usize)> = share_workers([(1, &a), (2, &b), (3, &c)].into_iter(), 5)
+            .map(|(id, _, shown)| (id, shown))
+            .collect();
+        assert_eq!(shares, [(1, 3), (2, 2), (3, 0)]);
     }
 
     #[test]

@@ -211,6 +211,81 @@ pub const JOB_END: MetricDef = MetricDef {
     source: "EndTime",
     help: "Unix time the deployment job ended (EndTime, normalised from seconds or milliseconds); absent while unknown.",
 };
+/// When a job is scheduled to run.
+pub const JOB_SCHEDULE: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_schedule_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &JOB_LABELS,
+    source: "ScheduleTime",
+    help: "Unix time the deployment job is scheduled to run (ScheduleTime, normalised from seconds or milliseconds); absent when the job has no schedule.",
+};
+/// One worker task that failed or was rolled back.
+pub const JOB_WORKER_INFO: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_worker_info",
+    kind: Kind::Gauge,
+    labels: &[
+        "account",
+        "job_id",
+        "worker_id",
+        "status",
+        "product",
+        "region",
+        "instance_id",
+        "resource",
+        "cloud",
+    ],
+    source: "ListWorkerResource Data[]",
+    help: "Always 1; one series per worker task of the deployment job in status error, rollback, rollback_success or rollback_error, naming its product, region, instance and resource (domain, or instance:port); listed when the job's counts change.",
+};
+/// Failed or rolled-back workers not shown.
+pub const JOB_WORKER_INFO_LEFT_OUT: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_worker_info_left_out",
+    kind: Kind::Gauge,
+    labels: &JOB_LABELS,
+    source: "exporter",
+    help: "Worker tasks in status error, rollback, rollback_success or rollback_error that have no aliyun_cas_deployment_job_worker_info series, because of worker_detail.max_per_job or max_per_account.",
+};
+/// When a job's workers were last listed.
+pub const JOB_WORKER_LISTING_TIMESTAMP: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_worker_listing_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &JOB_LABELS,
+    source: "exporter",
+    help: "Unix time the worker_info series of the deployment job were last listed (ListWorkerResource); a failed listing keeps the previous series and this time.",
+};
+/// One certificate of a job.
+pub const JOB_CERTIFICATE_INFO: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_certificate_info",
+    kind: Kind::Gauge,
+    labels: &[
+        "account",
+        "job_id",
+        "cert_id",
+        "common_name",
+        "cert_name",
+        "cert_type",
+        "order_type",
+        "status_code",
+    ],
+    source: "ListDeploymentJobCert Data[]",
+    help: "Always 1; one series per certificate the deployment job deploys (ListDeploymentJobCert), refreshed every job_info_interval and when the job's status changes.",
+};
+/// When a certificate expires.
+pub const CERT_NOT_AFTER: MetricDef = MetricDef {
+    name: "aliyun_cas_certificate_not_after_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["account", "cert_id", "common_name"],
+    source: "NotAfterTime",
+    help: "Unix time the certificate expires (ListDeploymentJobCert NotAfterTime), once per certificate of the polled deployment jobs.",
+};
+/// When a certificate becomes valid.
+pub const CERT_NOT_BEFORE: MetricDef = MetricDef {
+    name: "aliyun_cas_certificate_not_before_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["account", "cert_id", "common_name"],
+    source: "NotBeforeTime",
+    help: "Unix time the certificate becomes valid (ListDeploymentJobCert NotBeforeTime), once per certificate of the polled deployment jobs.",
+};
 /// Jobs polled per account and source.
 pub const EXPORTER_JOBS: MetricDef = MetricDef {
     name: "aliyun_cas_exporter_jobs",
@@ -218,6 +293,14 @@ pub const EXPORTER_JOBS: MetricDef = MetricDef {
     labels: &["account", "source"],
     source: "exporter",
     help: "Deployment jobs this replica polls, by account and by source: static (listed in the configuration) or discovered.",
+};
+/// Finished discovered jobs no longer polled.
+pub const RETIRED_JOBS: MetricDef = MetricDef {
+    name: "aliyun_cas_exporter_retired_jobs",
+    kind: Kind::Gauge,
+    labels: &["account"],
+    source: "exporter",
+    help: "Discovered deployment jobs no longer polled because they finished longer than finished_job_retention ago; their series are gone.",
 };
 /// How long a pass over an account's jobs took.
 pub const SWEEP_DURATION: MetricDef = MetricDef {
@@ -347,7 +430,15 @@ pub const CONTRACT: &[MetricDef] = &[
     JOB_STATUS,
     JOB_START,
     JOB_END,
+    JOB_SCHEDULE,
+    JOB_WORKER_INFO,
+    JOB_WORKER_INFO_LEFT_OUT,
+    JOB_WORKER_LISTING_TIMESTAMP,
+    JOB_CERTIFICATE_INFO,
+    CERT_NOT_AFTER,
+    CERT_NOT_BEFORE,
     EXPORTER_JOBS,
+    RETIRED_JOBS,
     SWEEP_DURATION,
     API_REQUESTS,
     API_REQUEST_DURATION,

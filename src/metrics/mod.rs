@@ -2,10 +2,12 @@
 //! snapshots, and the exporter's own metrics.
 
 pub mod contract;
+mod details;
 mod exposition;
 mod process;
 mod registry;
 mod render;
+mod writer;
 
 pub use exposition::Exposition;
 pub use registry::{REVISION, SelfMetrics, VERSION};

@@ -1,11 +1,12 @@
 //! Writes a snapshot's job families in the Prometheus text format (0.0.4).
 
 use super::contract::{self, MetricDef};
+use super::details::{render_certificates, render_workers};
+use super::writer::{Seconds, Writer, job_labels, label};
 use crate::api::model::JOB_STATUSES;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -33,98 +34,6 @@ const VALUE_FIELDS: [(MetricDef, Field); 12] = [
     (contract::JOB_CERTIFICATES, |s| s.cert_count),
 ];
 
-/// Writes the text format in chunks of about this size, so that a large
-/// exposition never sits whole in memory on its way to the compressor.
-const CHUNK: usize = 64 << 10;
-
-/// Writes label values escaped (backslash, double quote, newline) and samples, a family at a time.
-struct Writer<'a, W: Write> {
-    out: &'a mut W,
-    buf: Vec<u8>,
-    /// The family being written and whether its header is out yet.
-    family: Option<(&'static MetricDef, bool)>,
-}
-
-impl<'a, W: Write> Writer<'a, W> {
-    fn new(out: &'a mut W) -> Self {
-        Self {
-            out,
-            buf: Vec::with_capacity(CHUNK + 4096),
-            family: None,
-        }
-    }
-
-    /// Starts a family; its header is written with its first sample, so an empty family writes nothing.
-    fn family(&mut self, def: &'static MetricDef) {
-        self.family = Some((def, false));
-    }
-
-    /// Writes `name{labels} value`; `labels` writes the label pairs.
-    fn sample(
-        &mut self,
-        labels: impl FnOnce(&mut Vec<u8>),
-        value: impl fmt::Display,
-    ) -> io::Result<()> {
-        let Some((def, header)) = &mut self.family else {
-            return Ok(());
-        };
-        if !*header {
-            *header = true;
-            let _ = write!(
-                self.buf,
-                "# HELP {} {}\n# TYPE {} {}\n",
-                def.name,
-                def.help,
-                def.name,
-                def.kind.as_str()
-            );
-        }
-        self.buf.extend_from_slice(def.name.as_bytes());
-        self.buf.push(b'{');
-        labels(&mut self.buf);
-        let _ = writeln!(self.buf, "}} {value}");
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
-    }
-}
-
-/// Appends `value` as a label value: backslash, double quote and newline escaped.
-fn escaped(buf: &mut Vec<u8>, value: &str) {
-    for byte in value.bytes() {
-        match byte {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'"' => buf.extend_from_slice(b"\\\""),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            other => buf.push(other),
-        }
-    }
-}
-
-/// Appends `name="value"`, with a leading comma unless it is the first pair.
-fn label(buf: &mut Vec<u8>, name: &str, value: &str) {
-    if buf.last() != Some(&b'{') {
-        buf.push(b',');
-    }
-    buf.extend_from_slice(name.as_bytes());
-    buf.extend_from_slice(b"=\"");
-    escaped(buf, value);
-    buf.push(b'"');
-}
-
-/// Appends `account="…",job_id="…"`.
-fn job_labels(buf: &mut Vec<u8>, account: &str, id: u64) {
-    label(buf, "account", account);
-    let _ = write!(buf, ",job_id=\"{id}\"");
-}
-
 /// Sums `ProductWorkerCount` by product, skipping entries without a name or a
 /// count, and products whose sum would overflow (no real answer comes near).
 fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
@@ -143,15 +52,6 @@ fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
 
 /// One account's jobs, as the renderer walks them.
 type Accounts = BTreeMap<Arc<str>, Arc<AccountSnapshot>>;
-
-/// A Unix time with millisecond precision.
-struct Seconds(f64);
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.3}", self.0)
-    }
-}
 
 /// Writes every job family of every account as it stands at `now`, in chunks, to `out`.
 /// Returns the first instant after which the output would differ without a new
@@ -211,6 +111,8 @@ pub fn render_jobs<W: Write>(
         }
     }
     render_info(&mut w, jobs)?;
+    render_workers(&mut w, accounts, now)?;
+    render_certificates(&mut w, accounts)?;
     render_account_totals(&mut w, accounts)?;
     w.flush()?;
     Ok(jobs()
@@ -266,9 +168,10 @@ fn render_info<'a, W: Write, I: Iterator<Item = (&'a str, u64, &'a JobSnapshot)>
         }
     }
     type Time = fn(&DeploymentJob) -> Option<f64>;
-    let times: [(&'static MetricDef, Time); 2] = [
+    let times: [(&'static MetricDef, Time); 3] = [
         (&contract::JOB_START, |j| j.start_time),
         (&contract::JOB_END, |j| j.end_time),
+        (&contract::JOB_SCHEDULE, |j| j.schedule_time),
     ];
     for (def, time) in times {
         w.family(def);
@@ -299,6 +202,10 @@ fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -
                 count,
             )?;
         }
+    }
+    w.family(&contract::RETIRED_JOBS);
+    for (account, snapshot) in accounts {
+        w.sample(|b| label(b, "account", account), snapshot.retired_jobs)?;
     }
     w.family(&contract::SWEEP_DURATION);
     for (account, snapshot) in accounts {
@@ -430,6 +337,8 @@ mod tests {
             header(&contract::EXPORTER_JOBS),
             "aliyun_cas_exporter_jobs{account=\"prod\",source=\"static\"} 1\n".into(),
             "aliyun_cas_exporter_jobs{account=\"prod\",source=\"discovered\"} 1\n".into(),
+            header(&contract::RETIRED_JOBS),
+            "aliyun_cas_exporter_retired_jobs{account=\"prod\"} 0\n".into(),
             header(&contract::SWEEP_DURATION),
             "aliyun_cas_poll_sweep_duration_seconds{account=\"prod\"} 1.500\n".into(),
         ]

@@ -3,8 +3,10 @@
 
 use super::caller::Caller;
 use super::discovery;
-use crate::api::model::{DeploymentJob, DeploymentJobStatus};
+use super::workers::{WorkerPlan, list_problem_workers};
+use crate::api::model::{DeploymentJob, DeploymentJobStatus, JobCertificates};
 use crate::api::{Action, ApiError};
+use crate::snapshot::WorkerListing;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -19,6 +21,10 @@ pub(super) enum Call {
     Describe(u64),
     /// Every job of the account, page by page: discovery.
     Listing,
+    /// A job's failed and rolled-back workers, as its counts put them.
+    Workers(u64, WorkerPlan),
+    /// A job's certificates.
+    Certificates(u64),
 }
 
 /// What a call answered, with the job it is about.
@@ -28,8 +34,12 @@ pub(super) enum Answer {
     Status(u64, DeploymentJobStatus, SystemTime),
     /// A job's details.
     Job(u64, DeploymentJob),
-    /// Every job listed.
-    Jobs(Vec<DeploymentJob>),
+    /// Every job listed, and when.
+    Jobs(Vec<DeploymentJob>, SystemTime),
+    /// A job's failed and rolled-back workers.
+    Workers(u64, WorkerListing),
+    /// A job's certificates.
+    Certificates(u64, JobCertificates),
 }
 
 /// Why a call brought no answer.
@@ -61,6 +71,8 @@ impl Call {
             Call::Poll(_) => Action::DescribeDeploymentJobStatus,
             Call::Describe(_) => Action::DescribeDeploymentJob,
             Call::Listing => Action::ListDeploymentJob,
+            Call::Workers(..) => Action::ListWorkerResource,
+            Call::Certificates(_) => Action::ListDeploymentJobCert,
         }
     }
 
@@ -82,7 +94,18 @@ impl Call {
                 })
                 .await
                 .map(|info| Answer::Job(job_id, info)),
-            Call::Listing => discovery::list_all(caller).await.map(Answer::Jobs),
+            Call::Listing => discovery::list_all(caller)
+                .await
+                .map(|jobs| Answer::Jobs(jobs, SystemTime::now())),
+            Call::Workers(job_id, plan) => list_problem_workers(caller, job_id, plan)
+                .await
+                .map(|listing| Answer::Workers(job_id, listing)),
+            Call::Certificates(job_id) => caller
+                .call(action, Some(job_id), move |client| async move {
+                    client.list_deployment_job_certs(job_id).await
+                })
+                .await
+                .map(|certificates| Answer::Certificates(job_id, certificates)),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod call;
 mod caller;
+mod certificates;
 mod discovery;
 mod log;
 mod rate_limit;
@@ -13,6 +14,7 @@ mod retry;
 mod schedule;
 mod settings;
 mod state;
+mod workers;
 
 use call::Tasks;
 use caller::Caller;

@@ -3,25 +3,31 @@
 //! of progress. Nothing here makes a call or reads a clock, so that tests can
 //! drive it on tokio's paused clock.
 
+mod detail;
+mod listing;
 mod parts;
+mod retire;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use super::call::{Answer, Call, Failure, Outcome};
-use super::discovery;
 use super::log::{log_failure, warn_implausible};
 use super::schedule::Schedule;
 use super::settings::AccountSettings;
+use super::workers::WorkerPlan;
 use crate::api::Action;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
-use crate::config::{Discovery, Polling};
+use crate::config::Polling;
 use crate::shard::Shard;
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
 use parts::{InFlight, Publishing, Readiness, SweepClock};
+use retire::{FINAL_STATUSES, Retirement};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
+use workers::WorkerBook;
 
 /// Job-detail calls in flight at once (they have their own, lower rate).
 const DESCRIBES_IN_FLIGHT: usize = 2;
@@ -32,8 +38,6 @@ const LISTING_RETRY: Duration = Duration::from_secs(30);
 /// Distinct invalid job IDs from discovery that are logged; past this many, no more are
 /// (the count of skipped entries still is), so a broken listing cannot fill memory or the log.
 const MAX_REPORTED_INVALID_IDS: usize = 100;
-/// Statuses after which a job no longer changes on its own.
-const FINAL_STATUSES: [&str; 2] = ["success", "error"];
 
 /// One job as its account's poller tracks it.
 #[derive(Debug, Default)]
@@ -60,6 +64,9 @@ pub(super) struct State {
     discovered: BTreeMap<u64, Arc<DeploymentJob>>,
     polls: Schedule,
     describes: Schedule,
+    certificates: Schedule,
+    workers: WorkerBook,
+    retirement: Retirement,
     next_listing: Option<Instant>,
     /// Why listed entries were skipped, each logged once (see [`MAX_REPORTED_INVALID_IDS`]).
     reported_invalid_ids: BTreeSet<String>,
@@ -82,6 +89,9 @@ impl State {
             shard,
             polls: Schedule::new(settings.polling.interval, now),
             describes: Schedule::new(settings.polling.job_info_interval, now),
+            certificates: Schedule::new(settings.polling.job_info_interval, now),
+            workers: WorkerBook::default(),
+            retirement: Retirement::default(),
             next_listing: settings.discovery.as_ref().map(|_| now),
             settings,
             jobs: BTreeMap::new(),
@@ -112,6 +122,7 @@ impl State {
                 self.discovered
                     .keys()
                     .copied()
+                    .filter(|id| !self.retirement.contains(*id))
                     .filter(|id| self.shard.owns(&self.account, *id)),
             )
             .collect();
@@ -134,6 +145,8 @@ impl State {
         }
         self.polls.set_jobs(&wanted, now);
         self.describes.set_jobs(&statics, now);
+        self.certificates.set_jobs(&wanted, now);
+        self.workers.retain(&wanted);
         // Discovered jobs take their details from the listing; listed ones from DescribeDeploymentJob.
         let listed: Vec<(u64, Arc<DeploymentJob>)> = wanted
             .iter()
@@ -156,7 +169,9 @@ impl State {
         }
         if new.job_info_interval != old.job_info_interval {
             self.describes.set_interval(new.job_info_interval, now);
+            self.certificates.set_interval(new.job_info_interval, now);
         }
+        let details_changed = settings.worker_detail != self.settings.worker_detail;
         if new.settled_interval < old.settled_interval {
             for (id, job) in &self.jobs {
                 if job.settled {
@@ -176,6 +191,20 @@ impl State {
         }
         self.settings = settings;
         self.sync_jobs(now);
+        if details_changed {
+            self.workers.reset();
+            let ids: Vec<u64> = self.jobs.keys().copied().collect();
+            for id in ids {
+                if !self.settings.worker_detail.enabled
+                    && let Some(job) = self.jobs.get_mut(&id)
+                    && job.snapshot.workers.is_some()
+                {
+                    job.snapshot_mut().workers = None;
+                }
+                self.want_workers(id);
+            }
+            self.publishing.changed();
+        }
         for job in self.jobs.values_mut() {
             let at = stale_at(&self.settings.polling, job);
             if job.snapshot.stale_at != at {
@@ -226,6 +255,32 @@ impl State {
             self.next_listing = None;
             self.begin(Call::Listing, &mut start);
         }
+        while self.has_room(Action::ListDeploymentJobCert) {
+            let Some(job_id) = self.certificates.take_due(now) else {
+                break;
+            };
+            self.begin(Call::Certificates(job_id), &mut start);
+        }
+        while self.has_room(Action::ListWorkerResource) {
+            let Some(job_id) = self.workers.next() else {
+                break;
+            };
+            let Some(counts) = self
+                .jobs
+                .get(&job_id)
+                .and_then(|j| j.snapshot.values.clone())
+            else {
+                continue;
+            };
+            let cap = self.settings.worker_detail.max_per_job;
+            match WorkerPlan::for_counts(&counts, cap) {
+                Some(plan) => {
+                    self.workers.start(job_id, counts);
+                    self.begin(Call::Workers(job_id, plan), &mut start);
+                }
+                None => self.nothing_failed(job_id, counts),
+            }
+        }
     }
 
     /// Starts a pass over the jobs that are not settled, unless one is under way;
@@ -251,10 +306,23 @@ impl State {
             .has_room(Action::ListDeploymentJob)
             .then_some(self.next_listing)
             .flatten();
-        [polls, describes, listing, self.publishing.next(now)]
-            .into_iter()
-            .flatten()
-            .min()
+        let certificates = self
+            .has_room(Action::ListDeploymentJobCert)
+            .then(|| self.certificates.next_due())
+            .flatten();
+        let workers =
+            (self.has_room(Action::ListWorkerResource) && self.workers.has_queued()).then_some(now);
+        [
+            polls,
+            describes,
+            listing,
+            certificates,
+            workers,
+            self.publishing.next(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Takes in how `call` ended.
@@ -265,11 +333,17 @@ impl State {
                 self.polled(job_id, Ok((status, wall)), now)
             }
             Ok(Answer::Job(job_id, info)) => self.described(job_id, Ok(info), now),
-            Ok(Answer::Jobs(jobs)) => self.listed(Ok(jobs), now),
+            Ok(Answer::Jobs(jobs, wall)) => self.listed(Ok((jobs, wall)), now),
+            Ok(Answer::Workers(job_id, listing)) => self.workers_listed(job_id, Ok(listing)),
+            Ok(Answer::Certificates(job_id, certificates)) => {
+                self.certificates_listed(job_id, Ok(certificates), now)
+            }
             Err(failure) => match call {
                 Call::Poll(job_id) => self.polled(job_id, Err(failure), now),
                 Call::Describe(job_id) => self.described(job_id, Err(failure), now),
                 Call::Listing => self.listed(Err(failure), now),
+                Call::Workers(job_id, _) => self.workers_listed(job_id, Err(failure)),
+                Call::Certificates(job_id) => self.certificates_listed(job_id, Err(failure), now),
             },
         }
     }
@@ -283,6 +357,7 @@ impl State {
     ) {
         self.readiness.polled(job_id);
         let polling = self.settings.polling.clone();
+        let wall = result.as_ref().ok().map(|(_, wall)| *wall);
         if let Some(job) = self.jobs.get_mut(&job_id) {
             match result {
                 Ok((mut status, wall)) => {
@@ -339,6 +414,10 @@ impl State {
             let wait = job.settled.then_some(polling.settled_interval);
             self.polls.reschedule(job_id, now, wait);
         }
+        self.want_workers(job_id);
+        if let Some(wall) = wall {
+            self.retire_if_done(job_id, wall, now);
+        }
         self.sweep.polled(job_id, now);
         self.check_first_sweep();
         self.publishing.changed();
@@ -374,96 +453,16 @@ impl State {
         self.describes.reschedule(job_id, now, None);
     }
 
-    /// Takes in the listed jobs, or the listing's failure (tried again soon).
-    fn listed(&mut self, result: Result<Vec<DeploymentJob>, Failure>, now: Instant) {
-        self.readiness.listed();
-        let Some(discovery) = self.settings.discovery.clone() else {
-            self.check_first_sweep();
-            return;
-        };
-        match result {
-            Ok(listed) => {
-                self.discovered = self.admit_listed(listed, &discovery);
-                self.next_listing = Some(now + discovery.refresh_interval);
-                tracing::debug!(
-                    account = &*self.account,
-                    jobs = self.discovered.len(),
-                    "discovery listed the account's jobs"
-                );
-                self.sync_jobs(now);
-            }
-            Err(failure) => {
-                log_failure(
-                    &self.account,
-                    Action::ListDeploymentJob,
-                    None,
-                    &failure.into_error("listing"),
-                );
-                self.next_listing = Some(now + discovery.refresh_interval.min(LISTING_RETRY));
-            }
-        }
-        self.check_first_sweep();
-    }
-
-    /// The listed jobs discovery keeps, by ID: those its filters accept whose ID
-    /// follows the job-ID rule (the others are skipped, each reason logged once),
-    /// implausible times left out (logged when they change what is known).
-    fn admit_listed(
-        &mut self,
-        listed: Vec<DeploymentJob>,
-        discovery: &Discovery,
-    ) -> BTreeMap<u64, Arc<DeploymentJob>> {
-        let mut admitted = BTreeMap::new();
-        let mut skipped = 0_usize;
-        for mut job in listed
-            .into_iter()
-            .filter(|job| discovery::accepts(discovery, job))
-        {
-            let id = match job.id.clone() {
-                Some(Ok(id)) => id,
-                invalid => {
-                    skipped += 1;
-                    let reason = match invalid {
-                        Some(Err(error)) => error.to_string(),
-                        _ => "the entry has no job ID".to_owned(),
-                    };
-                    if self.reported_invalid_ids.len() < MAX_REPORTED_INVALID_IDS
-                        && self.reported_invalid_ids.insert(reason.clone())
-                    {
-                        tracing::warn!(
-                            account = &*self.account,
-                            action = Action::ListDeploymentJob.name(),
-                            name = job.name.as_deref().unwrap_or("-"),
-                            "discovery skips a listed job: {reason}; it is not polled \
-                             (report this: the API should only list valid job IDs)"
-                        );
-                    }
-                    continue;
-                }
-            };
-            let implausible = job.drop_implausible();
-            let known = self.discovered.get(&id).map(|j| &**j);
-            if !implausible.is_empty() && known != Some(&job) {
-                warn_implausible(&self.account, Action::ListDeploymentJob, id, &implausible);
-            }
-            admitted.insert(id, Arc::new(job));
-        }
-        if skipped > 0 {
-            tracing::debug!(
-                account = &*self.account,
-                skipped,
-                "discovery skipped listed jobs without a valid job ID"
-            );
-        }
-        admitted
-    }
-
     /// Sets a job's details; a settled job whose status left the final states is polled again at once.
     fn set_info(&mut self, job_id: u64, info: Arc<DeploymentJob>, now: Instant) {
         if let Some(job) = self.jobs.get_mut(&job_id) {
             if job.snapshot.info.as_deref() == Some(&*info) {
                 // Nothing new: the published snapshot, and what was rendered from it, stay.
                 return;
+            }
+            let old_status = job.snapshot.info.as_ref().map(|i| i.status.clone());
+            if old_status.is_some_and(|old| old != info.status) {
+                self.certificates.hurry(job_id, now);
             }
             job.snapshot_mut().info = Some(info);
             if job.settled && !is_final(&job.snapshot) {
@@ -507,6 +506,8 @@ impl State {
                 .collect(),
             first_sweep_done: self.readiness.done(),
             sweep_duration: self.sweep.duration(),
+            max_workers: self.settings.worker_detail.max_per_account,
+            retired_jobs: self.retirement.len(),
         }
     }
 }

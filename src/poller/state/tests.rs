@@ -1,6 +1,7 @@
 use super::*;
+use crate::api::model::JobCertificates;
 use crate::api::{ApiError, ServiceError, test_client};
-use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_WORKER_DETAIL};
+use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_WORKER_DETAIL, Discovery};
 use crate::metrics::SelfMetrics;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -110,7 +111,11 @@ async fn discovery_polls_only_valid_ids_and_leaves_out_implausible_times() {
     };
     for _ in 0..2 {
         state.in_flight.start(Action::ListDeploymentJob);
-        state.finish(Call::Listing, Ok(Answer::Jobs(listing())), Instant::now());
+        state.finish(
+            Call::Listing,
+            Ok(Answer::Jobs(listing(), SystemTime::now())),
+            Instant::now(),
+        );
         assert_eq!(
             state.jobs.keys().copied().collect::<Vec<_>>(),
             [7, 8],
@@ -264,6 +269,8 @@ async fn calls_start_as_far_as_their_limits_allow() {
             Call::Poll(4),
             Call::Describe(1),
             Call::Describe(2),
+            Call::Certificates(1),
+            Call::Certificates(2),
         ]
     );
     state.finish(
@@ -276,11 +283,16 @@ async fn calls_start_as_far_as_their_limits_allow() {
         Ok(Answer::Job(1, DeploymentJob::default())),
         now,
     );
+    state.finish(
+        Call::Certificates(2),
+        Ok(Answer::Certificates(2, JobCertificates::default())),
+        now,
+    );
     started.clear();
     state.start_due(now, |call| started.push(call));
     assert_eq!(
         started,
-        [Call::Poll(5), Call::Describe(3)],
+        [Call::Poll(5), Call::Describe(3), Call::Certificates(3)],
         "each ended call frees its slot"
     );
 }
@@ -293,7 +305,10 @@ async fn an_abandoned_call_ends_as_its_failure_would() {
     let now = Instant::now();
     let mut started = Vec::new();
     state.start_due(now, |call| started.push(call));
-    assert_eq!(started, [Call::Poll(1), Call::Describe(1)]);
+    assert_eq!(
+        started,
+        [Call::Poll(1), Call::Describe(1), Call::Certificates(1)]
+    );
 
     state.finish(Call::Poll(1), Err(Failure::Abandoned), now);
     let job = &state.jobs[&1];
@@ -311,6 +326,9 @@ async fn an_abandoned_call_ends_as_its_failure_would() {
         state.describes.next_due().is_some_and(|due| due > now),
         "rescheduled, not lost"
     );
+    state.finish(Call::Certificates(1), Err(Failure::Abandoned), now);
+    assert_eq!(state.jobs[&1].snapshot.certificates, None);
+    assert!(state.certificates.next_due().is_some_and(|due| due > now));
     started.clear();
     state.start_due(now, |call| started.push(call));
     assert!(started.is_empty(), "{started:?}");

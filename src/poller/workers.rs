@@ -1,0 +1,196 @@
+//! Which worker tasks of a job failed or were rolled back: what to ask
+//! ListWorkerResource for, given the job's counts, and the listing itself,
+//! page by page within the per-job cap.
+
+use super::caller::Caller;
+use crate::api::model::{DeploymentJobStatus, PROBLEM_STATUSES, WorkerResource};
+use crate::api::{Action, ApiError};
+use crate::snapshot::WorkerListing;
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+/// The page size asked for (the API's default).
+const PAGE_SIZE: u32 = 50;
+
+/// What to list for one job: how many workers its counts put in each of
+/// [`PROBLEM_STATUSES`], and the most to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WorkerPlan {
+    expected: [u64; PROBLEM_STATUSES.len()],
+    cap: usize,
+}
+
+impl WorkerPlan {
+    /// The plan for a job with `counts`, keeping at most `cap` workers; `None`
+    /// when the counts put no worker in those statuses (nothing to call for).
+    pub(super) fn for_counts(counts: &DeploymentJobStatus, cap: usize) -> Option<Self> {
+        let count = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        let succeeded = count(counts.rollback_success_count);
+        let failed = count(counts.rollback_failed_count);
+        // Rollbacks neither succeeded nor failed yet are under way (`rollback`).
+        let under_way =
+            count(counts.rollback_count).saturating_sub(succeeded.saturating_add(failed));
+        let expected = [count(counts.failed_count), failed, under_way, succeeded];
+        expected
+            .iter()
+            .any(|n| *n > 0)
+            .then_some(Self { expected, cap })
+    }
+
+    /// The statuses to list, each with the workers the counts put in it.
+    fn statuses(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        PROBLEM_STATUSES
+            .into_iter()
+            .zip(self.expected)
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// The listing of a job whose counts put no worker in a problem status.
+pub(super) fn nothing_failed(at: SystemTime) -> WorkerListing {
+    WorkerListing {
+        workers: Vec::new(),
+        left_out: 0,
+        listed_at: at,
+    }
+}
+
+/// Lists job `job_id`'s workers in each status `plan` names, worst first, until
+/// `plan`'s cap is reached; what is beyond it, or has no usable worker ID, is
+/// counted as left out. A status whose pages end short of their `Total` is an
+/// error: a partial listing would hide failed resources.
+pub(super) async fn list_problem_workers(
+    caller: &Caller,
+    job_id: u64,
+    plan: WorkerPlan,
+) -> Result<WorkerListing, ApiError> {
+    let mut workers: Vec<WorkerResource> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut left_out: u64 = 0;
+    for (status, expected) in plan.statuses() {
+        if workers.len() >= plan.cap {
+            left_out = left_out.saturating_add(expected);
+            continue;
+        }
+        let mut read: u64 = 0;
+        let mut total = None;
+        // Each page read brings at least one worker, or the loop ends: at most cap + 1 pages.
+        for page in 1..=u32::try_from(plan.cap)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+        {
+            let answer = caller
+                .call(
+                    Action::ListWorkerResource,
+                    Some(job_id),
+                    |client| async move {
+                        client
+                            .list_worker_resources(job_id, status, page, PAGE_SIZE)
+                            .await
+                    },
+                )
+                .await?;
+            let expected_total = *total.get_or_insert_with(|| {
+                answer
+                    .total
+                    .and_then(|t| u64::try_from(t).ok())
+                    .unwrap_or(expected)
+            });
+            let data = answer.data.unwrap_or_default();
+            if data.is_empty() {
+                if read < expected_total {
+                    return Err(incomplete(status, page, read, expected_total));
+                }
+                break;
+            }
+            read = read.saturating_add(data.len() as u64);
+            for mut worker in data {
+                // The filter should return only `status`; a worker without one is taken as asked.
+                if worker.status.as_deref().is_some_and(|s| s != status) {
+                    continue;
+                }
+                worker.status = Some(status.to_owned());
+                match worker.worker_id() {
+                    // Pages that overlap (the list changed between two) repeat a worker.
+                    Some(id) if seen.contains(&id) => {}
+                    Some(id) if workers.len() < plan.cap => {
+                        seen.insert(id);
+                        workers.push(worker);
+                    }
+                    _ => left_out = left_out.saturating_add(1),
+                }
+            }
+            if workers.len() >= plan.cap {
+                left_out = left_out.saturating_add(expected_total.saturating_sub(read));
+                break;
+            }
+            if read >= expected_total {
+                break;
+            }
+        }
+    }
+    Ok(WorkerListing {
+        workers,
+        left_out,
+        listed_at: SystemTime::now(),
+    })
+}
+
+fn incomplete(status: &str, page: u32, read: u64, total: u64) -> ApiError {
+    ApiError::Decode {
+        status: 200,
+        detail: format!(
+            "the worker listing is incomplete (status {status}: page {page} was empty after \
+             {read} of {total} workers); the previous listing is kept"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(
+        failed: i64,
+        rollback: i64,
+        succeeded: i64,
+        rollback_failed: i64,
+    ) -> DeploymentJobStatus {
+        DeploymentJobStatus {
+            failed_count: Some(failed),
+            rollback_count: Some(rollback),
+            rollback_success_count: Some(succeeded),
+            rollback_failed_count: Some(rollback_failed),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_plan_lists_only_statuses_the_counts_put_workers_in() {
+        assert_eq!(WorkerPlan::for_counts(&counts(0, 0, 0, 0), 50), None);
+        assert_eq!(
+            WorkerPlan::for_counts(&DeploymentJobStatus::default(), 50),
+            None
+        );
+        let plan = WorkerPlan::for_counts(&counts(3, 2, 2, 0), 50).unwrap();
+        assert_eq!(
+            plan.statuses().collect::<Vec<_>>(),
+            [("error", 3), ("rollback_success", 2)]
+        );
+        // Two of five rollbacks are still under way; a broken count never underflows.
+        let plan = WorkerPlan::for_counts(&counts(0, 5, 2, 1), 50).unwrap();
+        assert_eq!(
+            plan.statuses().collect::<Vec<_>>(),
+            [
+                ("rollback_error", 1),
+                ("rollback", 2),
+                ("rollback_success", 2)
+            ]
+        );
+        let plan = WorkerPlan::for_counts(&counts(0, 1, 4, 0), 50).unwrap();
+        assert_eq!(
+            plan.statuses().collect::<Vec<_>>(),
+            [("rollback_success", 4)]
+        );
+    }
+}
