@@ -333,3 +333,5 @@ async fn an_abandoned_call_ends_as_its_failure_would() {
     state.start_due(now, |call| started.push(call));
     assert!(started.is_empty(), "{started:?}");
 }
+
+mod detail;

@@ -1,0 +1,216 @@
+//! Failed workers, certificates and retirement, as the state takes them in.
+
+use super::*;
+use crate::api::model::{JobCertificates, WorkerResource};
+use crate::snapshot::WorkerListing;
+use std::time::UNIX_EPOCH;
+
+fn failing(failed: i64, rolled_back: i64) -> DeploymentJobStatus {
+    DeploymentJobStatus {
+        worker_count: Some(20),
+        failed_count: Some(failed),
+        rollback_count: Some(rolled_back),
+        rollback_success_count: Some(rolled_back),
+        rollback_failed_count: Some(0),
+        ..Default::default()
+    }
+}
+
+/// The calls `start_due` starts now that list workers.
+fn worker_calls(state: &mut State) -> Vec<Call> {
+    let mut started = Vec::new();
+    state.start_due(Instant::now(), |call| started.push(call));
+    started.retain(|call| matches!(call, Call::Workers(..)));
+    started
+}
+
+fn listing(ids: &[i64]) -> WorkerListing {
+    WorkerListing {
+        workers: ids
+            .iter()
+            .map(|id| WorkerResource {
+                id: Some(*id),
+                status: Some("error".into()),
+                ..Default::default()
+            })
+            .collect(),
+        left_out: 0,
+        listed_at: UNIX_EPOCH,
+    }
+}
+
+fn listed_ids(state: &State, job: u64) -> Option<Vec<i64>> {
+    let listing = state.jobs[&job].snapshot.workers.as_deref()?;
+    Some(listing.workers.iter().filter_map(|w| w.id).collect())
+}
+
+#[tokio::test(start_paused = true)]
+async fn workers_are_listed_once_per_change_and_a_failure_keeps_the_last_listing() {
+    let mut state = state(&[1], Shard::default());
+    poll(&mut state, 1, Ok(failing(3, 2)));
+    let calls = worker_calls(&mut state);
+    assert!(matches!(calls[..], [Call::Workers(1, _)]), "{calls:?}");
+    state.finish(
+        calls[0],
+        Ok(Answer::Workers(1, listing(&[11, 12]))),
+        Instant::now(),
+    );
+    assert_eq!(listed_ids(&state, 1), Some(vec![11, 12]));
+
+    for _ in 0..3 {
+        tokio::time::advance(MINUTE).await;
+        poll(&mut state, 1, Ok(failing(3, 2)));
+        assert_eq!(worker_calls(&mut state), [], "unchanged counts: no call");
+    }
+
+    tokio::time::advance(MINUTE).await;
+    poll(&mut state, 1, Ok(failing(4, 2)));
+    let calls = worker_calls(&mut state);
+    assert_eq!(calls.len(), 1);
+    state.finish(calls[0], Err(Failure::Api(failure())), Instant::now());
+    assert_eq!(
+        listed_ids(&state, 1),
+        Some(vec![11, 12]),
+        "the last listing stays"
+    );
+    assert_eq!(worker_calls(&mut state), [], "not tried again at once");
+
+    tokio::time::advance(MINUTE).await;
+    poll(&mut state, 1, Ok(failing(4, 2)));
+    let calls = worker_calls(&mut state);
+    assert_eq!(calls.len(), 1, "tried again with the next poll");
+    state.finish(
+        calls[0],
+        Ok(Answer::Workers(1, listing(&[11, 12, 13]))),
+        Instant::now(),
+    );
+    assert_eq!(listed_ids(&state, 1), Some(vec![11, 12, 13]));
+
+    // No failed worker any more: an empty listing, without a call.
+    tokio::time::advance(MINUTE).await;
+    poll(&mut state, 1, Ok(failing(0, 0)));
+    assert_eq!(worker_calls(&mut state), []);
+    assert_eq!(listed_ids(&state, 1), Some(vec![]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn disabled_worker_detail_makes_no_call_and_enabling_it_lists_at_once() {
+    let mut off = (*settings(&[1], MINUTE)).clone();
+    off.worker_detail.enabled = false;
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        Arc::new(off),
+        Instant::now(),
+    );
+    poll(&mut state, 1, Ok(failing(3, 0)));
+    assert_eq!(worker_calls(&mut state), []);
+    assert_eq!(listed_ids(&state, 1), None);
+    state.apply(settings(&[1], MINUTE), Instant::now());
+    assert_eq!(worker_calls(&mut state).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_change_lists_the_certificates_again_at_once() {
+    let mut state = state(&[1], Shard::default());
+    let now = Instant::now();
+    assert_eq!(
+        state.certificates.take_due(now),
+        Some(1),
+        "due when first seen"
+    );
+    state.in_flight.start(Action::ListDeploymentJobCert);
+    let listed: JobCertificates =
+        serde_json::from_str(r#"{"Data":[{"CertId":5,"NotAfterTime":1746057599}]}"#).unwrap();
+    state.finish(
+        Call::Certificates(1),
+        Ok(Answer::Certificates(1, listed)),
+        now,
+    );
+    let certs = state.jobs[&1].snapshot.certificates.clone().unwrap();
+    assert_eq!(certs[0].cert_id, Some(5));
+    assert!(state.certificates.next_due().is_some_and(|due| due > now));
+    status(&mut state, 1, "processing");
+    assert!(
+        state.certificates.next_due().is_some_and(|due| due > now),
+        "the first status known is no change"
+    );
+    status(&mut state, 1, "error");
+    assert_eq!(state.certificates.next_due(), Some(now));
+}
+
+#[tokio::test(start_paused = true)]
+async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
+    let day = Duration::from_secs(86_400);
+    let wall = UNIX_EPOCH + day * 100;
+    let mut with_discovery = (*settings(&[9], MINUTE)).clone();
+    with_discovery.polling.finished_job_retention = Some(day * 7);
+    with_discovery.discovery = Some(Discovery {
+        refresh_interval: MINUTE,
+        job_types: vec![],
+        statuses: vec![],
+        name_include: None,
+        name_exclude: None,
+    });
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        Arc::new(with_discovery),
+        Instant::now(),
+    );
+    let job = |id: u64, status: &str, ended_days_ago: u32| -> DeploymentJob {
+        let end = (day * (100 - ended_days_ago)).as_secs();
+        serde_json::from_str(&format!(
+            r#"{{"Id":{id},"Status":"{status}","EndTime":"{end}"}}"#
+        ))
+        .unwrap()
+    };
+    let listing = |recent: &str| {
+        vec![
+            job(7, "error", 10),
+            job(8, recent, 1),
+            job(9, "success", 30),
+        ]
+    };
+    state.in_flight.start(Action::ListDeploymentJob);
+    state.finish(
+        Call::Listing,
+        Ok(Answer::Jobs(listing("error"), wall)),
+        Instant::now(),
+    );
+    assert_eq!(
+        state.jobs.keys().copied().collect::<Vec<_>>(),
+        [8, 9],
+        "7 ended 10 days ago: retired without a poll; 9 is listed in the configuration"
+    );
+    assert_eq!(state.snapshot().retired_jobs, 1);
+
+    // 8 retires once settled past the retention; 9 never does.
+    let poll_at = |state: &mut State, id: u64, wall: SystemTime| {
+        let now = Instant::now();
+        if state.polls.take_due(now) != Some(id) {
+            return;
+        }
+        state.in_flight.start(Action::DescribeDeploymentJobStatus);
+        state.finish(Call::Poll(id), Ok(Answer::Status(id, counts(3), wall)), now);
+    };
+    let later = wall + day * 7;
+    for _ in 0..30 {
+        tokio::time::advance(MINUTE).await;
+        poll_at(&mut state, 8, later);
+        poll_at(&mut state, 9, later);
+    }
+    assert_eq!(state.jobs.keys().copied().collect::<Vec<_>>(), [9]);
+    assert_eq!(state.snapshot().retired_jobs, 2);
+
+    // A retired job that runs again comes back; one no longer listed is forgotten.
+    state.in_flight.start(Action::ListDeploymentJob);
+    let relisted = vec![job(8, "processing", 9), job(9, "success", 30)];
+    state.finish(
+        Call::Listing,
+        Ok(Answer::Jobs(relisted, later)),
+        Instant::now(),
+    );
+    assert_eq!(state.jobs.keys().copied().collect::<Vec<_>>(), [8, 9]);
+    assert_eq!(state.snapshot().retired_jobs, 0);
+}
