@@ -57,8 +57,8 @@ pub(super) fn nothing_failed(at: SystemTime) -> WorkerListing {
 
 /// Lists job `job_id`'s workers in each status `plan` names, worst first, until
 /// `plan`'s cap is reached; what is beyond it, or has no usable worker ID, is
-/// counted as left out. A status whose pages end short of their `Total` is an
-/// error: a partial listing would hide failed resources.
+/// counted as left out. So is what a status' `Total` promised but its pages
+/// did not hold: the workers read are served, the gap is visible.
 pub(super) async fn list_problem_workers(
     caller: &Caller,
     job_id: u64,
@@ -73,8 +73,8 @@ pub(super) async fn list_problem_workers(
             continue;
         }
         let mut read: u64 = 0;
-        let mut total = None;
-        // Each page read brings at least one worker, or the loop ends: at most cap + 1 pages.
+        let mut total = expected;
+        // Each page read brings a new worker, or the loop ends: at most cap + 1 pages.
         for page in 1..=u32::try_from(plan.cap)
             .unwrap_or(u32::MAX)
             .saturating_add(1)
@@ -90,17 +90,19 @@ pub(super) async fn list_problem_workers(
                     },
                 )
                 .await?;
-            let expected_total = *total.get_or_insert_with(|| {
-                answer
+            if page == 1 {
+                total = answer
                     .total
                     .and_then(|t| u64::try_from(t).ok())
-                    .unwrap_or(expected)
-            });
+                    .unwrap_or(expected);
+            }
             let data = answer.data.unwrap_or_default();
-            if data.is_empty() {
-                if read < expected_total {
-                    return Err(incomplete(status, page, read, expected_total));
-                }
+            // An empty page, or one that repeats what was read, ends the status.
+            let fresh = data.iter().any(|w| {
+                w.status.as_deref().is_none_or(|s| s == status)
+                    && w.worker_id().is_some_and(|id| !seen.contains(&id))
+            });
+            if !fresh {
                 break;
             }
             read = read.saturating_add(data.len() as u64);
@@ -120,30 +122,17 @@ pub(super) async fn list_problem_workers(
                     _ => left_out = left_out.saturating_add(1),
                 }
             }
-            if workers.len() >= plan.cap {
-                left_out = left_out.saturating_add(expected_total.saturating_sub(read));
-                break;
-            }
-            if read >= expected_total {
+            if workers.len() >= plan.cap || read >= total {
                 break;
             }
         }
+        left_out = left_out.saturating_add(total.saturating_sub(read));
     }
     Ok(WorkerListing {
         workers,
         left_out,
         listed_at: SystemTime::now(),
     })
-}
-
-fn incomplete(status: &str, page: u32, read: u64, total: u64) -> ApiError {
-    ApiError::Decode {
-        status: 200,
-        detail: format!(
-            "the worker listing is incomplete (status {status}: page {page} was empty after \
-             {read} of {total} workers); the previous listing is kept"
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -163,6 +152,71 @@ mod tests {
             rollback_failed_count: Some(rollback_failed),
             ..Default::default()
         }
+    }
+
+    fn caller(endpoint: &str) -> Caller {
+        use crate::api::test_client;
+        use crate::config::DEFAULT_RETRIES;
+        use crate::metrics::SelfMetrics;
+        use crate::poller::rate_limit::RateLimiter;
+        use std::sync::Arc;
+        let metrics = SelfMetrics::default();
+        let client = test_client(endpoint, Arc::new(metrics.clone()));
+        Caller::new(
+            Arc::from("a"),
+            Arc::new(client),
+            Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
+                1000.0
+            }))),
+            DEFAULT_RETRIES,
+            metrics,
+        )
+    }
+
+    #[tokio::test]
+    async fn pages_that_repeat_or_promise_too_much_end_with_the_gap_counted() {
+        use crate::acs::answering;
+        use std::sync::atomic::Ordering;
+        // Every page is the same: two workers, one without an ID, one of another status.
+        let (endpoint, served) = answering(
+            r#"{"Total":1000000,"Data":[{"Id":1,"Status":"error"},{"Id":"2"},{"Id":0},{"Id":3,"Status":"rollback"}]}"#
+                .to_owned(),
+        )
+        .await;
+        let plan = WorkerPlan::for_counts(&counts(4, 2, 2, 0), 5).unwrap();
+        let listing = list_problem_workers(&caller(&endpoint), 9, plan)
+            .await
+            .unwrap();
+        let kept: Vec<(Option<i64>, Option<&str>)> = listing
+            .workers
+            .iter()
+            .map(|w| (w.id, w.status.as_deref()))
+            .collect();
+        assert_eq!(kept, [(Some(1), Some("error")), (Some(2), Some("error"))]);
+        // error: 1 without an ID + 999,996 never read; rollback_success: 1,000,000 never read.
+        assert_eq!(listing.left_out, 1 + 999_996 + 1_000_000);
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            3,
+            "a repeated page ends each status"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cap_ends_the_listing_and_counts_the_rest() {
+        use crate::acs::answering;
+        let data: Vec<String> = (1..=50)
+            .map(|id| format!(r#"{{"Id":{id},"Status":"error"}}"#))
+            .collect();
+        let (endpoint, _) =
+            answering(format!(r#"{{"Total":120,"Data":[{}]}}"#, data.join(","))).await;
+        let plan = WorkerPlan::for_counts(&counts(120, 3, 3, 0), 10).unwrap();
+        let listing = list_problem_workers(&caller(&endpoint), 9, plan)
+            .await
+            .unwrap();
+        assert_eq!(listing.workers.len(), 10);
+        // 40 read past the cap, 70 never read, 3 rolled back not listed at all.
+        assert_eq!(listing.left_out, 40 + 70 + 3);
     }
 
     #[test]
