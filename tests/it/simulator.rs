@@ -609,7 +609,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
         ),
         (
             "access_keys: [{id: a, secret: b, denied_actions: [DescribeDeploymentJobStatu]}]\n",
-            "access key a: denied_actions names DescribeDeploymentJobStatu, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob",
+            "access key a: denied_actions names DescribeDeploymentJobStatu, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob, ListWorkerResource, ListDeploymentJobCert",
         ),
         (
             "access_keys: [{id: a, secret: b}]\nthrottle_status: 503\n",
