@@ -12,6 +12,7 @@ mod logged;
 mod reply;
 mod service;
 pub mod spec;
+mod validate;
 mod world;
 
 pub use check::{NONCE_WINDOW, TIMESTAMP_TOLERANCE};
@@ -114,28 +115,7 @@ impl SimulatorSpec {
             if !ids.insert(id) {
                 return Err(invalid(format!("job {id} is listed twice")));
             }
-            if job.evolution.is_some_and(|e| e.step.is_zero()) {
-                return Err(invalid(format!(
-                    "job {id}: evolution.step must be longer than 0s"
-                )));
-            }
-            let total = world::worker_total(job);
-            if job.evolution.is_none() && job.outcomes.finished() > total {
-                return Err(invalid(format!(
-                    "job {id}: outcomes add up to {} finished workers, but workers add up to {total}",
-                    job.outcomes.finished()
-                )));
-            }
-            if let Some(field) = job
-                .omit_fields
-                .iter()
-                .find(|f| !world::STATUS_FIELDS.contains(&f.as_str()))
-            {
-                return Err(invalid(format!(
-                    "job {id}: omit_fields names {field}, which DescribeDeploymentJobStatus does not return; use one of {}",
-                    world::STATUS_FIELDS.join(", ")
-                )));
-            }
+            validate::check_job(job).map_err(invalid)?;
         }
         let f = &spec.faults;
         for (name, share) in [

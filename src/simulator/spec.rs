@@ -182,9 +182,31 @@ pub struct JobSpec {
     /// `upload`, `buy` or `free`.
     #[serde(default = "default_cert_type")]
     pub cert_type: String,
-    /// The certificate's domains.
+    /// The certificate's domains, comma-separated.
     #[serde(default)]
     pub cert_domain: String,
+    /// How long before the simulator started the job started (`StartTime`).
+    #[serde(default, deserialize_with = "crate::yaml::deserialize_duration")]
+    pub started_ago: Duration,
+    /// How long before the simulator started a job with fixed, finished outcomes
+    /// ended (`EndTime`); when the simulator started if absent.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub ended_ago: Option<Duration>,
+    /// `ScheduleTime` this long after the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub scheduled_in: Option<Duration>,
+    /// `ScheduleTime` this long before the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub scheduled_ago: Option<Duration>,
     /// A fixed job status; derived from the worker counts when absent.
     #[serde(default)]
     pub status: Option<String>,
