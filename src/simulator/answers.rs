@@ -1,6 +1,7 @@
 //! The actions' answers, once a request passed the checks: the job as it stands,
 //! or the error or fault the spec gives it, or a global fault by its share.
 
+use super::certs::{cert_body, has_cert, job_certs};
 use super::reply::Reply;
 use super::service::{SimService, State};
 use super::spec::{Fault, JobSpec};
@@ -75,7 +76,17 @@ impl SimService {
             Action::DescribeDeploymentJob | Action::ListDeploymentJob => {
                 job_body(job, &job_state, self.started_unix_ms)
             }
-            Action::ListWorkerResource | Action::ListDeploymentJobCert => {
+            Action::ListDeploymentJobCert => {
+                let started_unix_secs = self.started_unix_ms / 1000;
+                let data = job_certs(job)
+                    .iter()
+                    .map(|cert| Value::Object(cert_body(job, cert, started_unix_secs)))
+                    .collect();
+                let mut body = Map::new();
+                body.insert("Data".into(), Value::Array(data));
+                body
+            }
+            Action::ListWorkerResource => {
                 return Reply::error(
                     400,
                     "InvalidAction.NotFound",
@@ -161,7 +172,7 @@ impl SimService {
                     .params
                     .get("InstanceId")
                     .is_none_or(|i| *i == instance_id(job))
-                && cert_id.is_none_or(|c| job.cert_ids.contains(&c))
+                && cert_id.is_none_or(|c| has_cert(job, c))
         };
         let selected: Vec<Value> = state
             .jobs

@@ -5,6 +5,7 @@
 //! statuses and JSON shapes of the spec; it can also misbehave on purpose.
 
 mod answers;
+mod certs;
 mod check;
 mod handler;
 mod identity;
@@ -19,8 +20,8 @@ pub use check::{NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 pub use identity::CREDENTIALS_URI_PATH;
 pub use logged::LoggedRequest;
 pub use spec::{
-    AccessKeySpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes,
-    RoleSpec, SimulatorSpec,
+    AccessKeySpec, CertSpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec,
+    Outcomes, RoleSpec, SimulatorSpec,
 };
 
 use crate::api::Action;

@@ -234,12 +234,17 @@ pub struct JobSpec {
     /// `CostCount`.
     #[serde(default)]
     pub consumed_resources: i64,
-    /// `CertCount`.
-    #[serde(default = "one")]
-    pub certificates: i64,
-    /// Certificates the job deploys, for ListDeploymentJob's `CertId` filter.
+    /// `CertCount`; the number of the job's certificates when absent.
+    #[serde(default)]
+    pub certificates: Option<i64>,
+    /// The certificates the job deploys, each generated with the defaults of
+    /// [`CertSpec`]; ignored when `certs` is given.
     #[serde(default)]
     pub cert_ids: Vec<u64>,
+    /// The certificates the job deploys, as ListDeploymentJobCert lists them;
+    /// `[]` for none. Absent: one per `cert_ids` entry, or one derived from the job ID.
+    #[serde(default)]
+    pub certs: Option<Vec<CertSpec>>,
     /// A fault every request for this job gets.
     #[serde(default)]
     pub fault: Option<Fault>,
@@ -288,8 +293,83 @@ fn default_cert_type() -> String {
     "buy".to_owned()
 }
 
-fn one() -> i64 {
-    1
+/// A certificate one job deploys.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSpec {
+    /// `CertId`.
+    pub id: u64,
+    /// `CertName`; `cert-<id>` when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `CommonName`; the first domain of the job's `cert_domain` when absent.
+    #[serde(default)]
+    pub common_name: Option<String>,
+    /// `Sans`; the common name alone when absent.
+    #[serde(default)]
+    pub sans: Option<Vec<String>>,
+    /// `CertType`: `DV`, `OV`, `EV`, ...
+    #[serde(default = "default_cert_kind")]
+    pub cert_type: String,
+    /// `CertOrderType`; the job's `cert_type` when absent.
+    #[serde(default)]
+    pub order_type: Option<String>,
+    /// `StatusCode`, one of the values of spec section 5.6.
+    #[serde(default = "default_status_code")]
+    pub status_code: String,
+    /// `NotAfterTime` this long after the simulator started (90 days unless `expired_ago` is set).
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub expires_in: Option<Duration>,
+    /// `NotAfterTime` this long before the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub expired_ago: Option<Duration>,
+    /// `NotBeforeTime` is `NotAfterTime` minus this.
+    #[serde(
+        default = "default_valid_for",
+        deserialize_with = "crate::yaml::deserialize_duration"
+    )]
+    pub valid_for: Duration,
+    /// Fields sent with these values instead, by wire name, as they are:
+    /// `NotAfterTime` in milliseconds or as a string, say.
+    #[serde(default)]
+    pub override_fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl CertSpec {
+    /// Certificate `id` with every default, as `cert_ids` entries are generated.
+    pub fn with_id(id: u64) -> Self {
+        Self {
+            id,
+            name: None,
+            common_name: None,
+            sans: None,
+            cert_type: default_cert_kind(),
+            order_type: None,
+            status_code: default_status_code(),
+            expires_in: None,
+            expired_ago: None,
+            valid_for: default_valid_for(),
+            override_fields: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_cert_kind() -> String {
+    "DV".to_owned()
+}
+
+fn default_status_code() -> String {
+    "issued".to_owned()
+}
+
+fn default_valid_for() -> Duration {
+    Duration::from_secs(365 * 24 * 3600)
 }
 
 /// How many workers ended in each way.

@@ -1,6 +1,7 @@
 //! The checks one job of the spec must pass: each refusal says what is wrong,
 //! in which job and key, and what to write instead.
 
+use super::certs::STATUS_CODES;
 use super::spec::JobSpec;
 use super::world::{STATUS_FIELDS, worker_total};
 use humantime::format_duration;
@@ -28,7 +29,8 @@ pub fn check_job(job: &JobSpec) -> Result<(), String> {
             STATUS_FIELDS.join(", ")
         ));
     }
-    check_times(job)
+    check_times(job)?;
+    check_certs(job)
 }
 
 /// `started_ago`, `ended_ago` and the schedule make a possible history.
@@ -59,6 +61,40 @@ fn check_times(job: &JobSpec) -> Result<(), String> {
             format_duration(ended_ago),
             format_duration(job.started_ago)
         ));
+    }
+    Ok(())
+}
+
+/// `certs` entries are each given once, with one expiry and a known status.
+fn check_certs(job: &JobSpec) -> Result<(), String> {
+    let id = job.id;
+    let Some(certs) = &job.certs else {
+        return Ok(());
+    };
+    if !job.cert_ids.is_empty() {
+        return Err(format!(
+            "job {id}: both certs and cert_ids list certificates; list each as a certs entry and remove cert_ids"
+        ));
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        let cert_id = cert.id;
+        if certs[..i].iter().any(|c| c.id == cert_id) {
+            return Err(format!(
+                "job {id}: certs lists certificate {cert_id} twice; list each certificate once"
+            ));
+        }
+        if cert.expires_in.is_some() && cert.expired_ago.is_some() {
+            return Err(format!(
+                "job {id}: certificate {cert_id} sets both expires_in and expired_ago, but it has one NotAfterTime; keep one of them"
+            ));
+        }
+        if !STATUS_CODES.contains(&cert.status_code.as_str()) {
+            return Err(format!(
+                "job {id}: certificate {cert_id} has status_code {}, which ListDeploymentJobCert does not return; use one of {} (or override_fields for an odd value)",
+                cert.status_code,
+                STATUS_CODES.join(", ")
+            ));
+        }
     }
     Ok(())
 }
@@ -105,5 +141,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check_job(&fine), Ok(()));
+    }
+
+    #[test]
+    fn certificates_are_checked() {
+        let cases = [
+            (
+                "id: 1\ncert_ids: [5]\ncerts: [{id: 6}]\n",
+                "job 1: both certs and cert_ids list certificates; list each as a certs entry and remove cert_ids".to_owned(),
+            ),
+            (
+                "id: 2\ncerts: [{id: 6}, {id: 7}, {id: 6, name: again}]\n",
+                "job 2: certs lists certificate 6 twice; list each certificate once".to_owned(),
+            ),
+            (
+                "id: 3\ncerts: [{id: 6, expires_in: 6d, expired_ago: 1d}]\n",
+                "job 3: certificate 6 sets both expires_in and expired_ago, but it has one NotAfterTime; keep one of them".to_owned(),
+            ),
+            (
+                "id: 4\ncerts: [{id: 6, status_code: Issued}]\n",
+                format!(
+                    "job 4: certificate 6 has status_code Issued, which ListDeploymentJobCert does not return; use one of {} (or override_fields for an odd value)",
+                    STATUS_CODES.join(", ")
+                ),
+            ),
+        ];
+        for (yaml, reason) in cases {
+            assert_eq!(refusal(yaml), reason, "{yaml}");
+        }
     }
 }

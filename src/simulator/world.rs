@@ -1,5 +1,6 @@
 //! What each simulated job looks like at a given moment.
 
+use super::certs::cert_count;
 use super::spec::{Evolution, JobSpec, Outcomes};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -171,7 +172,7 @@ pub fn status_body(job: &JobSpec, state: &JobState) -> Map<String, Value> {
         ("RollbackSuccessCount", o.rollback_succeeded),
         ("RollbackFailedCount", o.rollback_failed),
         ("CostCount", job.consumed_resources),
-        ("CertCount", job.certificates),
+        ("CertCount", cert_count(job)),
     ];
     for (name, value) in fields {
         body.insert(name.to_owned(), number(value));
