@@ -14,6 +14,7 @@ mod reply;
 mod service;
 pub mod spec;
 mod validate;
+mod workers;
 mod world;
 
 pub use check::{NONCE_WINDOW, TIMESTAMP_TOLERANCE};

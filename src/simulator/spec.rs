@@ -28,6 +28,10 @@ pub struct SimulatorSpec {
     /// Shares of requests answered with a fault.
     #[serde(default)]
     pub faults: FaultShares,
+    /// The most items a page of ListDeploymentJob or ListWorkerResource holds,
+    /// whatever `ShowSize` asks, as real services clamp page sizes; 0 means no limit.
+    #[serde(default)]
+    pub page_size_limit: u64,
     /// The deployment jobs.
     #[serde(default)]
     pub jobs: Vec<JobSpec>,
@@ -185,6 +189,9 @@ pub struct JobSpec {
     /// The certificate's domains, comma-separated.
     #[serde(default)]
     pub cert_domain: String,
+    /// The Alibaba Cloud region of the job's resources (`RegionId` of its workers).
+    #[serde(default = "default_region")]
+    pub region: String,
     /// How long before the simulator started the job started (`StartTime`).
     #[serde(default, deserialize_with = "crate::yaml::deserialize_duration")]
     pub started_ago: Duration,
@@ -291,6 +298,10 @@ fn default_job_type() -> String {
 
 fn default_cert_type() -> String {
     "buy".to_owned()
+}
+
+fn default_region() -> String {
+    "cn-hangzhou".to_owned()
 }
 
 /// A certificate one job deploys.

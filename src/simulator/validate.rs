@@ -3,6 +3,7 @@
 
 use super::certs::STATUS_CODES;
 use super::spec::JobSpec;
+use super::workers::MAX_WORKERS;
 use super::world::{STATUS_FIELDS, worker_total};
 use humantime::format_duration;
 
@@ -17,6 +18,12 @@ pub fn check_job(job: &JobSpec) -> Result<(), String> {
         return Err(format!(
             "job {id}: outcomes add up to {} finished workers, but workers add up to {total}",
             job.outcomes.finished()
+        ));
+    }
+    let listed: i64 = job.workers.values().map(|c| (*c).max(0)).sum();
+    if listed > MAX_WORKERS {
+        return Err(format!(
+            "job {id}: workers add up to {listed}, but the simulator plays at most {MAX_WORKERS} workers a job; split it into several jobs"
         ));
     }
     if let Some(field) = job
@@ -144,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn certificates_are_checked() {
+    fn certificates_and_sizes_are_checked() {
         let cases = [
             (
                 "id: 1\ncert_ids: [5]\ncerts: [{id: 6}]\n",
@@ -164,6 +171,10 @@ mod tests {
                     "job 4: certificate 6 has status_code Issued, which ListDeploymentJobCert does not return; use one of {} (or override_fields for an odd value)",
                     STATUS_CODES.join(", ")
                 ),
+            ),
+            (
+                "id: 6\nworkers: {CDN: 400000, SLB: 100001, OSS: -5}\n",
+                "job 6: workers add up to 500001, but the simulator plays at most 500000 workers a job; split it into several jobs".to_owned(),
             ),
         ];
         for (yaml, reason) in cases {

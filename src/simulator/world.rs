@@ -17,29 +17,65 @@ pub struct JobState {
     pub status: String,
 }
 
-/// The outcomes after `finished` workers under `evolution`'s pattern.
-fn evolve(evolution: &Evolution, finished: i64) -> Outcomes {
-    let every = |n: u32, k: i64| n > 0 && k % i64::from(n) == 0;
-    let mut outcomes = Outcomes::default();
-    let (mut failures, mut rollbacks) = (0_i64, 0_i64);
-    for worker in 1..=finished {
-        if !every(evolution.fail_every, worker) {
-            outcomes.succeeded += 1;
-            continue;
-        }
-        failures += 1;
-        if !every(evolution.rollback_every, failures) {
-            outcomes.failed += 1;
-            continue;
-        }
-        rollbacks += 1;
-        if every(evolution.rollback_fail_every, rollbacks) {
-            outcomes.rollback_failed += 1;
-        } else {
-            outcomes.rollback_succeeded += 1;
+/// How one finished worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Succeeded.
+    Succeeded,
+    /// Failed, not rolled back.
+    Failed,
+    /// Failed, then rolled back.
+    RollbackSucceeded,
+    /// Failed, then failed to roll back.
+    RollbackFailed,
+}
+
+impl Ending {
+    /// The worker status ListWorkerResource reports for it.
+    pub fn status(self) -> &'static str {
+        match self {
+            Ending::Succeeded => "success",
+            Ending::Failed => "error",
+            Ending::RollbackSucceeded => "rollback_success",
+            Ending::RollbackFailed => "rollback_error",
         }
     }
-    outcomes
+}
+
+/// How the `k`-th worker to finish (from 1) ends under `evolution`'s pattern:
+/// every n-th worker fails, every n-th failure is rolled back, every n-th rollback fails.
+pub fn evolved_ending(evolution: &Evolution, k: i64) -> Ending {
+    let every = |n: u32, k: i64| n > 0 && k % i64::from(n) == 0;
+    if !every(evolution.fail_every, k) {
+        return Ending::Succeeded;
+    }
+    let failure = k / i64::from(evolution.fail_every);
+    if !every(evolution.rollback_every, failure) {
+        return Ending::Failed;
+    }
+    let rollback = failure / i64::from(evolution.rollback_every);
+    if every(evolution.rollback_fail_every, rollback) {
+        Ending::RollbackFailed
+    } else {
+        Ending::RollbackSucceeded
+    }
+}
+
+/// The outcomes after `finished` workers under `evolution`'s pattern, counted
+/// rather than walked so that a long job costs no more than a short one; they
+/// are the tally of [`evolved_ending`] over workers 1 to `finished`.
+fn evolve(evolution: &Evolution, finished: i64) -> Outcomes {
+    let per = |n: u32, k: i64| if n == 0 { 0 } else { k / i64::from(n) };
+    let finished = finished.max(0);
+    let failures = per(evolution.fail_every, finished);
+    let rollbacks = per(evolution.rollback_every, failures);
+    let rollback_failed = per(evolution.rollback_fail_every, rollbacks);
+    Outcomes {
+        succeeded: finished - failures,
+        failed: failures - rollbacks,
+        rollback_succeeded: rollbacks - rollback_failed,
+        rollback_failed,
+    }
 }
 
 /// A job's times, in Unix milliseconds.
@@ -276,6 +312,30 @@ mod tests {
         );
         assert_eq!(done.status, "error");
         assert_eq!(at(1000), done);
+    }
+
+    #[test]
+    fn the_pattern_counted_is_the_pattern_dealt_worker_by_worker() {
+        for (fail, rollback, rollback_fail) in
+            [(0, 0, 0), (1, 1, 1), (3, 2, 2), (2, 3, 0), (5, 0, 4)]
+        {
+            let evolution = Evolution {
+                step: Duration::from_secs(1),
+                fail_every: fail,
+                rollback_every: rollback,
+                rollback_fail_every: rollback_fail,
+            };
+            let mut tally = Outcomes::default();
+            for k in 1..=60 {
+                match evolved_ending(&evolution, k) {
+                    Ending::Succeeded => tally.succeeded += 1,
+                    Ending::Failed => tally.failed += 1,
+                    Ending::RollbackSucceeded => tally.rollback_succeeded += 1,
+                    Ending::RollbackFailed => tally.rollback_failed += 1,
+                }
+                assert_eq!(evolve(&evolution, k), tally, "{evolution:?} after {k}");
+            }
+        }
     }
 
     /// The simulator's start in the tests: 2024-05-01T08:00:00Z, in milliseconds.
