@@ -109,6 +109,10 @@ impl SimService {
         call: &Call<'_>,
         body: Map<String, Value>,
     ) -> Reply {
+        // A job's fault and error play on the actions it names, or on all.
+        let job = job.filter(|j| {
+            j.fault_actions.is_empty() || j.fault_actions.iter().any(|a| a == call.action.name())
+        });
         if let Some(error) = job.and_then(|j| j.error.as_ref()) {
             // Without `Recommend`, which would repeat the code: a huge code stays one copy.
             let mut body = Map::new();

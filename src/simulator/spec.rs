@@ -255,6 +255,9 @@ pub struct JobSpec {
     /// A fault every request for this job gets.
     #[serde(default)]
     pub fault: Option<Fault>,
+    /// The actions, by API name, that `fault` and `error` apply to; all when empty.
+    #[serde(default)]
+    pub fault_actions: Vec<String>,
     /// Response fields to leave out, by wire name (such as `BuyCount`).
     #[serde(default)]
     pub omit_fields: Vec<String>,

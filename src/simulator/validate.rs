@@ -5,6 +5,7 @@ use super::certs::STATUS_CODES;
 use super::spec::JobSpec;
 use super::workers::MAX_WORKERS;
 use super::world::{STATUS_FIELDS, worker_total};
+use crate::api::Action;
 use humantime::format_duration;
 
 /// Why `job` cannot be played, if it cannot.
@@ -34,6 +35,16 @@ pub fn check_job(job: &JobSpec) -> Result<(), String> {
         return Err(format!(
             "job {id}: omit_fields names {field}, which DescribeDeploymentJobStatus does not return; use one of {}",
             STATUS_FIELDS.join(", ")
+        ));
+    }
+    if let Some(action) = job
+        .fault_actions
+        .iter()
+        .find(|a| Action::from_name(a).is_none())
+    {
+        return Err(format!(
+            "job {id}: fault_actions names {action}, which the simulator does not serve; use one of {}",
+            Action::ALL.map(Action::name).join(", ")
         ));
     }
     check_times(job)?;
@@ -151,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn certificates_and_sizes_are_checked() {
+    fn certificates_fault_actions_and_sizes_are_checked() {
         let cases = [
             (
                 "id: 1\ncert_ids: [5]\ncerts: [{id: 6}]\n",
@@ -171,6 +182,10 @@ mod tests {
                     "job 4: certificate 6 has status_code Issued, which ListDeploymentJobCert does not return; use one of {} (or override_fields for an odd value)",
                     STATUS_CODES.join(", ")
                 ),
+            ),
+            (
+                "id: 5\nfault: internal_error\nfault_actions: [ListWorkerResource, ListWorkers]\n",
+                "job 5: fault_actions names ListWorkers, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob, ListWorkerResource, ListDeploymentJobCert".to_owned(),
             ),
             (
                 "id: 6\nworkers: {CDN: 400000, SLB: 100001, OSS: -5}\n",
