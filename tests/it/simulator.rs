@@ -1,6 +1,8 @@
 //! The simulator is as strict as the real gateway: hand-built requests, each
 //! wrong in one way, get the exact code, status and message of the spec.
 
+mod answers;
+
 use crate::support;
 
 use aliyun_cas_exporter::acs::sign::{canonical_query, percent_encode, sign_query, signature};
