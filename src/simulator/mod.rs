@@ -198,7 +198,7 @@ impl Simulator {
         self.with_state(|s| s.log.clone())
     }
 
-    /// Forces `fault` on every request for `job_id` (or clears it with `None`).
+    /// Forces `fault` on the requests for `job_id` its `fault_actions` name, all by default (or clears it with `None`).
     pub fn set_job_fault(&self, job_id: u64, fault: Option<Fault>) {
         self.with_state(|s| {
             if let Some(job) = s.jobs.get_mut(&job_id) {

@@ -252,7 +252,7 @@ pub struct JobSpec {
     /// `[]` for none. Absent: one per `cert_ids` entry, or one derived from the job ID.
     #[serde(default)]
     pub certs: Option<Vec<CertSpec>>,
-    /// A fault every request for this job gets.
+    /// A fault every request for this job gets (of the actions `fault_actions` names).
     #[serde(default)]
     pub fault: Option<Fault>,
     /// The actions, by API name, that `fault` and `error` apply to; all when empty.
@@ -269,7 +269,7 @@ pub struct JobSpec {
     /// a negative count or a name with control characters.
     #[serde(default)]
     pub override_fields: BTreeMap<String, serde_json::Value>,
-    /// An error answer every request for this job gets, with any code.
+    /// An error answer, with any code, every request for this job gets (of the actions `fault_actions` names).
     #[serde(default)]
     pub error: Option<ErrorAnswer>,
 }
