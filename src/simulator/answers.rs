@@ -1,10 +1,12 @@
 //! The actions' answers, once a request passed the checks: the job as it stands,
 //! or the error or fault the spec gives it, or a global fault by its share.
 
+use super::certs::{cert_body, has_cert, job_certs};
 use super::reply::Reply;
 use super::service::{SimService, State};
 use super::spec::{Fault, JobSpec};
-use super::world::{instance_id, job_body, job_state, status_body};
+use super::workers::{WORKER_STATUSES, WorkerQuery, list_workers};
+use super::world::{JobState, instance_id, job_body, job_state, status_body};
 use crate::api::Action;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -54,12 +56,7 @@ impl SimService {
             .map(String::as_str)
             .unwrap_or_default();
         let Some(job_id) = parse_id(raw) else {
-            return Reply::error(
-                400,
-                "InvalidParameter",
-                "The specified parameter \"JobId\" is not valid.",
-                call.request_id,
-            );
+            return invalid_param(call, "JobId");
         };
         let Some(job) = state.jobs.get(&job_id) else {
             return Reply::error(
@@ -75,13 +72,19 @@ impl SimService {
             Action::DescribeDeploymentJob | Action::ListDeploymentJob => {
                 job_body(job, &job_state, self.started_unix_ms)
             }
-            Action::ListWorkerResource | Action::ListDeploymentJobCert => {
-                return Reply::error(
-                    400,
-                    "InvalidAction.NotFound",
-                    &format!("The simulator does not answer {} yet.", call.action),
-                    call.request_id,
-                );
+            Action::ListWorkerResource => match self.workers(job, &job_state, call) {
+                Ok(body) => body,
+                Err(reply) => return reply,
+            },
+            Action::ListDeploymentJobCert => {
+                let started_unix_secs = self.started_unix_ms / 1000;
+                let data = job_certs(job)
+                    .iter()
+                    .map(|cert| Value::Object(cert_body(job, cert, started_unix_secs)))
+                    .collect();
+                let mut body = Map::new();
+                body.insert("Data".into(), Value::Array(data));
+                body
             }
         };
         self.ok(state, Some(job), call, with_id(body))
@@ -106,6 +109,10 @@ impl SimService {
         call: &Call<'_>,
         body: Map<String, Value>,
     ) -> Reply {
+        // A job's fault and error play on the actions it names, or on all.
+        let job = job.filter(|j| {
+            j.fault_actions.is_empty() || j.fault_actions.iter().any(|a| a == call.action.name())
+        });
         if let Some(error) = job.and_then(|j| j.error.as_ref()) {
             // Without `Recommend`, which would repeat the code: a huge code stays one copy.
             let mut body = Map::new();
@@ -132,25 +139,11 @@ impl SimService {
         call: &Call<'_>,
         elapsed: Duration,
     ) -> Result<Map<String, Value>, Reply> {
-        let int = |name: &str, default: u64| -> Result<u64, Reply> {
-            match call.params.get(name) {
-                None => Ok(default),
-                Some(v) => parse_id(v).ok_or_else(|| {
-                    Reply::error(
-                        400,
-                        "InvalidParameter",
-                        &format!("The specified parameter \"{name}\" is not valid."),
-                        call.request_id,
-                    )
-                }),
-            }
-        };
-        let page = int("CurrentPage", 1)?;
-        let size = int("ShowSize", 50)?;
+        let (page, size) = self.page(call)?;
         let cert_id = call
             .params
             .contains_key("CertId")
-            .then(|| int("CertId", 0))
+            .then(|| int_param(call, "CertId", 0))
             .transpose()?;
         let matches = |job: &JobSpec, status: &str| {
             call.params
@@ -161,7 +154,7 @@ impl SimService {
                     .params
                     .get("InstanceId")
                     .is_none_or(|i| *i == instance_id(job))
-                && cert_id.is_none_or(|c| job.cert_ids.contains(&c))
+                && cert_id.is_none_or(|c| has_cert(job, c))
         };
         let selected: Vec<Value> = state
             .jobs
@@ -175,16 +168,69 @@ impl SimService {
         let total = selected.len();
         let data: Vec<Value> = selected
             .into_iter()
-            .skip(((page - 1) * size) as usize)
-            .take(size as usize)
+            .skip(usize::try_from((page - 1).saturating_mul(size)).unwrap_or(usize::MAX))
+            .take(usize::try_from(size).unwrap_or(usize::MAX))
             .collect();
-        let mut body = Map::new();
-        body.insert("CurrentPage".into(), page.into());
-        body.insert("ShowSize".into(), size.into());
-        body.insert("Total".into(), total.into());
-        body.insert("Data".into(), Value::Array(data));
-        Ok(body)
+        Ok(page_body(page, size, total as u64, data))
     }
+
+    /// ListWorkerResource's answer: one page of the job's workers, filtered.
+    fn workers(
+        &self,
+        job: &JobSpec,
+        job_state: &JobState,
+        call: &Call<'_>,
+    ) -> Result<Map<String, Value>, Reply> {
+        let status = call.params.get("Status").map(String::as_str);
+        if status.is_some_and(|s| !WORKER_STATUSES.contains(&s)) {
+            return Err(invalid_param(call, "Status"));
+        }
+        let (page, size) = self.page(call)?;
+        let query = WorkerQuery {
+            status,
+            product: call.params.get("CloudProduct").map(String::as_str),
+            offset: (page - 1).saturating_mul(size),
+            limit: size,
+        };
+        let found = list_workers(job, job_state, self.started_unix_ms, &query);
+        Ok(page_body(page, size, found.total, found.data))
+    }
+
+    /// `CurrentPage` (default 1) and `ShowSize` (default 50, at most `page_size_limit`).
+    fn page(&self, call: &Call<'_>) -> Result<(u64, u64), Reply> {
+        let page = int_param(call, "CurrentPage", 1)?;
+        let size = int_param(call, "ShowSize", 50)?;
+        let limit = self.page_size_limit;
+        Ok((page, if limit > 0 { size.min(limit) } else { size }))
+    }
+}
+
+/// A paged answer (without `RequestId`).
+fn page_body(page: u64, size: u64, total: u64, data: Vec<Value>) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("CurrentPage".into(), page.into());
+    body.insert("ShowSize".into(), size.into());
+    body.insert("Total".into(), total.into());
+    body.insert("Data".into(), Value::Array(data));
+    body
+}
+
+/// Parameter `name`, a positive integer, or `default` when absent.
+fn int_param(call: &Call<'_>, name: &str, default: u64) -> Result<u64, Reply> {
+    match call.params.get(name) {
+        None => Ok(default),
+        Some(v) => parse_id(v).ok_or_else(|| invalid_param(call, name)),
+    }
+}
+
+/// The gateway's answer to a parameter whose value it does not accept.
+fn invalid_param(call: &Call<'_>, name: &str) -> Reply {
+    Reply::error(
+        400,
+        "InvalidParameter",
+        &format!("The specified parameter \"{name}\" is not valid."),
+        call.request_id,
+    )
 }
 
 /// A positive decimal integer, digits only (no sign, no spaces).
@@ -193,4 +239,58 @@ pub(super) fn parse_id(text: &str) -> Option<u64> {
         return None;
     }
     text.parse().ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::SimulatorSpec;
+
+    fn service(settings: &str) -> SimService {
+        let spec = SimulatorSpec::parse(
+            &format!("access_keys: [{{id: a, secret: b}}]\n{settings}"),
+            "test",
+        )
+        .unwrap();
+        SimService::new(spec)
+    }
+
+    fn page_of(service: &SimService, params: &[(&str, &str)]) -> Result<(u64, u64), String> {
+        let params: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let call = Call {
+            target: "/",
+            action: Action::ListWorkerResource,
+            params: &params,
+            request_id: "R",
+        };
+        service.page(&call).map_err(|reply| reply.code)
+    }
+
+    #[test]
+    fn pages_default_and_clamp_to_the_limit() {
+        let open = service("");
+        assert_eq!(page_of(&open, &[]), Ok((1, 50)));
+        assert_eq!(
+            page_of(&open, &[("CurrentPage", "3"), ("ShowSize", "500")]),
+            Ok((3, 500))
+        );
+        let clamped = service("page_size_limit: 2\n");
+        assert_eq!(page_of(&clamped, &[]), Ok((1, 2)));
+        assert_eq!(page_of(&clamped, &[("ShowSize", "50")]), Ok((1, 2)));
+        assert_eq!(page_of(&clamped, &[("ShowSize", "1")]), Ok((1, 1)));
+        for bad in [
+            ("ShowSize", "0"),
+            ("CurrentPage", "-1"),
+            ("CurrentPage", "x"),
+        ] {
+            assert_eq!(
+                page_of(&clamped, &[bad]),
+                Err("InvalidParameter".to_owned()),
+                "{bad:?}"
+            );
+        }
+    }
 }

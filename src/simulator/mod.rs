@@ -5,6 +5,7 @@
 //! statuses and JSON shapes of the spec; it can also misbehave on purpose.
 
 mod answers;
+mod certs;
 mod check;
 mod handler;
 mod identity;
@@ -12,14 +13,16 @@ mod logged;
 mod reply;
 mod service;
 pub mod spec;
+mod validate;
+mod workers;
 mod world;
 
 pub use check::{NONCE_WINDOW, TIMESTAMP_TOLERANCE};
 pub use identity::CREDENTIALS_URI_PATH;
 pub use logged::LoggedRequest;
 pub use spec::{
-    AccessKeySpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec, Outcomes,
-    RoleSpec, SimulatorSpec,
+    AccessKeySpec, CertSpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec,
+    Outcomes, RoleSpec, SimulatorSpec,
 };
 
 use crate::api::Action;
@@ -114,28 +117,7 @@ impl SimulatorSpec {
             if !ids.insert(id) {
                 return Err(invalid(format!("job {id} is listed twice")));
             }
-            if job.evolution.is_some_and(|e| e.step.is_zero()) {
-                return Err(invalid(format!(
-                    "job {id}: evolution.step must be longer than 0s"
-                )));
-            }
-            let total = world::worker_total(job);
-            if job.evolution.is_none() && job.outcomes.finished() > total {
-                return Err(invalid(format!(
-                    "job {id}: outcomes add up to {} finished workers, but workers add up to {total}",
-                    job.outcomes.finished()
-                )));
-            }
-            if let Some(field) = job
-                .omit_fields
-                .iter()
-                .find(|f| !world::STATUS_FIELDS.contains(&f.as_str()))
-            {
-                return Err(invalid(format!(
-                    "job {id}: omit_fields names {field}, which DescribeDeploymentJobStatus does not return; use one of {}",
-                    world::STATUS_FIELDS.join(", ")
-                )));
-            }
+            validate::check_job(job).map_err(invalid)?;
         }
         let f = &spec.faults;
         for (name, share) in [
@@ -216,7 +198,7 @@ impl Simulator {
         self.with_state(|s| s.log.clone())
     }
 
-    /// Forces `fault` on every request for `job_id` (or clears it with `None`).
+    /// Forces `fault` on the requests for `job_id` its `fault_actions` name, all by default (or clears it with `None`).
     pub fn set_job_fault(&self, job_id: u64, fault: Option<Fault>) {
         self.with_state(|s| {
             if let Some(job) = s.jobs.get_mut(&job_id) {

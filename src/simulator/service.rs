@@ -41,6 +41,8 @@ pub(crate) struct SimService {
     pub(super) qps_limit: u32,
     pub(super) throttle_status: u16,
     pub(super) throttle_retry_after: Option<Duration>,
+    /// The most items a page holds; 0 for no limit.
+    pub(super) page_size_limit: u64,
     pub(super) shares: [(Fault, f64); 5],
     pub(super) started: Instant,
     pub(super) started_unix_ms: u64,
@@ -56,6 +58,7 @@ impl SimService {
             qps_limit: spec.qps_limit,
             throttle_status: spec.throttle_status,
             throttle_retry_after: spec.throttle_retry_after,
+            page_size_limit: spec.page_size_limit,
             shares: [
                 (Fault::InternalError, f.internal_error),
                 (Fault::ServiceUnavailable, f.service_unavailable),

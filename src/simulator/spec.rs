@@ -28,6 +28,10 @@ pub struct SimulatorSpec {
     /// Shares of requests answered with a fault.
     #[serde(default)]
     pub faults: FaultShares,
+    /// The most items a page of ListDeploymentJob or ListWorkerResource holds,
+    /// whatever `ShowSize` asks, as real services clamp page sizes; 0 means no limit.
+    #[serde(default)]
+    pub page_size_limit: u64,
     /// The deployment jobs.
     #[serde(default)]
     pub jobs: Vec<JobSpec>,
@@ -182,9 +186,34 @@ pub struct JobSpec {
     /// `upload`, `buy` or `free`.
     #[serde(default = "default_cert_type")]
     pub cert_type: String,
-    /// The certificate's domains.
+    /// The certificate's domains, comma-separated.
     #[serde(default)]
     pub cert_domain: String,
+    /// The Alibaba Cloud region of the job's resources (`RegionId` of its workers).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// How long before the simulator started the job started (`StartTime`).
+    #[serde(default, deserialize_with = "crate::yaml::deserialize_duration")]
+    pub started_ago: Duration,
+    /// How long before the simulator started a job with fixed, finished outcomes
+    /// ended (`EndTime`); when the simulator started if absent.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub ended_ago: Option<Duration>,
+    /// `ScheduleTime` this long after the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub scheduled_in: Option<Duration>,
+    /// `ScheduleTime` this long before the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub scheduled_ago: Option<Duration>,
     /// A fixed job status; derived from the worker counts when absent.
     #[serde(default)]
     pub status: Option<String>,
@@ -212,15 +241,23 @@ pub struct JobSpec {
     /// `CostCount`.
     #[serde(default)]
     pub consumed_resources: i64,
-    /// `CertCount`.
-    #[serde(default = "one")]
-    pub certificates: i64,
-    /// Certificates the job deploys, for ListDeploymentJob's `CertId` filter.
+    /// `CertCount`; the number of the job's certificates when absent.
+    #[serde(default)]
+    pub certificates: Option<i64>,
+    /// The certificates the job deploys, each generated with the defaults of
+    /// [`CertSpec`]; ignored when `certs` is given.
     #[serde(default)]
     pub cert_ids: Vec<u64>,
-    /// A fault every request for this job gets.
+    /// The certificates the job deploys, as ListDeploymentJobCert lists them;
+    /// `[]` for none. Absent: one per `cert_ids` entry, or one derived from the job ID.
+    #[serde(default)]
+    pub certs: Option<Vec<CertSpec>>,
+    /// A fault every request for this job gets (of the actions `fault_actions` names).
     #[serde(default)]
     pub fault: Option<Fault>,
+    /// The actions, by API name, that `fault` and `error` apply to; all when empty.
+    #[serde(default)]
+    pub fault_actions: Vec<String>,
     /// Response fields to leave out, by wire name (such as `BuyCount`).
     #[serde(default)]
     pub omit_fields: Vec<String>,
@@ -232,7 +269,7 @@ pub struct JobSpec {
     /// a negative count or a name with control characters.
     #[serde(default)]
     pub override_fields: BTreeMap<String, serde_json::Value>,
-    /// An error answer every request for this job gets, with any code.
+    /// An error answer, with any code, every request for this job gets (of the actions `fault_actions` names).
     #[serde(default)]
     pub error: Option<ErrorAnswer>,
 }
@@ -266,8 +303,87 @@ fn default_cert_type() -> String {
     "buy".to_owned()
 }
 
-fn one() -> i64 {
-    1
+fn default_region() -> String {
+    "cn-hangzhou".to_owned()
+}
+
+/// A certificate one job deploys.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSpec {
+    /// `CertId`.
+    pub id: u64,
+    /// `CertName`; `cert-<id>` when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `CommonName`; the first domain of the job's `cert_domain` when absent.
+    #[serde(default)]
+    pub common_name: Option<String>,
+    /// `Sans`; the common name alone when absent.
+    #[serde(default)]
+    pub sans: Option<Vec<String>>,
+    /// `CertType`: `DV`, `OV`, `EV`, ...
+    #[serde(default = "default_cert_kind")]
+    pub cert_type: String,
+    /// `CertOrderType`; the job's `cert_type` when absent.
+    #[serde(default)]
+    pub order_type: Option<String>,
+    /// `StatusCode`, one of the values of spec section 5.6.
+    #[serde(default = "default_status_code")]
+    pub status_code: String,
+    /// `NotAfterTime` this long after the simulator started (90 days unless `expired_ago` is set).
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub expires_in: Option<Duration>,
+    /// `NotAfterTime` this long before the simulator started.
+    #[serde(
+        default,
+        deserialize_with = "crate::yaml::deserialize_optional_duration"
+    )]
+    pub expired_ago: Option<Duration>,
+    /// `NotBeforeTime` is `NotAfterTime` minus this.
+    #[serde(
+        default = "default_valid_for",
+        deserialize_with = "crate::yaml::deserialize_duration"
+    )]
+    pub valid_for: Duration,
+    /// Fields sent with these values instead, by wire name, as they are:
+    /// `NotAfterTime` in milliseconds or as a string, say.
+    #[serde(default)]
+    pub override_fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl CertSpec {
+    /// Certificate `id` with every default, as `cert_ids` entries are generated.
+    pub fn with_id(id: u64) -> Self {
+        Self {
+            id,
+            name: None,
+            common_name: None,
+            sans: None,
+            cert_type: default_cert_kind(),
+            order_type: None,
+            status_code: default_status_code(),
+            expires_in: None,
+            expired_ago: None,
+            valid_for: default_valid_for(),
+            override_fields: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_cert_kind() -> String {
+    "DV".to_owned()
+}
+
+fn default_status_code() -> String {
+    "issued".to_owned()
+}
+
+fn default_valid_for() -> Duration {
+    Duration::from_secs(365 * 24 * 3600)
 }
 
 /// How many workers ended in each way.

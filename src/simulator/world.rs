@@ -1,8 +1,12 @@
 //! What each simulated job looks like at a given moment.
 
+use super::certs::cert_count;
 use super::spec::{Evolution, JobSpec, Outcomes};
 use serde_json::{Map, Value};
 use std::time::Duration;
+
+/// The account every simulated job and worker belongs to (`UserId`, the spec's samples' value).
+pub const USER_ID: u64 = 1_666_884_370_000_785;
 
 /// A job's state at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,29 +17,121 @@ pub struct JobState {
     pub status: String,
 }
 
-/// The outcomes after `finished` workers under `evolution`'s pattern.
-fn evolve(evolution: &Evolution, finished: i64) -> Outcomes {
-    let every = |n: u32, k: i64| n > 0 && k % i64::from(n) == 0;
-    let mut outcomes = Outcomes::default();
-    let (mut failures, mut rollbacks) = (0_i64, 0_i64);
-    for worker in 1..=finished {
-        if !every(evolution.fail_every, worker) {
-            outcomes.succeeded += 1;
-            continue;
-        }
-        failures += 1;
-        if !every(evolution.rollback_every, failures) {
-            outcomes.failed += 1;
-            continue;
-        }
-        rollbacks += 1;
-        if every(evolution.rollback_fail_every, rollbacks) {
-            outcomes.rollback_failed += 1;
-        } else {
-            outcomes.rollback_succeeded += 1;
+/// How one finished worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Succeeded.
+    Succeeded,
+    /// Failed, not rolled back.
+    Failed,
+    /// Failed, then rolled back.
+    RollbackSucceeded,
+    /// Failed, then failed to roll back.
+    RollbackFailed,
+}
+
+impl Ending {
+    /// The worker status ListWorkerResource reports for it.
+    pub fn status(self) -> &'static str {
+        match self {
+            Ending::Succeeded => "success",
+            Ending::Failed => "error",
+            Ending::RollbackSucceeded => "rollback_success",
+            Ending::RollbackFailed => "rollback_error",
         }
     }
-    outcomes
+}
+
+/// How the `k`-th worker to finish (from 1) ends under `evolution`'s pattern:
+/// every n-th worker fails, every n-th failure is rolled back, every n-th rollback fails.
+pub fn evolved_ending(evolution: &Evolution, k: i64) -> Ending {
+    let every = |n: u32, k: i64| n > 0 && k % i64::from(n) == 0;
+    if !every(evolution.fail_every, k) {
+        return Ending::Succeeded;
+    }
+    let failure = k / i64::from(evolution.fail_every);
+    if !every(evolution.rollback_every, failure) {
+        return Ending::Failed;
+    }
+    let rollback = failure / i64::from(evolution.rollback_every);
+    if every(evolution.rollback_fail_every, rollback) {
+        Ending::RollbackFailed
+    } else {
+        Ending::RollbackSucceeded
+    }
+}
+
+/// The outcomes after `finished` workers under `evolution`'s pattern, counted
+/// rather than walked so that a long job costs no more than a short one; they
+/// are the tally of [`evolved_ending`] over workers 1 to `finished`.
+fn evolve(evolution: &Evolution, finished: i64) -> Outcomes {
+    let per = |n: u32, k: i64| if n == 0 { 0 } else { k / i64::from(n) };
+    let finished = finished.max(0);
+    let failures = per(evolution.fail_every, finished);
+    let rollbacks = per(evolution.rollback_every, failures);
+    let rollback_failed = per(evolution.rollback_fail_every, rollbacks);
+    Outcomes {
+        succeeded: finished - failures,
+        failed: failures - rollbacks,
+        rollback_succeeded: rollbacks - rollback_failed,
+        rollback_failed,
+    }
+}
+
+/// A job's times, in Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobTimes {
+    /// `ScheduleTime`, when the job has one.
+    pub schedule: Option<u64>,
+    /// `StartTime`.
+    pub start: u64,
+    /// `EndTime`, once every worker finished.
+    pub end: Option<u64>,
+}
+
+impl JobTimes {
+    /// `GmtCreate`: a job is created no later than it is scheduled or started.
+    pub fn created(&self) -> u64 {
+        self.schedule.map_or(self.start, |s| s.min(self.start))
+    }
+
+    /// `GmtModified`: its end once it ended, else its start.
+    pub fn modified(&self) -> u64 {
+        self.end.unwrap_or(self.start)
+    }
+}
+
+/// `duration` in whole milliseconds; spec durations are at most a year, far from overflow.
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// When `finished` workers of an evolving job have finished, in milliseconds after the start.
+pub fn evolved_after_ms(evolution: &Evolution, finished: i64) -> u64 {
+    let nanos = evolution.step.as_nanos() * finished.max(0) as u128;
+    u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
+}
+
+/// The times of `job` in `state`, the simulator having started at `started_unix_ms`:
+/// it started `started_ago` before; with fixed outcomes it ended `ended_ago`
+/// before once all its workers finished, while an evolving job ends when its
+/// last worker does.
+pub fn job_times(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> JobTimes {
+    let total = worker_total(job);
+    let end = (state.outcomes.finished() >= total).then(|| match &job.evolution {
+        Some(evolution) => started_unix_ms.saturating_add(evolved_after_ms(evolution, total)),
+        None => started_unix_ms.saturating_sub(job.ended_ago.map_or(0, millis)),
+    });
+    let schedule = match (job.scheduled_in, job.scheduled_ago) {
+        (Some(within), _) => Some(started_unix_ms.saturating_add(millis(within))),
+        (None, Some(ago)) => Some(started_unix_ms.saturating_sub(millis(ago))),
+        (None, None) => None,
+    };
+    JobTimes {
+        schedule,
+        start: started_unix_ms.saturating_sub(millis(job.started_ago)),
+        end,
+    }
 }
 
 /// The names of DescribeDeploymentJobStatus' fields, which `omit_fields` may name.
@@ -112,7 +208,7 @@ pub fn status_body(job: &JobSpec, state: &JobState) -> Map<String, Value> {
         ("RollbackSuccessCount", o.rollback_succeeded),
         ("RollbackFailedCount", o.rollback_failed),
         ("CostCount", job.consumed_resources),
-        ("CertCount", job.certificates),
+        ("CertCount", cert_count(job)),
     ];
     for (name, value) in fields {
         body.insert(name.to_owned(), number(value));
@@ -145,7 +241,7 @@ fn overridden(job: &JobSpec, mut body: Map<String, Value>) -> Map<String, Value>
 /// The job as DescribeDeploymentJob and ListDeploymentJob describe it (without `RequestId`).
 pub fn job_body(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> Map<String, Value> {
     let ms = |v: u64| Value::String(v.to_string());
-    let finished = state.outcomes.finished() >= worker_total(job);
+    let times = job_times(job, state, started_unix_ms);
     let mut body = Map::new();
     body.insert("Id".to_owned(), Value::from(job.id));
     body.insert("Name".to_owned(), Value::from(job.name.as_str()));
@@ -159,19 +255,13 @@ pub fn job_body(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> Map<St
     body.insert("InstanceId".to_owned(), Value::from(instance_id(job)));
     let products: Vec<&str> = job.workers.keys().map(String::as_str).collect();
     body.insert("ProductName".to_owned(), Value::from(products.join(",")));
-    body.insert("GmtCreate".to_owned(), ms(started_unix_ms));
-    body.insert("GmtModified".to_owned(), ms(started_unix_ms));
-    body.insert("ScheduleTime".to_owned(), Value::from(""));
-    body.insert("StartTime".to_owned(), ms(started_unix_ms));
-    body.insert(
-        "EndTime".to_owned(),
-        if finished {
-            ms(started_unix_ms)
-        } else {
-            Value::from("")
-        },
-    );
-    body.insert("UserId".to_owned(), Value::from(1_666_884_370_000_785_u64));
+    let or_empty = |v: Option<u64>| v.map_or_else(|| Value::from(""), ms);
+    body.insert("GmtCreate".to_owned(), ms(times.created()));
+    body.insert("GmtModified".to_owned(), ms(times.modified()));
+    body.insert("ScheduleTime".to_owned(), or_empty(times.schedule));
+    body.insert("StartTime".to_owned(), ms(times.start));
+    body.insert("EndTime".to_owned(), or_empty(times.end));
+    body.insert("UserId".to_owned(), Value::from(USER_ID));
     body.insert("Del".to_owned(), Value::from(0));
     body.insert(
         "Rollback".to_owned(),
@@ -222,6 +312,92 @@ mod tests {
         );
         assert_eq!(done.status, "error");
         assert_eq!(at(1000), done);
+    }
+
+    #[test]
+    fn the_pattern_counted_is_the_pattern_dealt_worker_by_worker() {
+        for (fail, rollback, rollback_fail) in
+            [(0, 0, 0), (1, 1, 1), (3, 2, 2), (2, 3, 0), (5, 0, 4)]
+        {
+            let evolution = Evolution {
+                step: Duration::from_secs(1),
+                fail_every: fail,
+                rollback_every: rollback,
+                rollback_fail_every: rollback_fail,
+            };
+            let mut tally = Outcomes::default();
+            for k in 1..=60 {
+                match evolved_ending(&evolution, k) {
+                    Ending::Succeeded => tally.succeeded += 1,
+                    Ending::Failed => tally.failed += 1,
+                    Ending::RollbackSucceeded => tally.rollback_succeeded += 1,
+                    Ending::RollbackFailed => tally.rollback_failed += 1,
+                }
+                assert_eq!(evolve(&evolution, k), tally, "{evolution:?} after {k}");
+            }
+        }
+    }
+
+    /// The simulator's start in the tests: 2024-05-01T08:00:00Z, in milliseconds.
+    const START_MS: u64 = 1_714_550_400_000;
+    const HOUR_MS: u64 = 3_600_000;
+
+    fn times_of(body: &Map<String, Value>) -> [&str; 5] {
+        [
+            "ScheduleTime",
+            "StartTime",
+            "EndTime",
+            "GmtCreate",
+            "GmtModified",
+        ]
+        .map(|name| body[name].as_str().unwrap())
+    }
+
+    #[test]
+    fn a_finished_job_ended_after_it_started() {
+        let spec = job(
+            "id: 1\nworkers: {CDN: 2}\noutcomes: {succeeded: 1, failed: 1}\nstarted_ago: 7d 2h\nended_ago: 7d\nscheduled_ago: 7d 3h\n",
+        );
+        let body = job_body(&spec, &job_state(&spec, Duration::ZERO), START_MS);
+        let (start, end, schedule) = (
+            START_MS - 170 * HOUR_MS,
+            START_MS - 168 * HOUR_MS,
+            START_MS - 171 * HOUR_MS,
+        );
+        assert_eq!(
+            times_of(&body).map(str::to_owned),
+            [schedule, start, end, schedule, end].map(|t| t.to_string())
+        );
+        // Without the keys, every time is the simulator's start.
+        let plain = job("id: 2\nworkers: {CDN: 1}\noutcomes: {succeeded: 1}\n");
+        let body = job_body(&plain, &job_state(&plain, Duration::ZERO), START_MS);
+        let start = START_MS.to_string();
+        assert_eq!(times_of(&body), ["", &start, &start, &start, &start]);
+    }
+
+    #[test]
+    fn a_scheduled_job_has_not_ended() {
+        let spec = job(
+            "id: 3\nstatus: scheduling\nworkers: {SLB: 2}\nstarted_ago: 30m\nscheduled_in: 2h\n",
+        );
+        let state = job_state(&spec, Duration::from_secs(3600));
+        assert_eq!(state.status, "scheduling");
+        let body = job_body(&spec, &state, START_MS);
+        let start = (START_MS - HOUR_MS / 2).to_string();
+        let schedule = (START_MS + 2 * HOUR_MS).to_string();
+        assert_eq!(times_of(&body), [&schedule, &start, "", &start, &start]);
+    }
+
+    #[test]
+    fn an_evolving_job_ends_when_its_last_worker_finishes() {
+        let spec =
+            job("id: 4\nworkers: {CDN: 3, OSS: 1}\nevolution: {step: 1500ms}\nstarted_ago: 1h\n");
+        let start = (START_MS - HOUR_MS).to_string();
+        let running = job_body(&spec, &job_state(&spec, Duration::from_secs(5)), START_MS);
+        assert_eq!(times_of(&running), ["", &start, "", &start, &start]);
+        let end = (START_MS + 6_000).to_string();
+        let done = job_body(&spec, &job_state(&spec, Duration::from_secs(6)), START_MS);
+        assert_eq!(times_of(&done), ["", &start, &end, &start, &end]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The simulator is as strict as the real gateway: hand-built requests, each
 //! wrong in one way, get the exact code, status and message of the spec.
 
+mod answers;
+
 use crate::support;
 
 use aliyun_cas_exporter::acs::sign::{canonical_query, percent_encode, sign_query, signature};
@@ -601,7 +603,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
         ),
         (
             "access_keys: [{id: a, secret: b}]\nbogus: 1\n",
-            "line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `jobs`, `identity`; check the spelling (README's simulator section lists every key)",
+            "line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `page_size_limit`, `jobs`, `identity`; check the spelling (README's simulator section lists every key)",
         ),
         (
             "access_keys: [{id: a, secret: b}, {id: a, secret: c}]\n",
@@ -609,7 +611,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
         ),
         (
             "access_keys: [{id: a, secret: b, denied_actions: [DescribeDeploymentJobStatu]}]\n",
-            "access key a: denied_actions names DescribeDeploymentJobStatu, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob",
+            "access key a: denied_actions names DescribeDeploymentJobStatu, which the simulator does not serve; use one of DescribeDeploymentJobStatus, DescribeDeploymentJob, ListDeploymentJob, ListWorkerResource, ListDeploymentJobCert",
         ),
         (
             "access_keys: [{id: a, secret: b}]\nthrottle_status: 503\n",
