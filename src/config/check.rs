@@ -259,7 +259,7 @@ impl<'a> Checker<'a> {
                     key,
                     format!(
                         "{value} is more than {most}; each failed worker is a series, and \
-                         aliyun_cas_deployment_job_worker_info_left_out counts the rest"
+                         aliyun_cas_deployment_job_unlisted_workers counts the rest"
                     ),
                 ));
             }

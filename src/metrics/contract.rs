@@ -238,8 +238,8 @@ pub const JOB_WORKER_INFO: MetricDef = MetricDef {
     help: "Always 1; one series per worker task of the deployment job in status error, rollback, rollback_success or rollback_error, naming its product, region, instance and resource (domain, or instance:port); listed when the job's counts change.",
 };
 /// Failed or rolled-back workers not shown.
-pub const JOB_WORKER_INFO_LEFT_OUT: MetricDef = MetricDef {
-    name: "aliyun_cas_deployment_job_worker_info_left_out",
+pub const JOB_UNLISTED_WORKERS: MetricDef = MetricDef {
+    name: "aliyun_cas_deployment_job_unlisted_workers",
     kind: Kind::Gauge,
     labels: &JOB_LABELS,
     source: "exporter",
@@ -432,7 +432,7 @@ pub const CONTRACT: &[MetricDef] = &[
     JOB_END,
     JOB_SCHEDULE,
     JOB_WORKER_INFO,
-    JOB_WORKER_INFO_LEFT_OUT,
+    JOB_UNLISTED_WORKERS,
     JOB_WORKER_LISTING_TIMESTAMP,
     JOB_CERTIFICATE_INFO,
     CERT_NOT_AFTER,

@@ -58,7 +58,7 @@ pub(super) fn render_workers<W: Write>(
             }
         }
     }
-    w.family(&contract::JOB_WORKER_INFO_LEFT_OUT);
+    w.family(&contract::JOB_UNLISTED_WORKERS);
     for (account, snapshot) in accounts {
         for (id, listing, shown) in shares(snapshot, now) {
             let left_out = listing
@@ -256,8 +256,8 @@ mod tests {
                 r#"aliyun_cas_deployment_job_worker_info{account="prod",job_id="1",worker_id="11",status="error",product="CDN",region="cn-hangzhou",instance_id="",resource="img.example.com",cloud=""} 1"#,
                 r#"aliyun_cas_deployment_job_worker_info{account="prod",job_id="1",worker_id="12",status="rollback_success",product="SLB",region="cn-hangzhou",instance_id="lb-1",resource="lb-1:443",cloud=""} 1"#,
                 r#"aliyun_cas_deployment_job_worker_info{account="prod",job_id="2",worker_id="21",status="error",product="SLB",region="cn-hangzhou",instance_id="lb-1",resource="lb-1:443",cloud=""} 1"#,
-                r#"aliyun_cas_deployment_job_worker_info_left_out{account="prod",job_id="1"} 4"#,
-                r#"aliyun_cas_deployment_job_worker_info_left_out{account="prod",job_id="2"} 1"#,
+                r#"aliyun_cas_deployment_job_unlisted_workers{account="prod",job_id="1"} 4"#,
+                r#"aliyun_cas_deployment_job_unlisted_workers{account="prod",job_id="2"} 1"#,
                 r#"aliyun_cas_deployment_job_worker_listing_timestamp_seconds{account="prod",job_id="1"} 1700000000.000"#,
                 r#"aliyun_cas_deployment_job_worker_listing_timestamp_seconds{account="prod",job_id="2"} 1700000000.000"#,
                 r#"aliyun_cas_deployment_job_certificate_info{account="prod",job_id="1",cert_id="7",common_name="www.example.com",cert_name="cert-7",cert_type="DV",order_type="buy",status_code="issued"} 1"#,

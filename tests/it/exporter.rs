@@ -40,6 +40,7 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
     outcomes: {succeeded: 4, rollback_failed: 1}
     resources: 5
     certificates: 1
+    scheduled_in: 1h
     numbers_as_strings: true
     omit_fields: [BuyCount, MatchWorkerCount]
 ",
@@ -343,7 +344,125 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
                 .all(|s| s.value.is_finite() || s.labels.contains_key("le"))
     );
 
+    assert_answers(&m, sim_started, before, after);
     assert_served_families_match_the_table(&m);
+}
+
+/// The schedule, failed workers and certificates of `serves_every_metric_of_the_table_with_exact_values`.
+fn assert_answers(m: &Metrics, sim_started: f64, before: f64, after: f64) {
+    let job = |id: &'static str| [("account", "default"), ("job_id", id)];
+    let scheduled = m
+        .get(
+            "aliyun_cas_deployment_job_schedule_timestamp_seconds",
+            &job("7777"),
+        )
+        .unwrap();
+    assert!(
+        scheduled >= sim_started.floor() + 3599.0 && scheduled <= before + 3600.0,
+        "scheduled_in: 1h gives {scheduled}"
+    );
+    assert!(!m.has_job_series("aliyun_cas_deployment_job_schedule_timestamp_seconds", 8888));
+    let workers: BTreeSet<String> = m
+        .matching("aliyun_cas_deployment_job_worker_info", &[])
+        .into_iter()
+        .map(|s| {
+            assert_eq!(s.value, 1.0);
+            let l = &s.labels;
+            format!(
+                "{} {} {} {} {} {} {} {}",
+                l["job_id"],
+                l["worker_id"],
+                l["status"],
+                l["product"],
+                l["region"],
+                l["instance_id"],
+                l["resource"],
+                l["cloud"]
+            )
+        })
+        .collect();
+    let expected: BTreeSet<String> = [
+        "7777 7777000001 rollback_error Brand New cn-hangzhou i-8ld064we58eip6qqwq10 i-8ld064we58eip6qqwq10 ",
+        "8888 8888000001 error CDN cn-hangzhou  cdn-1.example.com ",
+        "8888 8888000013 error SLB cn-hangzhou lb-bp1ga3y8y8jrlpyb78rx lb-bp1ga3y8y8jrlpyb78rx:443 ",
+        "8888 8888000002 rollback_success CDN cn-hangzhou  cdn-2.example.com ",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(
+        workers, expected,
+        "FailedCount 2 + RollbackSuccessCount 1, RollbackFailedCount 1"
+    );
+    for id in ["7777", "8888"] {
+        assert_eq!(
+            m.get("aliyun_cas_deployment_job_unlisted_workers", &job(id)),
+            Some(0.0)
+        );
+        let listed = m
+            .get(
+                "aliyun_cas_deployment_job_worker_listing_timestamp_seconds",
+                &job(id),
+            )
+            .unwrap();
+        assert!(listed >= before.floor() && listed <= after, "{listed}");
+    }
+    let cert = |id: &str, cert_id: &str, common_name: &str| {
+        m.get(
+            "aliyun_cas_deployment_job_certificate_info",
+            &[
+                ("account", "default"),
+                ("job_id", id),
+                ("cert_id", cert_id),
+                ("common_name", common_name),
+                ("cert_name", &format!("cert-{cert_id}")),
+                ("cert_type", "DV"),
+                ("order_type", "buy"),
+                ("status_code", "issued"),
+            ],
+        )
+    };
+    assert_eq!(cert("8888", "1000008888", "www.example.com"), Some(1.0));
+    assert_eq!(cert("7777", "1000007777", ""), Some(1.0));
+    assert_eq!(
+        m.matching("aliyun_cas_deployment_job_certificate_info", &[])
+            .len(),
+        2
+    );
+    for (cert_id, common_name) in [("1000008888", "www.example.com"), ("1000007777", "")] {
+        let labels = [
+            ("account", "default"),
+            ("cert_id", cert_id),
+            ("common_name", common_name),
+        ];
+        let not_after = m
+            .get(
+                "aliyun_cas_certificate_not_after_timestamp_seconds",
+                &labels,
+            )
+            .unwrap();
+        let ninety_days = 90.0 * 86_400.0;
+        assert!(
+            not_after >= sim_started.floor() + ninety_days - 1.0
+                && not_after <= before + ninety_days,
+            "expires_in defaults to 90d: {not_after}"
+        );
+        assert_eq!(
+            m.get(
+                "aliyun_cas_certificate_not_before_timestamp_seconds",
+                &labels
+            ),
+            Some(not_after - 365.0 * 86_400.0),
+            "valid_for defaults to 365d"
+        );
+    }
+    assert_eq!(
+        m.get(
+            "aliyun_cas_exporter_retired_jobs",
+            &[("account", "default")]
+        ),
+        Some(0.0)
+    );
 }
 
 /// Every served family is in docs/metrics.md with the same type, labels and HELP, and the reverse.
@@ -359,11 +478,11 @@ fn assert_served_families_match_the_table(m: &Metrics) {
         if kind == "histogram" {
             expected.insert("le");
         }
-        for sample in m
-            .samples
-            .iter()
-            .filter(|s| s.name.starts_with(name.as_str()))
-        {
+        for sample in m.samples.iter().filter(|s| {
+            let suffix = s.name.strip_prefix(name.as_str());
+            suffix == Some("")
+                || (kind == "histogram" && matches!(suffix, Some("_bucket" | "_sum" | "_count")))
+        }) {
             let has: BTreeSet<&str> = sample.labels.keys().map(String::as_str).collect();
             let mut want = expected.clone();
             if !sample.name.ends_with("_bucket") {
@@ -542,12 +661,14 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
 /// The samples of job 8888 other than `up`, as (series, value).
 /// The value series of job 8888: all but `up` and the job's details (info, status, times).
 fn job_values(m: &Metrics) -> Vec<(String, f64)> {
-    const DETAILS: [&str; 5] = [
+    const DETAILS: [&str; 7] = [
         "aliyun_cas_deployment_job_up",
         "aliyun_cas_deployment_job_info",
         "aliyun_cas_deployment_job_status",
         "aliyun_cas_deployment_job_start_timestamp_seconds",
         "aliyun_cas_deployment_job_end_timestamp_seconds",
+        "aliyun_cas_deployment_job_schedule_timestamp_seconds",
+        "aliyun_cas_deployment_job_certificate_info",
     ];
     m.samples
         .iter()
@@ -622,16 +743,23 @@ async fn failed_polls_keep_last_values_until_stale() {
     let id = [("account", "default"), ("job_id", "8888")];
     let up_is =
         |value: f64| move |m: &Metrics| m.get("aliyun_cas_deployment_job_up", &id) == Some(value);
+    let listed = |m: &Metrics| {
+        up_is(1.0)(m)
+            && m.has_job_series(
+                "aliyun_cas_deployment_job_worker_listing_timestamp_seconds",
+                8888,
+            )
+    };
     let good = keeping
-        .wait_for(Duration::from_secs(10), "a successful poll", up_is(1.0))
+        .wait_for(Duration::from_secs(10), "a poll and its workers", listed)
         .await;
     staling
-        .wait_for(Duration::from_secs(10), "a successful poll", up_is(1.0))
+        .wait_for(Duration::from_secs(10), "a poll and its workers", listed)
         .await;
     assert_eq!(
         job_values(&good).len(),
-        15,
-        "12 counts, 2 products, 1 timestamp"
+        20,
+        "12 counts, 2 products, 1 timestamp, 3 failed or rolled-back workers, their left-out count and listing time"
     );
 
     sim.set_job_fault(8888, Some(Fault::InternalError));

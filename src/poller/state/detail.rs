@@ -135,7 +135,7 @@ impl State {
                 max_per_job = detail.max_per_job,
                 max_per_account = detail.max_per_account,
                 "the job has more failed or rolled-back workers than worker_detail lets the \
-                 exporter serve; aliyun_cas_deployment_job_worker_info_left_out counts the \
+                 exporter serve; aliyun_cas_deployment_job_unlisted_workers counts the \
                  rest (raise worker_detail.max_per_job or max_per_account to see them)"
             );
         }
