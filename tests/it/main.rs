@@ -7,6 +7,7 @@
 
 mod support;
 
+mod answers;
 mod cli;
 mod client;
 mod credentials;

@@ -44,8 +44,8 @@ pub struct JobCertificate {
 /// wrong, refused rather than served as an expiry.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "certificate {cert_id}'s {field} is {value:?} seconds, outside the years 2000 to 2200 \
-     (a wrong unit or a broken value); it is not exported"
+    "the {field} of certificate {cert_id} is {value:?} seconds, outside the years 2000 to \
+     2200 (a wrong unit or a broken value); it is not exported"
 )]
 pub struct ImplausibleCertTime {
     /// The certificate.
@@ -165,8 +165,8 @@ mod tests {
         assert_eq!((cert.not_before_time, cert.not_after_time), (None, None));
         assert_eq!(
             refused[1].to_string(),
-            "certificate 5's NotAfterTime is 7289654400.0 seconds, outside the years 2000 to 2200 \
-             (a wrong unit or a broken value); it is not exported"
+            "the NotAfterTime of certificate 5 is 7289654400.0 seconds, outside the years 2000 \
+             to 2200 (a wrong unit or a broken value); it is not exported"
         );
         // The edges themselves are plausible; microseconds read as milliseconds are not.
         let mut edge: JobCertificate = serde_json::from_str(
