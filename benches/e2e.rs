@@ -22,6 +22,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const RATE: u64 = 1_000;
+/// Worker listings allowed per second: fast enough to finish within the run.
+const DETAIL_RATE: u64 = 100;
+/// Certificate listings allowed per second: every job's, within the run.
+const CERT_RATE: u64 = 250;
 const SCRAPERS: usize = 4;
 const SCRAPES_EACH: usize = 50;
 const ROUNDS: usize = 5;
@@ -155,14 +159,22 @@ async fn main() {
     }
     let jobs = jobs_wanted();
     let job_lines: String = (1..=jobs)
-        .map(|id| format!("  - {{id: {id}, name: job-{id}, workers: {{CDN: 4, SLB: 3, OSS: 2}}, outcomes: {{succeeded: 8, failed: 1}}}}\n"))
+        .map(|id| {
+            // One job in ten has a failed worker, whose listing the exporter makes once.
+            let outcomes = if id % 10 == 0 {
+                "{succeeded: 8, failed: 1}"
+            } else {
+                "{succeeded: 9}"
+            };
+            format!("  - {{id: {id}, name: job-{id}, workers: {{CDN: 4, SLB: 3, OSS: 2}}, outcomes: {outcomes}}}\n")
+        })
         .collect();
     let sim = simulator(&format!(
         "access_keys: [{{id: {KEY_ID}, secret: {SECRET}}}]\nqps_limit: {RATE}\nlatency: 5ms\njobs:\n{job_lines}"
     ))
     .await;
     let cfg = config_file(&format!(
-        "endpoint: {}\ninterval: 10m\nconcurrency: 64\nrate_limit: {{describe_deployment_job_status: {RATE}, list_deployment_job: 50}}\ndiscovery:\n  refresh_interval: 1h\n",
+        "endpoint: {}\ninterval: 10m\nconcurrency: 64\nrate_limit: {{describe_deployment_job_status: {RATE}, list_deployment_job: 50, list_worker_resource: {DETAIL_RATE}, list_deployment_job_cert: {CERT_RATE}}}\ndiscovery:\n  refresh_interval: 1h\n",
         sim.endpoint()
     ));
     let env = [
@@ -193,6 +205,24 @@ async fn main() {
     let busiest = busiest_second(&log, "DescribeDeploymentJobStatus");
     let bound = Duration::from_secs_f64(jobs as f64 / RATE as f64);
 
+    // Every job's certificates listed, every failing job's workers: the state is steady,
+    // as it stays between changes, before scrapes and memory are measured.
+    let failing = (jobs / 10) as usize;
+    let calls_of = |action: &str| -> Vec<u64> {
+        sim.requests()
+            .iter()
+            .filter(|r| r.param("Action") == Some(action))
+            .filter_map(|r| r.job_id())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(jobs / CERT_RATE * 2 + 60);
+    while calls_of("ListDeploymentJobCert").len() < jobs as usize
+        || calls_of("ListWorkerResource").len() < failing
+    {
+        assert!(Instant::now() < deadline, "listings never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let url = exporter.url("/metrics");
     // Warm the cache and the connections.
     let (_, size) = scrape_latencies(&url).await;
@@ -223,10 +253,17 @@ async fn main() {
     baseline.sort();
     drop(baseline_server.stdin.take());
     let _ = baseline_server.wait();
+    let worker_calls = calls_of("ListWorkerResource");
+    let listed_jobs: std::collections::BTreeSet<u64> = worker_calls.iter().copied().collect();
     let peak_rss_kb = status_kb(pid, "VmHWM:");
     let rss_kb = status_kb(pid, "VmRSS:");
     // Asked last: the plain text is then kept beside the compressed one.
-    let plain = exporter.get("/metrics").await.1.len();
+    let plain_text = exporter.get("/metrics").await.1;
+    let plain = plain_text.len();
+    let worker_series = plain_text
+        .lines()
+        .filter(|l| l.starts_with("aliyun_cas_deployment_job_worker_info{"))
+        .count();
 
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -273,7 +310,17 @@ async fn main() {
         plain as f64 / 1e6
     );
     println!(
-        "| exporter RSS: peak / now, gzip scrapes only | {:.1} MB / {:.1} MB | peak under 40 MB |",
+        "| ListWorkerResource calls (limit {DETAIL_RATE}/s) | {} for {} jobs, {} with a failed worker; {worker_series} worker series | one per failing job, none for the others |",
+        worker_calls.len(),
+        listed_jobs.len(),
+        failing
+    );
+    println!(
+        "| ListDeploymentJobCert calls (limit {CERT_RATE}/s) | {} | one per job |",
+        calls_of("ListDeploymentJobCert").len()
+    );
+    println!(
+        "| exporter RSS: peak / now, gzip scrapes only, every listing done | {:.1} MB / {:.1} MB | peak under 40 MB |",
         peak_rss_kb as f64 / 1024.0,
         rss_kb as f64 / 1024.0
     );

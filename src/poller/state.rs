@@ -278,7 +278,7 @@ impl State {
                     self.workers.start(job_id, counts);
                     self.begin(Call::Workers(job_id, plan), &mut start);
                 }
-                None => self.nothing_failed(job_id, counts),
+                None => self.nothing_failed(job_id),
             }
         }
     }

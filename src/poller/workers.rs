@@ -46,15 +46,6 @@ impl WorkerPlan {
     }
 }
 
-/// The listing of a job whose counts put no worker in a problem status.
-pub(super) fn nothing_failed(at: SystemTime) -> WorkerListing {
-    WorkerListing {
-        workers: Vec::new(),
-        left_out: 0,
-        listed_at: at,
-    }
-}
-
 /// Lists job `job_id`'s workers in each status `plan` names, worst first, until
 /// `plan`'s cap is reached; what is beyond it, or has no usable worker ID, is
 /// counted as left out. So is what a status' `Total` promised but its pages

@@ -204,8 +204,8 @@ async fn caps_leave_workers_out_counted_and_named_once() {
     );
     assert_eq!(
         (unlisted(&m, "41"), unlisted(&m, "42"), unlisted(&m, "43")),
-        (Some(1.0), Some(2.0), Some(0.0)),
-        "job 43 has nothing failed: listed without a call"
+        (Some(1.0), Some(2.0), None),
+        "job 43 has nothing failed: no call, no series"
     );
     assert_eq!(
         calls(&sim, "ListWorkerResource"),

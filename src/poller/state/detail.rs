@@ -5,11 +5,11 @@
 use super::State;
 use super::retire::{cutoff, finished_before};
 use crate::api::Action;
-use crate::api::model::{DeploymentJobStatus, JobCertificates};
+use crate::api::model::JobCertificates;
 use crate::poller::call::Failure;
 use crate::poller::certificates::{MAX_CERTS_PER_JOB, admit};
 use crate::poller::log::log_failure;
-use crate::poller::workers::{WorkerPlan, nothing_failed};
+use crate::poller::workers::WorkerPlan;
 use crate::snapshot::{JobSource, WorkerListing, share_workers};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -70,19 +70,20 @@ impl State {
         if WorkerPlan::for_counts(&counts, self.settings.worker_detail.max_per_job).is_some() {
             self.workers.queue(job_id);
         } else {
-            self.nothing_failed(job_id, counts);
+            self.nothing_failed(job_id);
         }
     }
 
-    /// Serves an empty listing for job `job_id`, whose `counts` put no worker in a problem status.
-    pub(super) fn nothing_failed(&mut self, job_id: u64, counts: Arc<DeploymentJobStatus>) {
-        let at = self
-            .jobs
-            .get(&job_id)
-            .and_then(|j| j.snapshot.last_success)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        self.workers.settle(job_id, counts);
-        self.set_workers(job_id, nothing_failed(at));
+    /// Drops job `job_id`'s listing: its counts put no worker in a problem status, so
+    /// there is nothing to list, and nothing to keep (most jobs: no allocation each).
+    pub(super) fn nothing_failed(&mut self, job_id: u64) {
+        self.workers.forget(job_id);
+        if let Some(job) = self.jobs.get_mut(&job_id)
+            && job.snapshot.workers.is_some()
+        {
+            job.snapshot_mut().workers = None;
+            self.publishing.changed();
+        }
     }
 
     /// Takes in a listing of job `job_id`'s failed workers, or its failure (the last listing stays).

@@ -79,9 +79,10 @@ impl WorkerBook {
         self.jobs.entry(job_id).or_default().pending_for = Some(counts);
     }
 
-    /// Notes that job `job_id` is listed for `counts` without a call (nothing failed).
-    pub(super) fn settle(&mut self, job_id: u64, counts: Arc<DeploymentJobStatus>) {
-        self.jobs.entry(job_id).or_default().listed_for = Some(counts);
+    /// Forgets job `job_id`, whose counts call for no listing: its next change decides anew.
+    pub(super) fn forget(&mut self, job_id: u64) {
+        self.jobs.remove(&job_id);
+        self.warned.remove(&job_id);
     }
 
     /// Notes that the listing under way for job `job_id` ended: it is what is served
@@ -130,13 +131,16 @@ mod tests {
         book.start(1, counts(3));
         book.ended(1, false);
         assert!(book.wants(1, &counts(3)));
-        book.settle(1, counts(0));
-        assert!(!book.wants(1, &counts(0)));
+        book.start(1, counts(3));
+        book.ended(1, true);
         book.reset();
         assert!(
-            book.wants(1, &counts(0)),
+            book.wants(1, &counts(3)),
             "after a reset every job is listed anew"
         );
+        book.queue(1);
+        book.forget(1);
+        assert_eq!(book.next(), None, "a forgotten job is no longer queued");
     }
 
     #[test]
