@@ -3,7 +3,7 @@
 //! certificates its jobs deploy, each certificate's validity once per account.
 
 use super::contract;
-use super::writer::{Seconds, Writer, job_labels, label};
+use super::writer::{Seconds, Writer, job_labels, label, number_label};
 use crate::api::model::JobCertificate;
 use crate::snapshot::{AccountSnapshot, WorkerListing, share_workers};
 use std::collections::BTreeMap;
@@ -37,19 +37,14 @@ pub(super) fn render_workers<W: Write>(
     for (account, snapshot) in accounts {
         for (id, listing, shown) in shares(snapshot, now) {
             for worker in &listing.workers[..shown] {
-                let text = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
                 w.sample(
                     |b| {
                         job_labels(b, account, id);
-                        label(
-                            b,
-                            "worker_id",
-                            &worker.worker_id().unwrap_or_default().to_string(),
-                        );
-                        label(b, "status", &text(&worker.status));
-                        label(b, "product", &text(&worker.cloud_product));
+                        number_label(b, "worker_id", worker.worker_id().unwrap_or_default());
+                        label(b, "status", text(&worker.status));
+                        label(b, "product", text(&worker.cloud_product));
                         label(b, "region", worker.region());
-                        label(b, "instance_id", &text(&worker.instance_id));
+                        label(b, "instance_id", text(&worker.instance_id));
                         label(b, "resource", &worker.resource());
                         label(b, "cloud", worker.cloud());
                     },
@@ -88,13 +83,28 @@ fn listed(snapshot: &AccountSnapshot) -> impl Iterator<Item = (u64, &JobCertific
     })
 }
 
+/// Each certificate of `snapshot` once, by ID, as the job with the lowest ID lists it.
+fn distinct(snapshot: &AccountSnapshot) -> Vec<(u64, &JobCertificate)> {
+    let mut all: Vec<(u64, &JobCertificate)> = listed(snapshot)
+        .filter_map(|(_, cert)| Some((cert.id()?, cert)))
+        .collect();
+    // A stable sort keeps jobs in ID order within a certificate: the first is the lowest job's.
+    all.sort_by_key(|(id, _)| *id);
+    all.dedup_by_key(|(id, _)| *id);
+    all
+}
+
+/// A label value the API may have left out.
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
+}
+
 /// Every job's certificates; then each certificate's validity once per account,
 /// as the job with the lowest ID lists it.
 pub(super) fn render_certificates<W: Write>(
     w: &mut Writer<'_, W>,
     accounts: &Accounts,
 ) -> io::Result<()> {
-    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
     w.family(&contract::JOB_CERTIFICATE_INFO);
     for (account, snapshot) in accounts {
         for (id, cert) in listed(snapshot) {
@@ -102,12 +112,12 @@ pub(super) fn render_certificates<W: Write>(
             w.sample(
                 |b| {
                     job_labels(b, account, id);
-                    label(b, "cert_id", &cert_id.to_string());
-                    label(b, "common_name", &text(&cert.common_name));
-                    label(b, "cert_name", &text(&cert.cert_name));
-                    label(b, "cert_type", &text(&cert.cert_type));
-                    label(b, "order_type", &text(&cert.cert_order_type));
-                    label(b, "status_code", &text(&cert.status_code));
+                    number_label(b, "cert_id", cert_id);
+                    label(b, "common_name", text(&cert.common_name));
+                    label(b, "cert_name", text(&cert.cert_name));
+                    label(b, "cert_type", text(&cert.cert_type));
+                    label(b, "order_type", text(&cert.cert_order_type));
+                    label(b, "status_code", text(&cert.status_code));
                 },
                 1,
             )?;
@@ -121,19 +131,13 @@ pub(super) fn render_certificates<W: Write>(
     for (def, time) in times {
         w.family(def);
         for (account, snapshot) in accounts {
-            let mut distinct: BTreeMap<u64, &JobCertificate> = BTreeMap::new();
-            for (_, cert) in listed(snapshot) {
-                if let Some(cert_id) = cert.id() {
-                    distinct.entry(cert_id).or_insert(cert);
-                }
-            }
-            for (cert_id, cert) in distinct {
+            for (cert_id, cert) in distinct(snapshot) {
                 if let Some(at) = time(cert) {
                     w.sample(
                         |b| {
                             label(b, "account", account);
-                            label(b, "cert_id", &cert_id.to_string());
-                            label(b, "common_name", &text(&cert.common_name));
+                            number_label(b, "cert_id", cert_id);
+                            label(b, "common_name", text(&cert.common_name));
                         },
                         Seconds(at),
                     )?;

@@ -95,7 +95,15 @@ pub(super) fn label(buf: &mut Vec<u8>, name: &str, value: &str) {
 /// Appends `account="…",job_id="…"`.
 pub(super) fn job_labels(buf: &mut Vec<u8>, account: &str, id: u64) {
     label(buf, "account", account);
-    let _ = write!(buf, ",job_id=\"{id}\"");
+    number_label(buf, "job_id", id);
+}
+
+/// Appends `name="value"` for a number, which needs no escaping (and no allocation).
+pub(super) fn number_label(buf: &mut Vec<u8>, name: &str, value: u64) {
+    if buf.last() != Some(&b'{') {
+        buf.push(b',');
+    }
+    let _ = write!(buf, "{name}=\"{value}\"");
 }
 
 /// A Unix time with millisecond precision.
