@@ -184,9 +184,12 @@ impl State {
                 self.discovered.clear();
                 self.next_listing = None;
             }
-            (Some(old), Some(new)) if old.same_as(new) => {}
-            // New filters may keep jobs the old ones dropped: list again rather than wait
-            // (a listing in flight is filtered with the settings current when it ends).
+            (Some(old_discovery), Some(new_discovery))
+                if old_discovery.same_as(new_discovery)
+                    && old.finished_job_retention == new.finished_job_retention => {}
+            // New filters may keep jobs the old ones dropped, and a new retention may retire
+            // or bring back jobs: list again rather than wait (a listing in flight is
+            // filtered with the settings current when it ends).
             (_, Some(_)) => self.next_listing = Some(now),
         }
         self.settings = settings;

@@ -213,4 +213,18 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
     );
     assert_eq!(state.jobs.keys().copied().collect::<Vec<_>>(), [8, 9]);
     assert_eq!(state.snapshot().retired_jobs, 0);
+
+    // A reload that keeps finished jobs lists again at once, and 7 comes back.
+    let mut keep = (*state.settings).clone();
+    keep.polling.finished_job_retention = None;
+    let now = Instant::now();
+    state.apply(Arc::new(keep), now);
+    assert_eq!(state.next_listing, Some(now));
+    state.in_flight.start(Action::ListDeploymentJob);
+    state.finish(
+        Call::Listing,
+        Ok(Answer::Jobs(listing("error"), later)),
+        now,
+    );
+    assert_eq!(state.jobs.keys().copied().collect::<Vec<_>>(), [7, 8, 9]);
 }
