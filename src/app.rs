@@ -212,6 +212,7 @@ impl Pollers {
             polling: config.polling.clone(),
             retries: config.retries,
             worker_detail: config.worker_detail,
+            certificate_detail: config.certificate_detail,
         };
         Ok(Prepared {
             name: account.name.clone(),

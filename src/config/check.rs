@@ -3,12 +3,13 @@
 
 use super::raw::{JobIds, RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use super::types::{
-    AccountConfig, Config, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DISCOVERY_INTERVAL, DEFAULT_FINISHED_JOB_RETENTION, DEFAULT_INTERVAL,
-    DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
-    DEFAULT_SETTLED_INTERVAL, DEFAULT_WORKER_DETAIL, Discovery, MAX_ACCOUNT_NAME_CHARS,
-    MAX_ACCOUNTS, MAX_CONCURRENCY, MAX_PATTERN_CHARS, MAX_RETRY_DELAY, MAX_WORKERS_PER_ACCOUNT,
-    MAX_WORKERS_PER_JOB, Polling, RetryPolicy, STALE_INTERVALS, WorkerDetail,
+    AccountConfig, CertificateDetail, Config, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DISCOVERY_INTERVAL, DEFAULT_FINISHED_JOB_RETENTION,
+    DEFAULT_INTERVAL, DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRIES, DEFAULT_SETTLED_INTERVAL, DEFAULT_WORKER_DETAIL, Discovery,
+    MAX_ACCOUNT_NAME_CHARS, MAX_ACCOUNTS, MAX_CONCURRENCY, MAX_PATTERN_CHARS, MAX_RETRY_DELAY,
+    MAX_WORKERS_PER_ACCOUNT, MAX_WORKERS_PER_JOB, Polling, RetryPolicy, STALE_INTERVALS,
+    WorkerDetail,
 };
 use crate::api::Endpoint;
 use crate::api::model::{JOB_STATUSES, JOB_TYPES};
@@ -50,6 +51,13 @@ impl<'a> Checker<'a> {
         let polling = self.polling(&raw)?;
         let retries = self.retries(&raw)?;
         let worker_detail = self.worker_detail(&raw)?;
+        let certificate_detail = CertificateDetail {
+            enabled: raw
+                .certificate_detail
+                .as_ref()
+                .and_then(|c| c.enabled)
+                .unwrap_or(true),
+        };
         let top = AccountParts {
             endpoint: raw.endpoint.take(),
             allow_plain_http: raw.allow_plain_http.take(),
@@ -64,6 +72,7 @@ impl<'a> Checker<'a> {
             polling,
             retries,
             worker_detail,
+            certificate_detail,
             secrets_in_file: self.secrets_in_file.get(),
         })
     }

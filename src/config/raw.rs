@@ -29,6 +29,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub worker_detail: Option<RawWorkerDetail>,
     #[serde(default)]
+    pub certificate_detail: Option<RawCertificateDetail>,
+    #[serde(default)]
     pub timeouts: Option<RawTimeouts>,
     #[serde(default)]
     pub retries: Option<RawRetries>,
@@ -151,6 +153,13 @@ pub(super) struct RawWorkerDetail {
     pub max_per_job: Option<PositiveCount>,
     #[serde(default)]
     pub max_per_account: Option<PositiveCount>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCertificateDetail {
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

@@ -444,7 +444,7 @@ fn the_examples_commented_blocks_are_valid() {
 fn unknown_key_names_line_and_column() {
     assert_eq!(
         error("jobs: [1]\nintervall: 30s\n"),
-        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `finished_job_retention`, `worker_detail`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
+        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `finished_job_retention`, `worker_detail`, `certificate_detail`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
     );
     assert_eq!(
         error("jobs: [1]\ntimeouts:\n  read: 3s\n"),

@@ -20,6 +20,8 @@ pub struct Config {
     pub retries: RetryPolicy,
     /// Which failed resources are listed, and how many.
     pub worker_detail: WorkerDetail,
+    /// Whether each job's certificates are listed.
+    pub certificate_detail: CertificateDetail,
     /// Whether a secret or token is written in the file by value (not as `${VARIABLE}`).
     pub secrets_in_file: bool,
 }
@@ -54,6 +56,13 @@ pub struct Polling {
     pub request_timeout: Duration,
     /// How long a discovered job that finished stays polled after its end; `None` keeps it.
     pub finished_job_retention: Option<Duration>,
+}
+
+/// Listing each job's certificates (ListDeploymentJobCert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateDetail {
+    /// Whether to list them at all.
+    pub enabled: bool,
 }
 
 /// Listing the worker tasks that failed or were rolled back (ListWorkerResource).

@@ -1,7 +1,7 @@
 //! What an account's poller is told to do, as one value a reload replaces.
 
 use crate::api::Client;
-use crate::config::{Discovery, Polling, RateLimit, RetryPolicy, WorkerDetail};
+use crate::config::{CertificateDetail, Discovery, Polling, RateLimit, RetryPolicy, WorkerDetail};
 use std::sync::Arc;
 
 /// What an account's poller works with; replaced whole on reload.
@@ -21,4 +21,6 @@ pub struct AccountSettings {
     pub retries: RetryPolicy,
     /// Which failed resources are listed, and how many.
     pub worker_detail: WorkerDetail,
+    /// Whether each job's certificates are listed.
+    pub certificate_detail: CertificateDetail,
 }

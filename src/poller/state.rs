@@ -172,6 +172,14 @@ impl State {
             self.certificates.set_interval(new.job_info_interval, now);
         }
         let details_changed = settings.worker_detail != self.settings.worker_detail;
+        if !settings.certificate_detail.enabled {
+            for job in self.jobs.values_mut() {
+                if job.snapshot.certificates.is_some() {
+                    job.snapshot_mut().certificates = None;
+                    self.publishing.changed();
+                }
+            }
+        }
         if new.settled_interval < old.settled_interval {
             for (id, job) in &self.jobs {
                 if job.settled {
@@ -258,7 +266,9 @@ impl State {
             self.next_listing = None;
             self.begin(Call::Listing, &mut start);
         }
-        while self.has_room(Action::ListDeploymentJobCert) {
+        while self.settings.certificate_detail.enabled
+            && self.has_room(Action::ListDeploymentJobCert)
+        {
             let Some(job_id) = self.certificates.take_due(now) else {
                 break;
             };
@@ -309,10 +319,10 @@ impl State {
             .has_room(Action::ListDeploymentJob)
             .then_some(self.next_listing)
             .flatten();
-        let certificates = self
-            .has_room(Action::ListDeploymentJobCert)
-            .then(|| self.certificates.next_due())
-            .flatten();
+        let certificates = (self.settings.certificate_detail.enabled
+            && self.has_room(Action::ListDeploymentJobCert))
+        .then(|| self.certificates.next_due())
+        .flatten();
         let workers =
             (self.has_room(Action::ListWorkerResource) && self.workers.has_queued()).then_some(now);
         [

@@ -30,6 +30,15 @@ fn worker_detail_keys_default_one_by_one() {
     );
     let config = parse("jobs: [1]\nworker_detail: {}\n").unwrap();
     assert_eq!(config.worker_detail, DEFAULT_WORKER_DETAIL);
+    assert_eq!(
+        config.certificate_detail,
+        CertificateDetail { enabled: true }
+    );
+    let config = parse("jobs: [1]\ncertificate_detail: {enabled: false}\n").unwrap();
+    assert_eq!(
+        config.certificate_detail,
+        CertificateDetail { enabled: false }
+    );
 }
 
 #[test]

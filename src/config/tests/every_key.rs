@@ -21,6 +21,8 @@ worker_detail:
   enabled: false
   max_per_job: 10
   max_per_account: 300
+certificate_detail:
+  enabled: false
 timeouts:
   connect: 2s
   request: 8s
@@ -92,6 +94,10 @@ jobs:
             max_per_job: 10,
             max_per_account: 300
         }
+    );
+    assert_eq!(
+        config.certificate_detail,
+        CertificateDetail { enabled: false }
     );
     assert_eq!(
         config.retries,

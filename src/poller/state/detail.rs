@@ -151,6 +151,8 @@ impl State {
     ) {
         self.certificates.reschedule(job_id, now, None);
         let listed = match result {
+            // Turned off by a reload while the call was under way.
+            Ok(_) if !self.settings.certificate_detail.enabled => return,
             Ok(listed) => listed,
             Err(failure) => {
                 log_failure(

@@ -1,7 +1,9 @@
 use super::*;
 use crate::api::model::JobCertificates;
 use crate::api::{ApiError, ServiceError, test_client};
-use crate::config::{DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_WORKER_DETAIL, Discovery};
+use crate::config::{
+    CertificateDetail, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_WORKER_DETAIL, Discovery,
+};
 use crate::metrics::SelfMetrics;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -25,6 +27,7 @@ fn settings(jobs: &[u64], interval: Duration) -> Arc<AccountSettings> {
         },
         retries: DEFAULT_RETRIES,
         worker_detail: DEFAULT_WORKER_DETAIL,
+        certificate_detail: CertificateDetail { enabled: true },
     })
 }
 

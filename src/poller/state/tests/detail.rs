@@ -228,3 +228,37 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
     );
     assert_eq!(state.jobs.keys().copied().collect::<Vec<_>>(), [7, 8, 9]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn certificates_turned_off_are_neither_listed_nor_served() {
+    let mut state = state(&[1], Shard::default());
+    let now = Instant::now();
+    assert_eq!(state.certificates.take_due(now), Some(1));
+    state.in_flight.start(Action::ListDeploymentJobCert);
+    let listed: JobCertificates = serde_json::from_str(r#"{"Data":[{"CertId":5}]}"#).unwrap();
+    state.finish(
+        Call::Certificates(1),
+        Ok(Answer::Certificates(1, listed)),
+        now,
+    );
+    assert!(state.jobs[&1].snapshot.certificates.is_some());
+
+    let mut off = (*state.settings).clone();
+    off.certificate_detail.enabled = false;
+    state.apply(Arc::new(off), now);
+    assert_eq!(state.jobs[&1].snapshot.certificates, None, "gone at once");
+    tokio::time::advance(MINUTE * 10).await;
+    let mut started = Vec::new();
+    state.start_due(Instant::now(), |call| started.push(call));
+    assert!(
+        !started.iter().any(|c| matches!(c, Call::Certificates(_))),
+        "{started:?}"
+    );
+    state.apply(settings(&[1], MINUTE), Instant::now());
+    started.clear();
+    state.start_due(Instant::now(), |call| started.push(call));
+    assert!(
+        started.contains(&Call::Certificates(1)),
+        "listed again at once when back on"
+    );
+}
