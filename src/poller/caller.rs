@@ -88,3 +88,20 @@ impl Caller {
         }
     }
 }
+
+/// A caller for unit tests: a client of `endpoint`, no real rate limit, the default retries.
+#[cfg(test)]
+pub(super) fn test_caller(endpoint: &str) -> Caller {
+    use super::rate_limit::RateLimiter;
+    use crate::api::{PerAction, test_client};
+    use crate::config::DEFAULT_RETRIES;
+    let metrics = SelfMetrics::default();
+    let client = test_client(endpoint, Arc::new(metrics.clone()));
+    Caller::new(
+        Arc::from("a"),
+        Arc::new(client),
+        Arc::new(RateLimiter::new(&PerAction::from_fn(|_| 1000.0))),
+        DEFAULT_RETRIES,
+        metrics,
+    )
+}

@@ -95,12 +95,8 @@ fn incomplete(detail: String) -> ApiError {
 mod tests {
     use super::*;
     use crate::acs::answering;
-    use crate::api::test_client;
-    use crate::config::{Config, DEFAULT_RETRIES};
+    use crate::config::Config;
     use crate::env::Env;
-    use crate::metrics::SelfMetrics;
-    use crate::poller::rate_limit::RateLimiter;
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     #[test]
@@ -136,19 +132,7 @@ mod tests {
         assert!(accepts(&all, &DeploymentJob::default()));
     }
 
-    fn caller(endpoint: &str) -> Caller {
-        let metrics = SelfMetrics::default();
-        let client = test_client(endpoint, Arc::new(metrics.clone()));
-        Caller::new(
-            Arc::from("a"),
-            Arc::new(client),
-            Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
-                1000.0
-            }))),
-            DEFAULT_RETRIES,
-            metrics,
-        )
-    }
+    use crate::poller::caller::test_caller as caller;
 
     fn page(total: &str, ids: impl Iterator<Item = u64>) -> String {
         let data: Vec<String> = ids.map(|id| format!(r#"{{"Id":{id}}}"#)).collect();

@@ -145,24 +145,7 @@ mod tests {
         }
     }
 
-    fn caller(endpoint: &str) -> Caller {
-        use crate::api::test_client;
-        use crate::config::DEFAULT_RETRIES;
-        use crate::metrics::SelfMetrics;
-        use crate::poller::rate_limit::RateLimiter;
-        use std::sync::Arc;
-        let metrics = SelfMetrics::default();
-        let client = test_client(endpoint, Arc::new(metrics.clone()));
-        Caller::new(
-            Arc::from("a"),
-            Arc::new(client),
-            Arc::new(RateLimiter::new(&crate::api::PerAction::from_fn(|_| {
-                1000.0
-            }))),
-            DEFAULT_RETRIES,
-            metrics,
-        )
-    }
+    use crate::poller::caller::test_caller as caller;
 
     #[tokio::test]
     async fn pages_that_repeat_or_promise_too_much_end_with_the_gap_counted() {

@@ -8,7 +8,7 @@ use crate::support;
 use aliyun_cas_exporter::simulator::{JobSpec, Simulator};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, Metrics, SECRET, SimSpec};
+use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, Metrics, SECRET, SimSpec, worker_series};
 
 fn sim_spec() -> SimSpec {
     SimSpec::new().key(KEY_ID, SECRET).set("qps_limit", 0)
@@ -28,27 +28,12 @@ fn calls(sim: &Simulator, action: &str) -> usize {
         .count()
 }
 
-/// Each worker series as `job worker status product region instance resource cloud`.
-fn workers(m: &Metrics) -> BTreeSet<String> {
-    m.matching("aliyun_cas_deployment_job_worker_info", &[])
-        .into_iter()
-        .map(|s| {
-            let l = &s.labels;
-            format!(
-                "{} {} {} {} {} {} {} {}",
-                l["job_id"],
-                l["worker_id"],
-                l["status"],
-                l["product"],
-                l["region"],
-                l["instance_id"],
-                l["resource"],
-                l["cloud"]
-            )
-            .trim_end()
-            .to_owned()
-        })
-        .collect()
+/// A configuration that polls every job of `sim` every second, settled or not.
+fn fast(sim: &Simulator) -> ConfigBuilder {
+    ConfigBuilder::new(sim)
+        .interval("1s")
+        .set("settled_interval", "1s")
+        .set("timeouts", "{request: 500ms}")
 }
 
 fn set(lines: &[&str]) -> BTreeSet<String> {
@@ -68,20 +53,15 @@ async fn failed_workers_are_listed_across_pages_once_per_change_of_the_counts() 
         .job("{id: 31, cert_domain: '*.example.com', workers: {CDN: 3, SLB: 2, TencentCDN: 2}, outcomes: {succeeded: 2, failed: 3, rollback_succeeded: 2}}")
         .start()
         .await;
-    let cfg = ConfigBuilder::new(&sim)
-        .interval("1s")
-        .set("settled_interval", "1s")
-        .set("timeouts", "{request: 500ms}")
-        .jobs([31])
-        .file();
+    let cfg = fast(&sim).jobs([31]).file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     let m = exporter
         .wait_for(Duration::from_secs(15), "five worker series", |m| {
-            workers(m).len() == 5
+            worker_series(m).len() == 5
         })
         .await;
     assert_eq!(
-        workers(&m),
+        worker_series(&m),
         set(&[
             "31 31000001 error CDN cn-hangzhou  cdn-1.example.com",
             "31 31000004 error SLB cn-hangzhou lb-bp1zyjfhhen68y90i0j4 lb-bp1zyjfhhen68y90i0j4:443",
@@ -143,12 +123,12 @@ async fn failed_workers_are_listed_across_pages_once_per_change_of_the_counts() 
     sim.upsert_job(job_spec("{id: 31, cert_domain: '*.example.com', workers: {CDN: 3, SLB: 2, TencentCDN: 2}, outcomes: {succeeded: 1, failed: 4, rollback_succeeded: 2}}"));
     let m = exporter
         .wait_for(Duration::from_secs(15), "six worker series", |m| {
-            workers(m).len() == 6
+            worker_series(m).len() == 6
         })
         .await;
     // The fourth failure is dealt to CDN's second worker, which was rolled back before.
     assert_eq!(
-        workers(&m),
+        worker_series(&m),
         set(&[
             "31 31000001 error CDN cn-hangzhou  cdn-1.example.com",
             "31 31000004 error SLB cn-hangzhou lb-bp1zyjfhhen68y90i0j4 lb-bp1zyjfhhen68y90i0j4:443",
@@ -195,7 +175,7 @@ async fn caps_leave_workers_out_counted_and_named_once() {
         .await;
     // Job 41 keeps 2 of its 3; job 42 gets the one series left of the account's 3.
     assert_eq!(
-        workers(&m),
+        worker_series(&m),
         set(&[
             "41 41000001 error CDN cn-hangzhou  cdn-1.example.com",
             "41 41000002 error CDN cn-hangzhou  cdn-2.example.com",
@@ -213,13 +193,22 @@ async fn caps_leave_workers_out_counted_and_named_once() {
         "one page each for 41 and 42"
     );
     let (_, logs) = exporter.terminate();
-    for id in ["41", "42"] {
-        let named = logs
+    assert_logged_once(
+        &logs,
+        "more failed or rolled-back workers than worker_detail",
+        &["41", "42"],
+    );
+}
+
+/// Each of `jobs` has exactly one line with `text` in `logs`.
+fn assert_logged_once(logs: &[String], text: &str, jobs: &[&str]) {
+    for id in jobs {
+        let lines = logs
             .iter()
-            .filter(|l| l.contains("more failed or rolled-back workers than worker_detail"))
-            .filter(|l| support::field(l, "job_id").as_deref() == Some(id))
+            .filter(|l| l.contains(text))
+            .filter(|l| support::field(l, "job_id").as_deref() == Some(*id))
             .count();
-        assert_eq!(named, 1, "job {id} named once: {logs:?}");
+        assert_eq!(lines, 1, "job {id}: {text:?} logged once: {logs:?}");
     }
 }
 
@@ -335,10 +324,7 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
         .job("{id: 64, name: job-64, workers: {CDN: 2}, outcomes: {succeeded: 1}, started_ago: 3h}")
         .start()
         .await;
-    let cfg = ConfigBuilder::new(&sim)
-        .interval("1s")
-        .set("settled_interval", "1s")
-        .set("timeouts", "{request: 500ms}")
+    let cfg = fast(&sim)
         .set("finished_job_retention", "3s")
         .set("discovery", "{refresh_interval: 1h}")
         .jobs([62])
@@ -388,14 +374,11 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
         (Some(1.0), Some(1.0))
     );
     let (_, logs) = exporter.terminate();
-    for id in ["61", "63"] {
-        let said = logs
-            .iter()
-            .filter(|l| l.contains("finished longer than finished_job_retention ago"))
-            .filter(|l| support::field(l, "job_id").as_deref() == Some(id))
-            .count();
-        assert_eq!(said, 1, "job {id}'s retirement logged once: {logs:?}");
-    }
+    assert_logged_once(
+        &logs,
+        "finished longer than finished_job_retention ago",
+        &["61", "63"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,10 +391,7 @@ async fn a_failed_worker_listing_keeps_the_previous_one() {
         )
     };
     let sim = sim_spec().job(&entry(2, "")).start().await;
-    let cfg = ConfigBuilder::new(&sim)
-        .interval("1s")
-        .set("settled_interval", "1s")
-        .set("timeouts", "{request: 500ms}")
+    let cfg = fast(&sim)
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
         .jobs([71])
         .file();
@@ -424,14 +404,14 @@ async fn a_failed_worker_listing_keeps_the_previous_one() {
     };
     let first = exporter
         .wait_for(Duration::from_secs(15), "two failed workers", |m| {
-            workers(m).len() == 2
+            worker_series(m).len() == 2
         })
         .await;
     let two = set(&[
         "71 71000001 error CDN cn-hangzhou  cdn-1.example.com",
         "71 71000002 error CDN cn-hangzhou  cdn-2.example.com",
     ]);
-    assert_eq!(workers(&first), two);
+    assert_eq!(worker_series(&first), two);
 
     sim.upsert_job(job_spec(&entry(
         3,
@@ -448,13 +428,13 @@ async fn a_failed_worker_listing_keeps_the_previous_one() {
                 && m.get("aliyun_cas_api_requests_total", &failing) >= Some(3.0)
         })
         .await;
-    assert_eq!(workers(&m), two, "the previous listing stays");
+    assert_eq!(worker_series(&m), two, "the previous listing stays");
     assert_eq!(listed_at(&m), listed_at(&first), "and so does its time");
 
     sim.upsert_job(job_spec(&entry(3, "")));
     let m = exporter
         .wait_for(Duration::from_secs(15), "listed again", |m| {
-            workers(m).len() == 3
+            worker_series(m).len() == 3
         })
         .await;
     assert!(listed_at(&m) > listed_at(&first));

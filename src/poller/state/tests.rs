@@ -84,9 +84,9 @@ fn listed(id: &str, name: &str, start: &str) -> DeploymentJob {
     .unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn discovery_polls_only_valid_ids_and_leaves_out_implausible_times() {
-    let mut with_discovery = (*settings(&[], MINUTE)).clone();
+/// A state for `jobs` that also discovers, every minute, with `change` made to its settings.
+fn discovering(jobs: &[u64], change: impl FnOnce(&mut AccountSettings)) -> State {
+    let mut with_discovery = (*settings(jobs, MINUTE)).clone();
     with_discovery.discovery = Some(Discovery {
         refresh_interval: MINUTE,
         job_types: vec![],
@@ -94,12 +94,18 @@ async fn discovery_polls_only_valid_ids_and_leaves_out_implausible_times() {
         name_include: None,
         name_exclude: None,
     });
-    let mut state = State::new(
+    change(&mut with_discovery);
+    State::new(
         Arc::from("a"),
         Shard::default(),
         Arc::new(with_discovery),
         Instant::now(),
-    );
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn discovery_polls_only_valid_ids_and_leaves_out_implausible_times() {
+    let mut state = discovering(&[], |_| {});
     let listing = || {
         vec![
             listed("7", "ok", r#""1714550460000""#),

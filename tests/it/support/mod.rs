@@ -8,7 +8,7 @@ mod yaml;
 pub use yaml::{ConfigBuilder, SimSpec};
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator, SimulatorSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -534,4 +534,27 @@ pub fn up_count(m: &Metrics, value: f64) -> usize {
         .iter()
         .filter(|s| s.value == value)
         .count()
+}
+
+/// Each worker series as `job worker status product region instance resource cloud`.
+pub fn worker_series(m: &Metrics) -> BTreeSet<String> {
+    m.matching("aliyun_cas_deployment_job_worker_info", &[])
+        .into_iter()
+        .map(|s| {
+            let l = &s.labels;
+            format!(
+                "{} {} {} {} {} {} {} {}",
+                l["job_id"],
+                l["worker_id"],
+                l["status"],
+                l["product"],
+                l["region"],
+                l["instance_id"],
+                l["resource"],
+                l["cloud"]
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect()
 }

@@ -143,21 +143,9 @@ async fn a_status_change_lists_the_certificates_again_at_once() {
 async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
     let day = Duration::from_secs(86_400);
     let wall = UNIX_EPOCH + day * 100;
-    let mut with_discovery = (*settings(&[9], MINUTE)).clone();
-    with_discovery.polling.finished_job_retention = Some(day * 7);
-    with_discovery.discovery = Some(Discovery {
-        refresh_interval: MINUTE,
-        job_types: vec![],
-        statuses: vec![],
-        name_include: None,
-        name_exclude: None,
+    let mut state = discovering(&[9], |s| {
+        s.polling.finished_job_retention = Some(day * 7);
     });
-    let mut state = State::new(
-        Arc::from("a"),
-        Shard::default(),
-        Arc::new(with_discovery),
-        Instant::now(),
-    );
     let job = |id: u64, status: &str, ended_days_ago: u32| -> DeploymentJob {
         let end = (day * (100 - ended_days_ago)).as_secs();
         serde_json::from_str(&format!(
