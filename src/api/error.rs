@@ -269,7 +269,7 @@ fn service_hint(e: &ServiceError) -> &'static str {
             "the STS security token is invalid or expired: renew it (ALIBABA_CLOUD_SECURITY_TOKEN) or use long-term credentials"
         }
         _ if code.starts_with("Forbidden") || code.starts_with("NoPermission") => {
-            "the RAM user or role lacks permission: grant yundun-cert:DescribeDeploymentJobStatus (and yundun-cert:List*, yundun-cert:Describe*)"
+            "the RAM user or role lacks permission for this action: grant yundun-cert:<the action logged> (README, RAM permissions, lists the five the exporter calls)"
         }
         _ if code.starts_with("Throttling") || code == "Rejected.Throttling" => {
             "the account's CAS API quota is used up (about 10 calls/s per API, shared by everything in the account): lengthen interval, lower concurrency, or find the other consumer"

@@ -21,8 +21,9 @@ pub(super) enum Call {
     Describe(u64),
     /// Every job of the account, page by page: discovery.
     Listing,
-    /// A job's failed and rolled-back workers, as its counts put them.
-    Workers(u64, WorkerPlan),
+    /// A job's failed and rolled-back workers, as its counts put them, with the
+    /// listing's ticket (see `WorkerBook`).
+    Workers(u64, WorkerPlan, u64),
     /// A job's certificates.
     Certificates(u64),
 }
@@ -76,6 +77,14 @@ impl Call {
         }
     }
 
+    /// The ticket of a worker listing; 0 for any other call.
+    pub(super) fn ticket(self) -> u64 {
+        match self {
+            Call::Workers(_, _, ticket) => ticket,
+            _ => 0,
+        }
+    }
+
     /// Makes the call, through `caller` like every call.
     async fn make(self, caller: &Caller) -> Result<Answer, ApiError> {
         let action = self.action();
@@ -97,7 +106,7 @@ impl Call {
             Call::Listing => discovery::list_all(caller)
                 .await
                 .map(|jobs| Answer::Jobs(jobs, SystemTime::now())),
-            Call::Workers(job_id, plan) => list_problem_workers(caller, job_id, plan)
+            Call::Workers(job_id, plan, _) => list_problem_workers(caller, job_id, plan)
                 .await
                 .map(|listing| Answer::Workers(job_id, listing)),
             Call::Certificates(job_id) => caller

@@ -15,13 +15,12 @@ use super::call::{Answer, Call, Failure, Outcome};
 use super::log::{log_failure, warn_implausible};
 use super::schedule::Schedule;
 use super::settings::AccountSettings;
-use super::workers::WorkerPlan;
 use crate::api::Action;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
 use crate::config::Polling;
 use crate::shard::Shard;
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
-use parts::{InFlight, Publishing, Readiness, SweepClock};
+use parts::{Denials, InFlight, Publishing, Readiness, SweepClock};
 use retire::{FINAL_STATUSES, Retirement};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -67,6 +66,7 @@ pub(super) struct State {
     certificates: Schedule,
     workers: WorkerBook,
     retirement: Retirement,
+    denials: Denials,
     next_listing: Option<Instant>,
     /// Why listed entries were skipped, each logged once (see [`MAX_REPORTED_INVALID_IDS`]).
     reported_invalid_ids: BTreeSet<String>,
@@ -92,6 +92,7 @@ impl State {
             certificates: Schedule::new(settings.polling.job_info_interval, now),
             workers: WorkerBook::default(),
             retirement: Retirement::default(),
+            denials: Denials::default(),
             next_listing: settings.discovery.as_ref().map(|_| now),
             settings,
             jobs: BTreeMap::new(),
@@ -127,6 +128,7 @@ impl State {
             )
             .collect();
         self.jobs.retain(|id, _| wanted.contains(id));
+        self.retirement.release(&statics);
         self.readiness.retain(&wanted);
         self.sweep.retain(&wanted, now);
         for &id in &wanted {
@@ -190,6 +192,7 @@ impl State {
         match (&self.settings.discovery, &settings.discovery) {
             (_, None) => {
                 self.discovered.clear();
+                self.retirement = Retirement::default();
                 self.next_listing = None;
             }
             (Some(old_discovery), Some(new_discovery))
@@ -202,16 +205,20 @@ impl State {
         }
         self.settings = settings;
         self.sync_jobs(now);
+        // A reload may bring the permissions that were missing, or turn the listing off.
+        self.denials.clear();
         if details_changed {
-            self.workers.reset();
+            if !self.settings.worker_detail.enabled {
+                self.workers.clear();
+                for job in self.jobs.values_mut() {
+                    if job.snapshot.workers.is_some() {
+                        job.snapshot_mut().workers = None;
+                    }
+                }
+            }
+            // A new max_per_job is a new plan: those jobs are listed again.
             let ids: Vec<u64> = self.jobs.keys().copied().collect();
             for id in ids {
-                if !self.settings.worker_detail.enabled
-                    && let Some(job) = self.jobs.get_mut(&id)
-                    && job.snapshot.workers.is_some()
-                {
-                    job.snapshot_mut().workers = None;
-                }
                 self.want_workers(id);
             }
             self.publishing.changed();
@@ -267,6 +274,7 @@ impl State {
             self.begin(Call::Listing, &mut start);
         }
         while self.settings.certificate_detail.enabled
+            && self.denials.allows(Action::ListDeploymentJobCert, now)
             && self.has_room(Action::ListDeploymentJobCert)
         {
             let Some(job_id) = self.certificates.take_due(now) else {
@@ -274,24 +282,14 @@ impl State {
             };
             self.begin(Call::Certificates(job_id), &mut start);
         }
-        while self.has_room(Action::ListWorkerResource) {
+        while self.denials.allows(Action::ListWorkerResource, now)
+            && self.has_room(Action::ListWorkerResource)
+        {
             let Some(job_id) = self.workers.next() else {
                 break;
             };
-            let Some(counts) = self
-                .jobs
-                .get(&job_id)
-                .and_then(|j| j.snapshot.values.clone())
-            else {
-                continue;
-            };
-            let cap = self.settings.worker_detail.max_per_job;
-            match WorkerPlan::for_counts(&counts, cap) {
-                Some(plan) => {
-                    self.workers.start(job_id, counts);
-                    self.begin(Call::Workers(job_id, plan), &mut start);
-                }
-                None => self.nothing_failed(job_id),
+            if let Some(call) = self.start_worker_listing(job_id) {
+                self.begin(call, &mut start);
             }
         }
     }
@@ -319,12 +317,14 @@ impl State {
             .has_room(Action::ListDeploymentJob)
             .then_some(self.next_listing)
             .flatten();
+        let later = |action| self.denials.until(action).filter(|until| *until > now);
         let certificates = (self.settings.certificate_detail.enabled
             && self.has_room(Action::ListDeploymentJobCert))
         .then(|| self.certificates.next_due())
-        .flatten();
-        let workers =
-            (self.has_room(Action::ListWorkerResource) && self.workers.has_queued()).then_some(now);
+        .flatten()
+        .map(|due| later(Action::ListDeploymentJobCert).map_or(due, |until| due.max(until)));
+        let workers = (self.has_room(Action::ListWorkerResource) && self.workers.has_queued())
+            .then(|| later(Action::ListWorkerResource).unwrap_or(now));
         [
             polls,
             describes,
@@ -347,7 +347,9 @@ impl State {
             }
             Ok(Answer::Job(job_id, info)) => self.described(job_id, Ok(info), now),
             Ok(Answer::Jobs(jobs, wall)) => self.listed(Ok((jobs, wall)), now),
-            Ok(Answer::Workers(job_id, listing)) => self.workers_listed(job_id, Ok(listing)),
+            Ok(Answer::Workers(job_id, listing)) => {
+                self.workers_listed(job_id, call.ticket(), Ok(listing), now)
+            }
             Ok(Answer::Certificates(job_id, certificates)) => {
                 self.certificates_listed(job_id, Ok(certificates), now)
             }
@@ -355,7 +357,9 @@ impl State {
                 Call::Poll(job_id) => self.polled(job_id, Err(failure), now),
                 Call::Describe(job_id) => self.described(job_id, Err(failure), now),
                 Call::Listing => self.listed(Err(failure), now),
-                Call::Workers(job_id, _) => self.workers_listed(job_id, Err(failure)),
+                Call::Workers(job_id, _, ticket) => {
+                    self.workers_listed(job_id, ticket, Err(failure), now)
+                }
                 Call::Certificates(job_id) => self.certificates_listed(job_id, Err(failure), now),
             },
         }

@@ -37,6 +37,18 @@ impl WorkerPlan {
             .then_some(Self { expected, cap })
     }
 
+    /// The same plan, keeping at most `cap` workers.
+    pub(super) fn with_cap(self, cap: usize) -> Self {
+        Self { cap, ..self }
+    }
+
+    /// The workers the counts put in the problem statuses, in all.
+    pub(super) fn expected_total(&self) -> u64 {
+        self.expected
+            .iter()
+            .fold(0, |sum, n| sum.saturating_add(*n))
+    }
+
     /// The statuses to list, each with the workers the counts put in it.
     fn statuses(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         PROBLEM_STATUSES
@@ -82,10 +94,11 @@ pub(super) async fn list_problem_workers(
                 )
                 .await?;
             if page == 1 {
+                // The counts bound what a Total may claim: a broken one cannot inflate the gap.
                 total = answer
                     .total
                     .and_then(|t| u64::try_from(t).ok())
-                    .unwrap_or(expected);
+                    .map_or(expected, |t| t.min(expected));
             }
             let data = answer.data.unwrap_or_default();
             // An empty page, or one that repeats what was read, ends the status.
@@ -167,12 +180,13 @@ mod tests {
             .map(|w| (w.id, w.status.as_deref()))
             .collect();
         assert_eq!(kept, [(Some(1), Some("error")), (Some(2), Some("error"))]);
-        // error: 1 without an ID + 999,996 never read; rollback_success: 1,000,000 never read.
-        assert_eq!(listing.left_out, 1 + 999_996 + 1_000_000);
+        // Total is bounded by the counts (4 failed, 2 rolled back), not taken at its word:
+        // error: the one without an ID; rollback_success: the 2 no page held.
+        assert_eq!(listing.left_out, 1 + 2);
         assert_eq!(
             served.load(Ordering::SeqCst),
-            3,
-            "a repeated page ends each status"
+            2,
+            "the first page held the 4 failed; a repeated page ends rollback_success"
         );
     }
 

@@ -4,11 +4,12 @@
 
 use super::State;
 use super::retire::{cutoff, finished_before};
-use crate::api::Action;
 use crate::api::model::JobCertificates;
+use crate::api::{Action, ApiError};
+use crate::poller::call::Call;
 use crate::poller::call::Failure;
 use crate::poller::certificates::{MAX_CERTS_PER_JOB, admit};
-use crate::poller::log::log_failure;
+use crate::poller::log::{log_failure, warn_implausible};
 use crate::poller::workers::WorkerPlan;
 use crate::snapshot::{JobSource, WorkerListing, share_workers};
 use std::collections::BTreeSet;
@@ -52,7 +53,8 @@ impl State {
         }
     }
 
-    /// Queues job `job_id`'s failed workers for a listing if its counts changed since the last.
+    /// Queues job `job_id`'s failed workers for a listing if the statuses its
+    /// counts call for changed since the last (or `max_per_job` did).
     pub(super) fn want_workers(&mut self, job_id: u64) {
         if !self.settings.worker_detail.enabled {
             return;
@@ -64,14 +66,56 @@ impl State {
         else {
             return;
         };
-        if !self.workers.wants(job_id, &counts) {
-            return;
+        match WorkerPlan::for_counts(&counts, self.settings.worker_detail.max_per_job) {
+            Some(plan) if self.workers.wants(job_id, &plan) => self.workers.queue(job_id),
+            Some(_) => {}
+            None => self.nothing_failed(job_id),
         }
-        if WorkerPlan::for_counts(&counts, self.settings.worker_detail.max_per_job).is_some() {
-            self.workers.queue(job_id);
-        } else {
+    }
+
+    /// The call that lists job `job_id`'s failed workers now, within what is left
+    /// of the account's `max_per_account`; with nothing left, no call: the
+    /// workers are all counted as left out.
+    pub(super) fn start_worker_listing(&mut self, job_id: u64) -> Option<Call> {
+        let job = self.jobs.get(&job_id)?;
+        let detail = self.settings.worker_detail;
+        let Some(plan) = job
+            .snapshot
+            .values
+            .as_deref()
+            .and_then(|counts| WorkerPlan::for_counts(counts, detail.max_per_job))
+        else {
             self.nothing_failed(job_id);
+            return None;
+        };
+        let held: usize = self
+            .jobs
+            .iter()
+            .filter(|(id, _)| **id != job_id)
+            .filter_map(|(_, j)| j.snapshot.workers.as_deref())
+            .map(|listing| listing.workers.len())
+            .sum();
+        let room = detail.max_per_account.saturating_sub(held);
+        let ticket = self.workers.start(job_id, plan);
+        if room == 0 {
+            let at = job.snapshot.last_success.unwrap_or(SystemTime::UNIX_EPOCH);
+            self.workers.ended(job_id, ticket, true);
+            self.set_workers(
+                job_id,
+                WorkerListing {
+                    workers: Vec::new(),
+                    left_out: plan.expected_total(),
+                    listed_at: at,
+                },
+            );
+            self.warn_left_out();
+            return None;
         }
+        Some(Call::Workers(
+            job_id,
+            plan.with_cap(room.min(detail.max_per_job)),
+            ticket,
+        ))
     }
 
     /// Drops job `job_id`'s listing: its counts put no worker in a problem status, so
@@ -86,24 +130,32 @@ impl State {
         }
     }
 
-    /// Takes in a listing of job `job_id`'s failed workers, or its failure (the last listing stays).
-    pub(super) fn workers_listed(&mut self, job_id: u64, result: Result<WorkerListing, Failure>) {
-        self.workers.ended(job_id, result.is_ok());
+    /// Takes in the listing with `ticket` of job `job_id`'s failed workers, or its
+    /// failure (the last listing stays); a listing outrun by a reload is ignored.
+    pub(super) fn workers_listed(
+        &mut self,
+        job_id: u64,
+        ticket: u64,
+        result: Result<WorkerListing, Failure>,
+        now: Instant,
+    ) {
+        let current = self.workers.ended(job_id, ticket, result.is_ok());
         match result {
             Ok(listing) => {
-                if self.settings.worker_detail.enabled {
+                self.allowed(Action::ListWorkerResource);
+                if current {
                     self.set_workers(job_id, listing);
-                    self.warn_left_out(job_id);
+                    self.warn_left_out();
                 }
                 // The counts may have changed while the listing was under way.
                 self.want_workers(job_id);
             }
             // Tried again when the next poll comes, not at once: a failing API is not hammered.
-            Err(failure) => log_failure(
-                &self.account,
+            Err(failure) => self.detail_failed(
                 Action::ListWorkerResource,
-                Some(job_id),
-                &failure.into_error("worker listing"),
+                job_id,
+                failure.into_error("worker listing"),
+                now,
             ),
         }
     }
@@ -115,30 +167,37 @@ impl State {
         }
     }
 
-    /// Names job `job_id` once in the log when some of its failed workers are not served.
-    pub(super) fn warn_left_out(&mut self, job_id: u64) {
+    /// Names each job once in the log whose failed workers are not all served:
+    /// beyond the caps (the listings just changed, and the account's budget with
+    /// them), or missing from the API's answer.
+    pub(super) fn warn_left_out(&mut self) {
         let listings = self
             .jobs
             .iter()
             .filter_map(|(id, job)| Some((*id, job.snapshot.workers.as_deref()?)));
         let detail = self.settings.worker_detail;
-        let Some((_, listing, shown)) =
-            share_workers(listings, detail.max_per_account).find(|(id, _, _)| *id == job_id)
-        else {
-            return;
-        };
-        let left_out = listing.left_out + (listing.workers.len() - shown) as u64;
-        if left_out > 0 && self.workers.first_warning(job_id) {
-            tracing::warn!(
-                account = &*self.account,
-                job_id,
-                left_out,
-                max_per_job = detail.max_per_job,
-                max_per_account = detail.max_per_account,
-                "the job has more failed or rolled-back workers than worker_detail lets the \
-                 exporter serve; aliyun_cas_deployment_job_unlisted_workers counts the \
-                 rest (raise worker_detail.max_per_job or max_per_account to see them)"
-            );
+        let short: Vec<(u64, u64)> = share_workers(listings, detail.max_per_account)
+            .map(|(id, listing, shown)| {
+                let beyond = (listing.workers.len() - shown) as u64;
+                (id, listing.left_out.saturating_add(beyond))
+            })
+            .filter(|(_, left_out)| *left_out > 0)
+            .collect();
+        for (job_id, unlisted) in short {
+            if self.workers.first_warning(job_id) {
+                tracing::warn!(
+                    account = &*self.account,
+                    job_id,
+                    unlisted,
+                    max_per_job = detail.max_per_job,
+                    max_per_account = detail.max_per_account,
+                    "some failed or rolled-back workers of the job have no worker_info series: \
+                     aliyun_cas_deployment_job_unlisted_workers counts them. Beyond the caps, \
+                     raise worker_detail.max_per_job or max_per_account to see them; if the \
+                     job has fewer workers than the caps, the API left them out of its answer \
+                     (report it)"
+                );
+            }
         }
     }
 
@@ -155,15 +214,12 @@ impl State {
             Ok(_) if !self.settings.certificate_detail.enabled => return,
             Ok(listed) => listed,
             Err(failure) => {
-                log_failure(
-                    &self.account,
-                    Action::ListDeploymentJobCert,
-                    Some(job_id),
-                    &failure.into_error("certificate listing"),
-                );
+                let error = failure.into_error("certificate listing");
+                self.detail_failed(Action::ListDeploymentJobCert, job_id, error, now);
                 return;
             }
         };
+        self.allowed(Action::ListDeploymentJobCert);
         let admitted = admit(listed);
         let Some(job) = self.jobs.get_mut(&job_id) else {
             return;
@@ -171,20 +227,69 @@ impl State {
         if job.snapshot.certificates.as_deref() == Some(&*admitted.certificates) {
             return;
         }
-        for refused in &admitted.refused {
-            tracing::warn!(account = &*self.account, job_id, "{refused}");
+        if !admitted.refused.is_empty() {
+            let refused: Vec<String> = admitted.refused.iter().map(|r| r.to_string()).collect();
+            warn_implausible(
+                &self.account,
+                Action::ListDeploymentJobCert,
+                job_id,
+                &refused,
+            );
         }
         if admitted.skipped > 0 {
             tracing::warn!(
                 account = &*self.account,
                 job_id,
                 skipped = admitted.skipped,
-                kept = MAX_CERTS_PER_JOB,
+                limit = MAX_CERTS_PER_JOB,
                 "ListDeploymentJobCert listed certificates without a usable CertId, or more \
                  than the exporter keeps per job; those are not exported"
             );
         }
         job.snapshot_mut().certificates = Some(admitted.certificates);
         self.publishing.changed();
+    }
+
+    /// Logs a failed detail call; one the RAM policy refuses pauses that action for the
+    /// whole account (see `Denials`), logged once with what to do.
+    fn detail_failed(&mut self, action: Action, job_id: u64, error: ApiError, now: Instant) {
+        let code = error.code();
+        if !(code.starts_with("Forbidden") || code.starts_with("NoPermission")) {
+            log_failure(&self.account, action, Some(job_id), &error);
+            return;
+        }
+        let switch = match action {
+            Action::ListWorkerResource => "worker_detail",
+            _ => "certificate_detail",
+        };
+        if self.denials.deny(action, now) {
+            tracing::warn!(
+                account = &*self.account,
+                action = action.name(),
+                job_id,
+                code,
+                "the account's RAM policy refuses {action}: grant yundun-cert:{action} to the \
+                 exporter's RAM user or role, or set {switch}: {{enabled: false}}; the counts \
+                 are still served, and {action} is tried again in an hour (or at a reload)"
+            );
+        } else {
+            tracing::debug!(
+                account = &*self.account,
+                action = action.name(),
+                code,
+                "still refused"
+            );
+        }
+    }
+
+    /// Notes that `action` worked, saying so if it had been refused.
+    fn allowed(&mut self, action: Action) {
+        if self.denials.allow(action) {
+            tracing::info!(
+                account = &*self.account,
+                action = action.name(),
+                "the account's RAM policy allows {action} again"
+            );
+        }
     }
 }

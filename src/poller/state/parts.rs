@@ -8,6 +8,8 @@ use tokio::time::Instant;
 
 /// Results are published at most this often while polls keep completing.
 const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// How long a detail action the RAM policy refused is left alone before it is tried again.
+pub(super) const DENIED_PAUSE: Duration = Duration::from_secs(3600);
 
 /// Whether the account is ready: every job polled once, and the jobs listed once
 /// where discovery is configured.
@@ -178,5 +180,44 @@ impl Publishing {
     pub(super) fn next(&self, now: Instant) -> Option<Instant> {
         self.pending()
             .then(|| self.last_publish.map_or(now, |t| t + PUBLISH_EVERY))
+    }
+}
+
+/// The detail actions (worker and certificate listings) the account's RAM policy
+/// refuses: not called again for [`DENIED_PAUSE`], so that a policy without them
+/// costs one call and one log line an hour, not one per job.
+#[derive(Debug)]
+pub(super) struct Denials(PerAction<Option<Instant>>);
+
+impl Default for Denials {
+    fn default() -> Self {
+        Self(PerAction::from_fn(|_| None))
+    }
+}
+
+impl Denials {
+    /// Whether calls of `action` may be made at `now`.
+    pub(super) fn allows(&self, action: Action, now: Instant) -> bool {
+        self.0[action].is_none_or(|until| now >= until)
+    }
+
+    /// When calls of `action` may be made again, while they are refused.
+    pub(super) fn until(&self, action: Action) -> Option<Instant> {
+        self.0[action]
+    }
+
+    /// Notes that `action` was refused at `now`; true the first time since it last worked.
+    pub(super) fn deny(&mut self, action: Action, now: Instant) -> bool {
+        self.0[action].replace(now + DENIED_PAUSE).is_none()
+    }
+
+    /// Notes that `action` worked; true if it had been refused.
+    pub(super) fn allow(&mut self, action: Action) -> bool {
+        self.0[action].take().is_some()
+    }
+
+    /// Forgets every refusal (a reload may bring new credentials or settings).
+    pub(super) fn clear(&mut self) {
+        *self = Self::default();
     }
 }

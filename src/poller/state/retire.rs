@@ -56,6 +56,11 @@ impl Retirement {
         }
     }
 
+    /// Forgets the retirement of `listed_by_id`: jobs the configuration lists never retire.
+    pub(super) fn release(&mut self, listed_by_id: &BTreeSet<u64>) {
+        self.retired.retain(|id| !listed_by_id.contains(id));
+    }
+
     /// Keeps retired only the jobs still `listed` that still finished before
     /// `cutoff`: a job the API no longer lists is forgotten, one that runs again comes back.
     pub(super) fn review(

@@ -1,10 +1,12 @@
-//! Which jobs' failed workers are to be listed, and for which counts: a job is
-//! listed when its counts differ from those of its last listing, never twice
-//! at once, and each job whose workers do not all fit is named once.
+//! Which jobs' failed workers are to be listed, and for which plan: a job is
+//! listed when the statuses its counts call for (or the cap) differ from those
+//! of its last listing, never twice at once, and each job whose workers do not
+//! all fit is named once. Each listing carries a ticket, so that an answer
+//! outrun by a reload (the job dropped and added again, the detail turned off)
+//! is recognised and ignored.
 
-use crate::api::model::DeploymentJobStatus;
+use crate::poller::workers::WorkerPlan;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 /// The worker listings wanted, under way and done, by job.
 #[derive(Debug, Default)]
@@ -13,14 +15,16 @@ pub(super) struct WorkerBook {
     jobs: BTreeMap<u64, Entry>,
     /// Jobs whose left-out workers were logged.
     warned: BTreeSet<u64>,
+    /// The last ticket handed out; never reset, so no late answer matches a new listing.
+    tickets: u64,
 }
 
 #[derive(Debug, Default)]
 struct Entry {
-    /// The counts the served listing was made for.
-    listed_for: Option<Arc<DeploymentJobStatus>>,
-    /// The counts of the listing under way.
-    pending_for: Option<Arc<DeploymentJobStatus>>,
+    /// The plan the served listing was made for.
+    listed_for: Option<WorkerPlan>,
+    /// The listing under way: its ticket and plan.
+    pending: Option<(u64, WorkerPlan)>,
     queued: bool,
 }
 
@@ -32,21 +36,18 @@ impl WorkerBook {
         self.warned.retain(|id| wanted.contains(id));
     }
 
-    /// Forgets every listing's counts, so that each job is listed anew (the caps changed).
-    pub(super) fn reset(&mut self) {
+    /// Forgets every job (the detail was turned off); listings under way are ignored when they end.
+    pub(super) fn clear(&mut self) {
+        self.jobs.clear();
         self.queue.clear();
         self.warned.clear();
-        for entry in self.jobs.values_mut() {
-            entry.listed_for = None;
-            entry.queued = false;
-        }
     }
 
-    /// Whether job `job_id`, now at `counts`, needs a listing that is neither done nor under way.
-    pub(super) fn wants(&self, job_id: u64, counts: &DeploymentJobStatus) -> bool {
-        self.jobs.get(&job_id).is_none_or(|e| {
-            !e.queued && e.pending_for.is_none() && e.listed_for.as_deref() != Some(counts)
-        })
+    /// Whether job `job_id` needs a listing for `plan` that is neither done nor under way.
+    pub(super) fn wants(&self, job_id: u64, plan: &WorkerPlan) -> bool {
+        self.jobs
+            .get(&job_id)
+            .is_none_or(|e| !e.queued && e.pending.is_none() && e.listed_for.as_ref() != Some(plan))
     }
 
     /// Queues job `job_id` for a listing.
@@ -74,9 +75,11 @@ impl WorkerBook {
         None
     }
 
-    /// Notes a listing of job `job_id` for `counts` that starts.
-    pub(super) fn start(&mut self, job_id: u64, counts: Arc<DeploymentJobStatus>) {
-        self.jobs.entry(job_id).or_default().pending_for = Some(counts);
+    /// Notes a listing of job `job_id` for `plan` that starts; returns its ticket.
+    pub(super) fn start(&mut self, job_id: u64, plan: WorkerPlan) -> u64 {
+        self.tickets += 1;
+        self.jobs.entry(job_id).or_default().pending = Some((self.tickets, plan));
+        self.tickets
     }
 
     /// Forgets job `job_id`, whose counts call for no listing: its next change decides anew.
@@ -85,15 +88,20 @@ impl WorkerBook {
         self.warned.remove(&job_id);
     }
 
-    /// Notes that the listing under way for job `job_id` ended: it is what is served
-    /// now if it `succeeded`; either way, another may start.
-    pub(super) fn ended(&mut self, job_id: u64, succeeded: bool) {
-        if let Some(entry) = self.jobs.get_mut(&job_id) {
-            let pending = entry.pending_for.take();
-            if succeeded {
-                entry.listed_for = pending;
-            }
+    /// Notes that the listing with `ticket` of job `job_id` ended, and whether it is
+    /// still the one under way (else it is to be ignored). If it `succeeded`, its plan
+    /// is what is served now; either way, another may start.
+    pub(super) fn ended(&mut self, job_id: u64, ticket: u64, succeeded: bool) -> bool {
+        let Some(entry) = self.jobs.get_mut(&job_id) else {
+            return false;
+        };
+        let Some((_, plan)) = entry.pending.take_if(|(t, _)| *t == ticket) else {
+            return false;
+        };
+        if succeeded {
+            entry.listed_for = Some(plan);
         }
+        true
     }
 
     /// Whether job `job_id`'s left-out workers are yet to be logged; they are, from now on.
@@ -105,42 +113,58 @@ impl WorkerBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::model::DeploymentJobStatus;
 
-    fn counts(failed: i64) -> Arc<DeploymentJobStatus> {
-        Arc::new(DeploymentJobStatus {
+    fn plan(failed: i64, cap: usize) -> WorkerPlan {
+        let counts = DeploymentJobStatus {
             failed_count: Some(failed),
             ..Default::default()
-        })
+        };
+        WorkerPlan::for_counts(&counts, cap).unwrap()
     }
 
     #[test]
-    fn a_job_is_listed_once_per_change_of_its_counts() {
+    fn a_job_is_listed_once_per_change_of_its_plan() {
         let mut book = WorkerBook::default();
-        assert!(book.wants(1, &counts(2)));
+        assert!(book.wants(1, &plan(2, 50)));
         book.queue(1);
         book.queue(1);
-        assert!(!book.wants(1, &counts(2)), "queued already");
+        assert!(!book.wants(1, &plan(2, 50)), "queued already");
         assert_eq!(book.next(), Some(1));
         assert_eq!(book.next(), None, "queued once");
-        book.start(1, counts(2));
-        assert!(!book.wants(1, &counts(3)), "a listing is under way");
-        book.ended(1, true);
-        assert!(!book.wants(1, &counts(2)), "listed for these counts");
-        assert!(book.wants(1, &counts(3)));
-        // A failed listing leaves the last good one's counts: the next change lists again.
-        book.start(1, counts(3));
-        book.ended(1, false);
-        assert!(book.wants(1, &counts(3)));
-        book.start(1, counts(3));
-        book.ended(1, true);
-        book.reset();
-        assert!(
-            book.wants(1, &counts(3)),
-            "after a reset every job is listed anew"
-        );
+        let ticket = book.start(1, plan(2, 50));
+        assert!(!book.wants(1, &plan(3, 50)), "a listing is under way");
+        assert!(book.ended(1, ticket, true));
+        assert!(!book.wants(1, &plan(2, 50)), "listed for this plan");
+        assert!(book.wants(1, &plan(3, 50)));
+        assert!(book.wants(1, &plan(2, 20)), "a new cap lists again");
+        // A failed listing leaves the last good plan: the next change lists again.
+        let ticket = book.start(1, plan(3, 50));
+        assert!(book.ended(1, ticket, false));
+        assert!(book.wants(1, &plan(3, 50)));
         book.queue(1);
         book.forget(1);
         assert_eq!(book.next(), None, "a forgotten job is no longer queued");
+    }
+
+    #[test]
+    fn an_answer_outrun_by_a_reload_is_recognised() {
+        let mut book = WorkerBook::default();
+        let old = book.start(1, plan(2, 50));
+        // The job leaves and comes back while its listing is under way: a second starts.
+        book.retain(&BTreeSet::new());
+        assert!(book.wants(1, &plan(2, 50)));
+        let new = book.start(1, plan(2, 50));
+        assert!(!book.ended(1, old, true), "the first answer is stale");
+        assert!(
+            !book.wants(1, &plan(2, 50)),
+            "the second is still under way"
+        );
+        assert!(book.ended(1, new, true));
+        assert!(!book.wants(1, &plan(2, 50)));
+        let late = book.start(1, plan(4, 50));
+        book.clear();
+        assert!(!book.ended(1, late, true), "turned off meanwhile");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::model::{JobCertificates, WorkerResource};
+use crate::poller::workers::WorkerPlan;
 use crate::snapshot::WorkerListing;
 use std::time::UNIX_EPOCH;
 
@@ -49,7 +50,7 @@ async fn workers_are_listed_once_per_change_and_a_failure_keeps_the_last_listing
     let mut state = state(&[1], Shard::default());
     poll(&mut state, 1, Ok(failing(3, 2)));
     let calls = worker_calls(&mut state);
-    assert!(matches!(calls[..], [Call::Workers(1, _)]), "{calls:?}");
+    assert!(matches!(calls[..], [Call::Workers(1, _, _)]), "{calls:?}");
     state.finish(
         calls[0],
         Ok(Answer::Workers(1, listing(&[11, 12]))),
@@ -248,5 +249,108 @@ async fn certificates_turned_off_are_neither_listed_nor_served() {
     assert!(
         started.contains(&Call::Certificates(1)),
         "listed again at once when back on"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_cap_applies_even_to_a_listing_under_way() {
+    let mut low = (*settings(&[1], MINUTE)).clone();
+    low.worker_detail.max_per_job = 2;
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        Arc::new(low.clone()),
+        Instant::now(),
+    );
+    poll(&mut state, 1, Ok(failing(5, 0)));
+    let calls = worker_calls(&mut state);
+    let mut high = low;
+    high.worker_detail.max_per_job = 50;
+    state.apply(Arc::new(high), Instant::now());
+    state.finish(
+        calls[0],
+        Ok(Answer::Workers(1, listing(&[11, 12]))),
+        Instant::now(),
+    );
+    let again = worker_calls(&mut state);
+    assert!(
+        matches!(again[..], [Call::Workers(1, plan, _)] if plan == WorkerPlan::for_counts(&failing(5, 0), 50).unwrap()),
+        "listed again with the new cap at once: {again:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_account_budget_bounds_what_is_listed_not_only_what_is_served() {
+    let mut small = (*settings(&[1, 2, 3], MINUTE)).clone();
+    small.worker_detail.max_per_account = 3;
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        Arc::new(small),
+        Instant::now(),
+    );
+    for id in [1, 2, 3] {
+        poll(&mut state, id, Ok(failing(5, 0)));
+    }
+    let calls = worker_calls(&mut state);
+    assert_eq!(calls.len(), 2, "two listings at once: {calls:?}");
+    state.finish(
+        calls[0],
+        Ok(Answer::Workers(1, listing(&[11, 12]))),
+        Instant::now(),
+    );
+    state.finish(
+        calls[1],
+        Ok(Answer::Workers(2, listing(&[21]))),
+        Instant::now(),
+    );
+    // Three workers held: job 3 gets no call, its five failed workers all count as unlisted.
+    assert_eq!(worker_calls(&mut state), []);
+    let listing = state.jobs[&3].snapshot.workers.clone().unwrap();
+    assert_eq!((listing.workers.len(), listing.left_out), (0, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_detail_action_pauses_for_the_account_until_an_hour_or_a_reload() {
+    let mut state = state(&[1, 2], Shard::default());
+    let now = Instant::now();
+    let forbidden = ApiError::Service(Box::new(ServiceError {
+        status: 403,
+        code: "Forbidden.RAM".into(),
+        message: String::new(),
+        request_id: None,
+        retry_after: None,
+        signature: None,
+    }));
+    let certificate_calls = |state: &mut State| {
+        let mut started = Vec::new();
+        state.start_due(Instant::now(), |call| started.push(call));
+        started.retain(|c| matches!(c, Call::Certificates(_)));
+        started
+    };
+    assert_eq!(
+        certificate_calls(&mut state),
+        [Call::Certificates(1), Call::Certificates(2)]
+    );
+    state.finish(Call::Certificates(1), Err(Failure::Api(forbidden)), now);
+    state.finish(Call::Certificates(2), Err(Failure::Api(failure())), now);
+    tokio::time::advance(MINUTE * 30).await;
+    assert_eq!(certificate_calls(&mut state), [], "paused for the account");
+    tokio::time::advance(MINUTE * 31).await;
+    assert_eq!(
+        certificate_calls(&mut state).len(),
+        2,
+        "tried again after an hour"
+    );
+    let mut again = state;
+    again
+        .denials
+        .deny(Action::ListDeploymentJobCert, Instant::now());
+    again.apply(settings(&[1, 2], MINUTE), Instant::now());
+    assert!(
+        again
+            .denials
+            .allows(Action::ListDeploymentJobCert, Instant::now()),
+        "a reload clears it"
     );
 }
