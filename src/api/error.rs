@@ -269,7 +269,7 @@ fn service_hint(e: &ServiceError) -> &'static str {
             "the STS security token is invalid or expired: renew it (ALIBABA_CLOUD_SECURITY_TOKEN) or use long-term credentials"
         }
         _ if code.starts_with("Forbidden") || code.starts_with("NoPermission") => {
-            "the RAM user or role lacks permission for this line's action: grant yundun-cert:<action>, such as yundun-cert:DescribeDeploymentJobStatus (README, RAM permissions, lists the five actions the exporter calls)"
+            "the RAM user or role lacks permission for the action this line names: grant yundun-cert:<action>, such as yundun-cert:DescribeDeploymentJobStatus (README, RAM permissions, lists the five actions the exporter calls)"
         }
         _ if code.starts_with("Throttling") || code == "Rejected.Throttling" => {
             "the account's CAS API quota is used up (about 10 calls/s per API, shared by everything in the account): lengthen interval, lower concurrency, or find the other consumer"
