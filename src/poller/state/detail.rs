@@ -268,7 +268,7 @@ impl State {
                 action = action.name(),
                 job_id,
                 code,
-                "the account's RAM policy refuses {action}: grant yundun-cert:{action} to the \
+                "the RAM policy of the account refuses {action}: grant yundun-cert:{action} to the \
                  exporter's RAM user or role, or set {switch}: {{enabled: false}}; the counts \
                  are still served, and {action} is tried again in an hour (or at a reload)"
             );
@@ -288,7 +288,7 @@ impl State {
             tracing::info!(
                 account = &*self.account,
                 action = action.name(),
-                "the account's RAM policy allows {action} again"
+                "the RAM policy of the account allows {action} again"
             );
         }
     }
