@@ -3,13 +3,13 @@
 
 use super::raw::{JobIds, RawAccount, RawConfig, RawCredentials, RawDiscovery, RawRateLimit};
 use super::types::{
-    AccountConfig, CertificateDetail, Config, DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DISCOVERY_INTERVAL, DEFAULT_FINISHED_JOB_RETENTION,
-    DEFAULT_INTERVAL, DEFAULT_JOB_INFO_INTERVAL, DEFAULT_RATE_LIMIT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRIES, DEFAULT_SETTLED_INTERVAL, DEFAULT_WORKER_DETAIL, Discovery,
-    MAX_ACCOUNT_NAME_CHARS, MAX_ACCOUNTS, MAX_CONCURRENCY, MAX_PATTERN_CHARS, MAX_RETRY_DELAY,
-    MAX_WORKERS_PER_ACCOUNT, MAX_WORKERS_PER_JOB, Polling, RetryPolicy, STALE_INTERVALS,
-    WorkerDetail,
+    AccountConfig, CertificateDetail, Config, DEFAULT_ACCOUNT, DEFAULT_CERTIFICATE_DETAIL,
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DISCOVERY_INTERVAL,
+    DEFAULT_FINISHED_JOB_RETENTION, DEFAULT_INTERVAL, DEFAULT_JOB_INFO_INTERVAL,
+    DEFAULT_RATE_LIMIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, DEFAULT_SETTLED_INTERVAL,
+    DEFAULT_WORKER_DETAIL, Discovery, MAX_ACCOUNT_NAME_CHARS, MAX_ACCOUNTS, MAX_CONCURRENCY,
+    MAX_PATTERN_CHARS, MAX_RETRY_DELAY, MAX_WORKERS_PER_ACCOUNT, MAX_WORKERS_PER_JOB, Polling,
+    RetryPolicy, STALE_INTERVALS, WorkerDetail,
 };
 use crate::api::Endpoint;
 use crate::api::model::{JOB_STATUSES, JOB_TYPES};
@@ -56,7 +56,7 @@ impl<'a> Checker<'a> {
                 .certificate_detail
                 .as_ref()
                 .and_then(|c| c.enabled)
-                .unwrap_or(true),
+                .unwrap_or(DEFAULT_CERTIFICATE_DETAIL.enabled),
         };
         let top = AccountParts {
             endpoint: raw.endpoint.take(),
@@ -267,8 +267,9 @@ impl<'a> Checker<'a> {
                 return Err(self.invalid(
                     key,
                     format!(
-                        "{value} is more than {most}; each failed worker is a series, and \
-                         aliyun_cas_deployment_job_unlisted_workers counts the rest"
+                        "{value} is more than {most}: write 1 to {most}. Each failed worker \
+                         is a series, and aliyun_cas_deployment_job_unlisted_workers counts \
+                         those beyond the caps"
                     ),
                 ));
             }

@@ -159,6 +159,8 @@ pub const DEFAULT_WORKER_DETAIL: WorkerDetail = WorkerDetail {
     max_per_job: 50,
     max_per_account: 2000,
 };
+/// Default certificate detail: on.
+pub const DEFAULT_CERTIFICATE_DETAIL: CertificateDetail = CertificateDetail { enabled: true };
 /// The highest `worker_detail.max_per_job`: each is a series, and a page of 50 a call.
 pub const MAX_WORKERS_PER_JOB: usize = 1000;
 /// The highest `worker_detail.max_per_account`.

@@ -243,7 +243,7 @@ pub const JOB_UNLISTED_WORKERS: MetricDef = MetricDef {
     kind: Kind::Gauge,
     labels: &JOB_LABELS,
     source: "exporter",
-    help: "Worker tasks in status error, rollback, rollback_success or rollback_error that have no aliyun_cas_deployment_job_worker_info series, because of worker_detail.max_per_job or max_per_account.",
+    help: "Worker tasks in status error, rollback, rollback_success or rollback_error that have no aliyun_cas_deployment_job_worker_info series: beyond worker_detail.max_per_job or max_per_account, or missing from the API's answer.",
 };
 /// When a job's workers were last listed.
 pub const JOB_WORKER_LISTING_TIMESTAMP: MetricDef = MetricDef {

@@ -27,7 +27,11 @@ pub(super) fn admit(listed: JobCertificates) -> Admitted {
     let mut certificates = Vec::new();
     let mut refused = Vec::new();
     let mut skipped = 0;
-    for mut cert in listed.data.unwrap_or_default() {
+    let mut listed = listed.data.unwrap_or_default();
+    // In ID order (stable: the first entry of an ID stays first), so that an API listing
+    // them in another order each time changes nothing served and logs nothing again.
+    listed.sort_by_key(|cert| cert.id());
+    for mut cert in listed {
         match cert.id() {
             Some(id) if seen.contains(&id) => {}
             Some(id) if certificates.len() < MAX_CERTS_PER_JOB => {

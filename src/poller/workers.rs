@@ -27,7 +27,8 @@ impl WorkerPlan {
         let count = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         let succeeded = count(counts.rollback_success_count);
         let failed = count(counts.rollback_failed_count);
-        // Rollbacks neither succeeded nor failed yet are under way (`rollback`).
+        // Rollbacks neither succeeded nor failed yet are under way (`rollback`): the spec's
+        // RollbackCount counts every rolled-back worker, its two parts the finished ones.
         let under_way =
             count(counts.rollback_count).saturating_sub(succeeded.saturating_add(failed));
         let expected = [count(counts.failed_count), failed, under_way, succeeded];

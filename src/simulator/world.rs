@@ -259,7 +259,12 @@ pub fn job_body(job: &JobSpec, state: &JobState, started_unix_ms: u64) -> Map<St
     body.insert("GmtCreate".to_owned(), ms(times.created()));
     body.insert("GmtModified".to_owned(), ms(times.modified()));
     body.insert("ScheduleTime".to_owned(), or_empty(times.schedule));
-    body.insert("StartTime".to_owned(), ms(times.start));
+    // A job that has not started yet (still being edited, waiting or scheduled) has no start.
+    let started = !["editing", "pending", "scheduling"].contains(&state.status.as_str());
+    body.insert(
+        "StartTime".to_owned(),
+        or_empty(started.then_some(times.start)),
+    );
     body.insert("EndTime".to_owned(), or_empty(times.end));
     body.insert("UserId".to_owned(), Value::from(USER_ID));
     body.insert("Del".to_owned(), Value::from(0));
@@ -376,7 +381,7 @@ mod tests {
     }
 
     #[test]
-    fn a_scheduled_job_has_not_ended() {
+    fn a_scheduled_job_has_neither_started_nor_ended() {
         let spec = job(
             "id: 3\nstatus: scheduling\nworkers: {SLB: 2}\nstarted_ago: 30m\nscheduled_in: 2h\n",
         );
@@ -385,7 +390,8 @@ mod tests {
         let body = job_body(&spec, &state, START_MS);
         let start = (START_MS - HOUR_MS / 2).to_string();
         let schedule = (START_MS + 2 * HOUR_MS).to_string();
-        assert_eq!(times_of(&body), [&schedule, &start, "", &start, &start]);
+        // Created half an hour ago (started_ago), to run in two hours: no start, no end yet.
+        assert_eq!(times_of(&body), [&schedule, "", "", &start, &start]);
     }
 
     #[test]

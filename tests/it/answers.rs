@@ -65,7 +65,7 @@ async fn failed_workers_are_listed_across_pages_once_per_change_of_the_counts() 
         set(&[
             "31 31000001 error CDN cn-hangzhou  cdn-1.example.com",
             "31 31000004 error SLB cn-hangzhou lb-bp1zyjfhhen68y90i0j4 lb-bp1zyjfhhen68y90i0j4:443",
-            "31 31000006 error TencentCDN cn-hangzhou  img1.example.com Tencent",
+            "31 31000006 error TencentCDN ap-guangzhou  img1.example.com Tencent",
             "31 31000002 rollback_success CDN cn-hangzhou  cdn-2.example.com",
             "31 31000005 rollback_success SLB cn-hangzhou lb-bp19fd49efajdsw77iu9 lb-bp19fd49efajdsw77iu9:443",
         ])
@@ -132,10 +132,10 @@ async fn failed_workers_are_listed_across_pages_once_per_change_of_the_counts() 
         set(&[
             "31 31000001 error CDN cn-hangzhou  cdn-1.example.com",
             "31 31000004 error SLB cn-hangzhou lb-bp1zyjfhhen68y90i0j4 lb-bp1zyjfhhen68y90i0j4:443",
-            "31 31000006 error TencentCDN cn-hangzhou  img1.example.com Tencent",
+            "31 31000006 error TencentCDN ap-guangzhou  img1.example.com Tencent",
             "31 31000002 error CDN cn-hangzhou  cdn-2.example.com",
             "31 31000005 rollback_success SLB cn-hangzhou lb-bp19fd49efajdsw77iu9 lb-bp19fd49efajdsw77iu9:443",
-            "31 31000007 rollback_success TencentCDN cn-hangzhou  img2.example.com Tencent",
+            "31 31000007 rollback_success TencentCDN ap-guangzhou  img2.example.com Tencent",
         ])
     );
     let polls = calls(&sim, "DescribeDeploymentJobStatus");
@@ -195,7 +195,7 @@ async fn caps_leave_workers_out_counted_and_named_once() {
     let (_, logs) = exporter.terminate();
     assert_logged_once(
         &logs,
-        "more failed or rolled-back workers than worker_detail",
+        "failed or rolled-back workers of the job have no worker_info series",
         &["41", "42"],
     );
 }
@@ -325,7 +325,7 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
         .start()
         .await;
     let cfg = fast(&sim)
-        .set("finished_job_retention", "3s")
+        .set("finished_job_retention", "10s")
         .set("discovery", "{refresh_interval: 1h}")
         .jobs([62])
         .file();
@@ -351,9 +351,9 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
         == Some("DescribeDeploymentJobStatus")
         && r.job_id() == Some(61)));
 
-    // 63 ended as the simulator started: once settled and 3 s past its end, it retires too.
+    // 63 ended as the simulator started: once settled and 10 s past its end, it retires too.
     let m = exporter
-        .wait_for(Duration::from_secs(20), "job 63 retired", |m| {
+        .wait_for(Duration::from_secs(30), "job 63 retired", |m| {
             retired(m) == Some(2.0)
         })
         .await;

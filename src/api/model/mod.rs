@@ -6,9 +6,7 @@ mod job_id;
 pub(super) mod lenient;
 mod worker;
 
-pub use certificate::{
-    EARLIEST_CERT_TIME, ImplausibleCertTime, JobCertificate, JobCertificates, LATEST_CERT_TIME,
-};
+pub use certificate::{ImplausibleCertTime, JobCertificate, JobCertificates};
 pub use job_id::{JobIdError, MAX_JOB_ID, check_job_id, parse_job_id};
 pub use worker::{PROBLEM_STATUSES, WorkerPage, WorkerResource};
 

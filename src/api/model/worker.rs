@@ -2,6 +2,7 @@
 //! resources they deploy to and how each ended.
 
 use super::lenient;
+use crate::acs::text;
 use serde::Deserialize;
 
 /// Worker statuses that say a resource did not end up with the new
@@ -43,9 +44,6 @@ pub struct WorkerResource {
     /// The domain, for products that serve one (CDN, OSS, WAF, ...).
     #[serde(default, deserialize_with = "lenient::label")]
     pub resource_domain: Option<String>,
-    /// The certificate being deployed.
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub cert_id: Option<i64>,
 }
 
 impl WorkerResource {
@@ -64,7 +62,10 @@ impl WorkerResource {
         }
         let port = self.port.filter(|p| (1..=65_535).contains(p));
         match (&self.instance_id, port, &self.listener_id) {
-            (Some(instance), Some(port), _) => format!("{instance}:{port}"),
+            // Both parts are bounded label values; together they are bounded again.
+            (Some(instance), Some(port), _) => {
+                text::label_value(format!("{instance}:{port}")).unwrap_or_default()
+            }
             (_, _, Some(listener)) => listener.clone(),
             (Some(instance), None, None) => instance.clone(),
             (None, _, None) => String::new(),
@@ -79,12 +80,16 @@ impl WorkerResource {
         }
     }
 
-    /// The region: Alibaba Cloud's, else the other cloud's; empty when neither is known.
+    /// The region as the resource's own cloud names it: `CloudRegion` for another
+    /// cloud (its `RegionId` is the Alibaba Cloud region CAS works from), else
+    /// `RegionId`; empty when unknown.
     pub fn region(&self) -> &str {
-        self.region_id
-            .as_deref()
-            .or(self.cloud_region.as_deref())
-            .unwrap_or_default()
+        let (own, other) = if self.cloud().is_empty() {
+            (&self.region_id, &self.cloud_region)
+        } else {
+            (&self.cloud_region, &self.region_id)
+        };
+        own.as_deref().or(other.as_deref()).unwrap_or_default()
     }
 }
 
@@ -128,7 +133,6 @@ mod tests {
                 listener_id: Some("lsn-xxxx".into()),
                 port: Some(443),
                 resource_domain: Some("api.example.com".into()),
-                cert_id: Some(12345),
             }
         );
         assert_eq!(worker.worker_id(), Some(5_550_001));

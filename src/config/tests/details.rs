@@ -45,11 +45,11 @@ fn worker_detail_keys_default_one_by_one() {
 fn worker_detail_bounds_are_refused_with_the_key() {
     assert_eq!(
         error("jobs: [1]\nworker_detail:\n  max_per_job: 1001\n"),
-        "cfg.yaml: `worker_detail.max_per_job`: 1001 is more than 1000; each failed worker is a series, and aliyun_cas_deployment_job_unlisted_workers counts the rest"
+        "cfg.yaml: `worker_detail.max_per_job`: 1001 is more than 1000: write 1 to 1000. Each failed worker is a series, and aliyun_cas_deployment_job_unlisted_workers counts those beyond the caps"
     );
     assert_eq!(
         error("jobs: [1]\nworker_detail:\n  max_per_account: 100001\n"),
-        "cfg.yaml: `worker_detail.max_per_account`: 100001 is more than 100000; each failed worker is a series, and aliyun_cas_deployment_job_unlisted_workers counts the rest"
+        "cfg.yaml: `worker_detail.max_per_account`: 100001 is more than 100000: write 1 to 100000. Each failed worker is a series, and aliyun_cas_deployment_job_unlisted_workers counts those beyond the caps"
     );
     assert_eq!(
         error("jobs: [1]\nworker_detail:\n  max_per_job: 0\n"),
