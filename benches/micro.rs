@@ -137,6 +137,7 @@ fn snapshot(jobs: u64) -> AccountSnapshot {
         sweep_duration: Some(Duration::from_secs(9)),
         max_workers: 2000,
         retired_jobs: 0,
+        refused: Vec::new(),
     }
 }
 

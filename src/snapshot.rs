@@ -2,6 +2,7 @@
 //! replaced whole by that account's poller and read by scrapes without
 //! waiting for anything.
 
+use crate::api::Action;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, JobCertificate, WorkerResource};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -97,6 +98,8 @@ pub struct AccountSnapshot {
     pub max_workers: usize,
     /// Discovered jobs retired after they finished, still listed by the API.
     pub retired_jobs: usize,
+    /// The detail actions the account's RAM policy refuses, paused for now.
+    pub refused: Vec<Action>,
 }
 
 /// Holds each account's current snapshot; pollers swap their own, scrapes read them all.

@@ -302,6 +302,14 @@ pub const RETIRED_JOBS: MetricDef = MetricDef {
     source: "exporter",
     help: "Discovered deployment jobs no longer polled because they finished longer than finished_job_retention ago; their series are gone.",
 };
+/// Detail actions the RAM policy refuses.
+pub const API_DETAIL_REFUSED: MetricDef = MetricDef {
+    name: "aliyun_cas_api_detail_refused",
+    kind: Kind::Gauge,
+    labels: &["account", "action"],
+    source: "exporter",
+    help: "1 while the account's RAM policy refuses the detail action (ListWorkerResource, ListDeploymentJobCert) and the exporter leaves it alone (an hour, or until a reload), 0 otherwise; the counts are served either way.",
+};
 /// How long a pass over an account's jobs took.
 pub const SWEEP_DURATION: MetricDef = MetricDef {
     name: "aliyun_cas_poll_sweep_duration_seconds",
@@ -439,6 +447,7 @@ pub const CONTRACT: &[MetricDef] = &[
     CERT_NOT_BEFORE,
     EXPORTER_JOBS,
     RETIRED_JOBS,
+    API_DETAIL_REFUSED,
     SWEEP_DURATION,
     API_REQUESTS,
     API_REQUEST_DURATION,

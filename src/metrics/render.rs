@@ -3,6 +3,7 @@
 use super::contract::{self, MetricDef};
 use super::details::{render_certificates, render_workers};
 use super::writer::{Seconds, Writer, job_labels, label};
+use crate::api::Action;
 use crate::api::model::JOB_STATUSES;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus};
 use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
@@ -207,6 +208,18 @@ fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -
     for (account, snapshot) in accounts {
         w.sample(|b| label(b, "account", account), snapshot.retired_jobs)?;
     }
+    w.family(&contract::API_DETAIL_REFUSED);
+    for (account, snapshot) in accounts {
+        for action in [Action::ListWorkerResource, Action::ListDeploymentJobCert] {
+            w.sample(
+                |b| {
+                    label(b, "account", account);
+                    label(b, "action", action.name());
+                },
+                u8::from(snapshot.refused.contains(&action)),
+            )?;
+        }
+    }
     w.family(&contract::SWEEP_DURATION);
     for (account, snapshot) in accounts {
         if let Some(duration) = snapshot.sweep_duration {
@@ -266,6 +279,7 @@ mod tests {
         let values = Arc::new(status);
         let mut prod = AccountSnapshot {
             sweep_duration: Some(Duration::from_millis(1500)),
+            refused: vec![Action::ListDeploymentJobCert],
             ..Default::default()
         };
         prod.jobs.insert(
@@ -339,6 +353,9 @@ mod tests {
             "aliyun_cas_exporter_jobs{account=\"prod\",source=\"discovered\"} 1\n".into(),
             header(&contract::RETIRED_JOBS),
             "aliyun_cas_exporter_retired_jobs{account=\"prod\"} 0\n".into(),
+            header(&contract::API_DETAIL_REFUSED),
+            "aliyun_cas_api_detail_refused{account=\"prod\",action=\"ListWorkerResource\"} 0\n".into(),
+            "aliyun_cas_api_detail_refused{account=\"prod\",action=\"ListDeploymentJobCert\"} 1\n".into(),
             header(&contract::SWEEP_DURATION),
             "aliyun_cas_poll_sweep_duration_seconds{account=\"prod\"} 1.500\n".into(),
         ]

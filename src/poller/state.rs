@@ -127,6 +127,14 @@ impl State {
                     .filter(|id| self.shard.owns(&self.account, *id)),
             )
             .collect();
+        let freed = self.jobs.iter().any(|(id, job)| {
+            !wanted.contains(id)
+                && job
+                    .snapshot
+                    .workers
+                    .as_ref()
+                    .is_some_and(|l| !l.workers.is_empty())
+        });
         self.jobs.retain(|id, _| wanted.contains(id));
         self.retirement.release(&statics);
         self.readiness.retain(&wanted);
@@ -157,6 +165,9 @@ impl State {
             .collect();
         for (id, info) in listed {
             self.set_info(id, info, now);
+        }
+        if freed {
+            self.revisit_short();
         }
         self.check_first_sweep();
         self.publishing.changed();
@@ -207,6 +218,7 @@ impl State {
         self.sync_jobs(now);
         // A reload may bring the permissions that were missing, or turn the listing off.
         self.denials.clear();
+        self.publishing.changed();
         if details_changed {
             if !self.settings.worker_detail.enabled {
                 self.workers.clear();
@@ -216,11 +228,13 @@ impl State {
                     }
                 }
             }
-            // A new max_per_job is a new plan: those jobs are listed again.
+            // A new max_per_job is a new plan: those jobs are listed again; a larger
+            // budget lets the jobs it held back list what they could not.
             let ids: Vec<u64> = self.jobs.keys().copied().collect();
             for id in ids {
                 self.want_workers(id);
             }
+            self.revisit_short();
             self.publishing.changed();
         }
         for job in self.jobs.values_mut() {
@@ -282,13 +296,17 @@ impl State {
             };
             self.begin(Call::Certificates(job_id), &mut start);
         }
+        // Listings under way hold nothing yet, and one the budget refuses holds none:
+        // what is held changes only as answers come, so it is added up once.
+        let mut held = None;
         while self.denials.allows(Action::ListWorkerResource, now)
             && self.has_room(Action::ListWorkerResource)
         {
             let Some(job_id) = self.workers.next() else {
                 break;
             };
-            if let Some(call) = self.start_worker_listing(job_id) {
+            let held = *held.get_or_insert_with(|| self.workers_held());
+            if let Some(call) = self.start_worker_listing(job_id, held) {
                 self.begin(call, &mut start);
             }
         }
@@ -525,6 +543,10 @@ impl State {
             sweep_duration: self.sweep.duration(),
             max_workers: self.settings.worker_detail.max_per_account,
             retired_jobs: self.retirement.len(),
+            refused: Action::ALL
+                .into_iter()
+                .filter(|action| self.denials.until(*action).is_some())
+                .collect(),
         }
     }
 }

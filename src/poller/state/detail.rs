@@ -73,10 +73,19 @@ impl State {
         }
     }
 
+    /// Workers the account's listings hold, for the budget.
+    pub(super) fn workers_held(&self) -> usize {
+        self.jobs
+            .values()
+            .filter_map(|j| j.snapshot.workers.as_deref())
+            .map(|listing| listing.workers.len())
+            .sum()
+    }
+
     /// The call that lists job `job_id`'s failed workers now, within what is left
-    /// of the account's `max_per_account`; with nothing left, no call: the
-    /// workers are all counted as left out.
-    pub(super) fn start_worker_listing(&mut self, job_id: u64) -> Option<Call> {
+    /// of the account's `max_per_account` (`held` by all listings); with nothing
+    /// left, no call: the workers are all counted as left out.
+    pub(super) fn start_worker_listing(&mut self, job_id: u64, held: usize) -> Option<Call> {
         let job = self.jobs.get(&job_id)?;
         let detail = self.settings.worker_detail;
         let Some(plan) = job
@@ -88,15 +97,12 @@ impl State {
             self.nothing_failed(job_id);
             return None;
         };
-        let held: usize = self
-            .jobs
-            .iter()
-            .filter(|(id, _)| **id != job_id)
-            .filter_map(|(_, j)| j.snapshot.workers.as_deref())
-            .map(|listing| listing.workers.len())
-            .sum();
-        let room = detail.max_per_account.saturating_sub(held);
+        let own = job.snapshot.workers.as_ref().map_or(0, |l| l.workers.len());
+        let room = detail
+            .max_per_account
+            .saturating_sub(held.saturating_sub(own));
         let ticket = self.workers.start(job_id, plan);
+        self.workers.held_back(job_id, room < detail.max_per_job);
         if room == 0 {
             let at = job.snapshot.last_success.unwrap_or(SystemTime::UNIX_EPOCH);
             self.workers.ended(job_id, ticket, true);
@@ -124,9 +130,19 @@ impl State {
         self.workers.forget(job_id);
         if let Some(job) = self.jobs.get_mut(&job_id)
             && job.snapshot.workers.is_some()
+            && let Some(dropped) = job.snapshot_mut().workers.take()
         {
-            job.snapshot_mut().workers = None;
             self.publishing.changed();
+            if !dropped.workers.is_empty() {
+                self.revisit_short();
+            }
+        }
+    }
+
+    /// Lists again the jobs the account's budget held back: it just grew.
+    pub(super) fn revisit_short(&mut self) {
+        for id in self.workers.release_held_back() {
+            self.want_workers(id);
         }
     }
 
@@ -161,9 +177,15 @@ impl State {
     }
 
     pub(super) fn set_workers(&mut self, job_id: u64, listing: WorkerListing) {
-        if let Some(job) = self.jobs.get_mut(&job_id) {
-            job.snapshot_mut().workers = Some(Arc::new(listing));
-            self.publishing.changed();
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let before = job.snapshot.workers.as_ref().map_or(0, |l| l.workers.len());
+        let after = listing.workers.len();
+        job.snapshot_mut().workers = Some(Arc::new(listing));
+        self.publishing.changed();
+        if after < before {
+            self.revisit_short();
         }
     }
 
@@ -253,6 +275,14 @@ impl State {
     /// Logs a failed detail call; one the RAM policy refuses pauses that action for the
     /// whole account (see `Denials`), logged once with what to do.
     fn detail_failed(&mut self, action: Action, job_id: u64, error: ApiError, now: Instant) {
+        let enabled = match action {
+            Action::ListWorkerResource => self.settings.worker_detail.enabled,
+            _ => self.settings.certificate_detail.enabled,
+        };
+        if !enabled {
+            // Turned off by a reload while the call was under way: nothing to say or pause.
+            return;
+        }
         let code = error.code();
         if !(code.starts_with("Forbidden") || code.starts_with("NoPermission")) {
             log_failure(&self.account, action, Some(job_id), &error);
@@ -262,6 +292,7 @@ impl State {
             Action::ListWorkerResource => "worker_detail",
             _ => "certificate_detail",
         };
+        self.publishing.changed();
         if self.denials.deny(action, now) {
             tracing::warn!(
                 account = &*self.account,
@@ -285,6 +316,7 @@ impl State {
     /// Notes that `action` worked, saying so if it had been refused.
     fn allowed(&mut self, action: Action) {
         if self.denials.allow(action) {
+            self.publishing.changed();
             tracing::info!(
                 account = &*self.account,
                 action = action.name(),

@@ -15,6 +15,8 @@ pub(super) struct WorkerBook {
     jobs: BTreeMap<u64, Entry>,
     /// Jobs whose left-out workers were logged.
     warned: BTreeSet<u64>,
+    /// Jobs whose last listing the account's budget cut short: listed again when it grows.
+    held_back: BTreeSet<u64>,
     /// The last ticket handed out; never reset, so no late answer matches a new listing.
     tickets: u64,
 }
@@ -25,6 +27,8 @@ struct Entry {
     listed_for: Option<WorkerPlan>,
     /// The listing under way: its ticket and plan.
     pending: Option<(u64, WorkerPlan)>,
+    /// The budget grew while the listing was under way: list again after it.
+    relist_after: bool,
     queued: bool,
 }
 
@@ -34,6 +38,7 @@ impl WorkerBook {
         self.jobs.retain(|id, _| wanted.contains(id));
         self.queue.retain(|id| wanted.contains(id));
         self.warned.retain(|id| wanted.contains(id));
+        self.held_back.retain(|id| wanted.contains(id));
     }
 
     /// Forgets every job (the detail was turned off); listings under way are ignored when they end.
@@ -41,6 +46,7 @@ impl WorkerBook {
         self.jobs.clear();
         self.queue.clear();
         self.warned.clear();
+        self.held_back.clear();
     }
 
     /// Whether job `job_id` needs a listing for `plan` that is neither done nor under way.
@@ -75,6 +81,28 @@ impl WorkerBook {
         None
     }
 
+    /// Notes that the budget cut job `job_id`'s listing short (`held_back`), or not.
+    pub(super) fn held_back(&mut self, job_id: u64, held_back: bool) {
+        if held_back {
+            self.held_back.insert(job_id);
+        } else {
+            self.held_back.remove(&job_id);
+        }
+    }
+
+    /// The jobs the budget held back, each made due for a listing again at its next
+    /// chance, whatever its plan (the budget grew: what it could not hold may fit now).
+    pub(super) fn release_held_back(&mut self) -> Vec<u64> {
+        let held_back = std::mem::take(&mut self.held_back);
+        for id in &held_back {
+            if let Some(entry) = self.jobs.get_mut(id) {
+                entry.listed_for = None;
+                entry.relist_after |= entry.pending.is_some();
+            }
+        }
+        held_back.into_iter().collect()
+    }
+
     /// Notes a listing of job `job_id` for `plan` that starts; returns its ticket.
     pub(super) fn start(&mut self, job_id: u64, plan: WorkerPlan) -> u64 {
         self.tickets += 1;
@@ -86,6 +114,7 @@ impl WorkerBook {
     pub(super) fn forget(&mut self, job_id: u64) {
         self.jobs.remove(&job_id);
         self.warned.remove(&job_id);
+        self.held_back.remove(&job_id);
     }
 
     /// Notes that the listing with `ticket` of job `job_id` ended, and whether it is
@@ -98,7 +127,7 @@ impl WorkerBook {
         let Some((_, plan)) = entry.pending.take_if(|(t, _)| *t == ticket) else {
             return false;
         };
-        if succeeded {
+        if succeeded && !std::mem::take(&mut entry.relist_after) {
             entry.listed_for = Some(plan);
         }
         true

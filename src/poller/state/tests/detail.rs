@@ -334,6 +334,7 @@ async fn a_refused_detail_action_pauses_for_the_account_until_an_hour_or_a_reloa
     );
     state.finish(Call::Certificates(1), Err(Failure::Api(forbidden)), now);
     state.finish(Call::Certificates(2), Err(Failure::Api(failure())), now);
+    assert_eq!(state.snapshot().refused, [Action::ListDeploymentJobCert]);
     tokio::time::advance(MINUTE * 30).await;
     assert_eq!(certificate_calls(&mut state), [], "paused for the account");
     tokio::time::advance(MINUTE * 31).await;
@@ -353,4 +354,40 @@ async fn a_refused_detail_action_pauses_for_the_account_until_an_hour_or_a_reloa
             .allows(Action::ListDeploymentJobCert, Instant::now()),
         "a reload clears it"
     );
+}
+
+/// Takes in a poll of `job` answering `counts`, whether or not the schedule has it due.
+fn answer_poll(state: &mut State, job: u64, counts: DeploymentJobStatus) {
+    state.in_flight.start(Action::DescribeDeploymentJobStatus);
+    let answer = Answer::Status(job, counts, SystemTime::now());
+    state.finish(Call::Poll(job), Ok(answer), Instant::now());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_the_budget_held_back_is_listed_once_the_budget_frees() {
+    let mut small = (*settings(&[1, 2], MINUTE)).clone();
+    small.worker_detail.max_per_account = 2;
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        Arc::new(small),
+        Instant::now(),
+    );
+    answer_poll(&mut state, 1, failing(2, 0));
+    answer_poll(&mut state, 2, failing(0, 0));
+    let calls = worker_calls(&mut state);
+    state.finish(
+        calls[0],
+        Ok(Answer::Workers(1, listing(&[11, 12]))),
+        Instant::now(),
+    );
+    // Job 2 fails once job 1 holds the whole budget: no call, all three unlisted.
+    answer_poll(&mut state, 2, failing(3, 0));
+    assert_eq!(worker_calls(&mut state), [], "no room left: no call");
+    let held_back = state.jobs[&2].snapshot.workers.clone().unwrap();
+    assert_eq!((held_back.workers.len(), held_back.left_out), (0, 3));
+    // Job 1's failures are resolved: its two series go, and job 2 is listed.
+    answer_poll(&mut state, 1, failing(0, 0));
+    let calls = worker_calls(&mut state);
+    assert!(matches!(calls[..], [Call::Workers(2, _, _)]), "{calls:?}");
 }
