@@ -37,8 +37,8 @@ pub(super) enum Answer {
     Job(u64, DeploymentJob),
     /// Every job listed, and when.
     Jobs(Vec<DeploymentJob>, SystemTime),
-    /// A job's failed and rolled-back workers.
-    Workers(u64, WorkerListing),
+    /// A job's failed and rolled-back workers, with the listing's ticket.
+    Workers(u64, WorkerListing, u64),
     /// A job's certificates.
     Certificates(u64, JobCertificates),
 }
@@ -77,14 +77,6 @@ impl Call {
         }
     }
 
-    /// The ticket of a worker listing; 0 for any other call.
-    pub(super) fn ticket(self) -> u64 {
-        match self {
-            Call::Workers(_, _, ticket) => ticket,
-            _ => 0,
-        }
-    }
-
     /// Makes the call, through `caller` like every call.
     async fn make(self, caller: &Caller) -> Result<Answer, ApiError> {
         let action = self.action();
@@ -106,9 +98,9 @@ impl Call {
             Call::Listing => discovery::list_all(caller)
                 .await
                 .map(|jobs| Answer::Jobs(jobs, SystemTime::now())),
-            Call::Workers(job_id, plan, _) => list_problem_workers(caller, job_id, plan)
+            Call::Workers(job_id, plan, ticket) => list_problem_workers(caller, job_id, plan)
                 .await
-                .map(|listing| Answer::Workers(job_id, listing)),
+                .map(|listing| Answer::Workers(job_id, listing, ticket)),
             Call::Certificates(job_id) => caller
                 .call(action, Some(job_id), move |client| async move {
                     client.list_deployment_job_certs(job_id).await

@@ -167,7 +167,7 @@ impl State {
             self.set_info(id, info, now);
         }
         if freed {
-            self.revisit_short();
+            self.revisit_held_back();
         }
         self.check_first_sweep();
         self.publishing.changed();
@@ -234,7 +234,7 @@ impl State {
             for id in ids {
                 self.want_workers(id);
             }
-            self.revisit_short();
+            self.revisit_held_back();
             self.publishing.changed();
         }
         for job in self.jobs.values_mut() {
@@ -365,8 +365,8 @@ impl State {
             }
             Ok(Answer::Job(job_id, info)) => self.described(job_id, Ok(info), now),
             Ok(Answer::Jobs(jobs, wall)) => self.listed(Ok((jobs, wall)), now),
-            Ok(Answer::Workers(job_id, listing)) => {
-                self.workers_listed(job_id, call.ticket(), Ok(listing), now)
+            Ok(Answer::Workers(job_id, listing, ticket)) => {
+                self.workers_listed(job_id, ticket, Ok(listing), now)
             }
             Ok(Answer::Certificates(job_id, certificates)) => {
                 self.certificates_listed(job_id, Ok(certificates), now)

@@ -346,12 +346,6 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
         .file();
     let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
     exporter.wait_ready().await;
-    let polled = |m: &Metrics| -> Vec<String> {
-        m.matching("aliyun_cas_deployment_job_up", &[])
-            .iter()
-            .map(|s| s.labels["job_id"].clone())
-            .collect()
-    };
     let retired = |m: &Metrics| {
         m.get(
             "aliyun_cas_exporter_retired_jobs",
@@ -360,7 +354,7 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
     };
     let m = exporter.metrics().await;
     // 61 ended two hours ago: retired at discovery, never polled; 62 is listed in the configuration.
-    assert_eq!(polled(&m), ["62", "63", "64"]);
+    assert_eq!(m.served_jobs(), ["62", "63", "64"]);
     assert_eq!(retired(&m), Some(1.0));
     assert!(!sim.requests().iter().any(|r| r.param("Action")
         == Some("DescribeDeploymentJobStatus")
@@ -372,20 +366,14 @@ async fn finished_discovered_jobs_retire_and_listed_ones_stay() {
             retired(m) == Some(2.0)
         })
         .await;
-    assert_eq!(polled(&m), ["62", "64"], "64 is still running");
+    assert_eq!(m.served_jobs(), ["62", "64"], "64 is still running");
     assert!(
         !m.text.contains("job_id=\"63\""),
         "every series of 63 is gone"
     );
     assert!(m.get("aliyun_cas_deployment_job_failed_workers", &job("62")) == Some(1.0));
-    let sources = |source: &str| {
-        m.get(
-            "aliyun_cas_exporter_jobs",
-            &[("account", "default"), ("source", source)],
-        )
-    };
     assert_eq!(
-        (sources("static"), sources("discovered")),
+        (m.jobs_from("static"), m.jobs_from("discovered")),
         (Some(1.0), Some(1.0))
     );
     let (_, logs) = exporter.terminate();

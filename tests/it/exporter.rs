@@ -228,14 +228,8 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         ),
         Some(2.0)
     );
-    let sources = |source: &str| {
-        m.get(
-            "aliyun_cas_exporter_jobs",
-            &[("account", "default"), ("source", source)],
-        )
-    };
     assert_eq!(
-        (sources("static"), sources("discovered")),
+        (m.jobs_from("static"), m.jobs_from("discovered")),
         (Some(3.0), Some(0.0))
     );
     let sweep = m

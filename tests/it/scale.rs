@@ -36,13 +36,7 @@ async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
             up_count(m, 1.0) == 1000
         })
         .await;
-    assert_eq!(
-        m.get(
-            "aliyun_cas_exporter_jobs",
-            &[("account", "default"), ("source", "discovered")]
-        ),
-        Some(1000.0)
-    );
+    assert_eq!(m.jobs_from("discovered"), Some(1000.0));
     assert!(
         !m.has_job_series("aliyun_cas_deployment_job_up", 5000),
         "excluded by name"
@@ -259,10 +253,7 @@ async fn two_shards_split_the_jobs_exactly() {
         assert_eq!(&served, polled, "a replica serves exactly its shard");
         let count = |source: &str, listed: bool| {
             let expected = polled.iter().filter(|id| (**id <= 20) == listed).count() as f64;
-            let served = m.get(
-                "aliyun_cas_exporter_jobs",
-                &[("account", "default"), ("source", source)],
-            );
+            let served = m.jobs_from(source);
             assert_eq!(served, Some(expected), "{source} jobs of shard {index}");
         };
         count("static", true);
@@ -335,13 +326,6 @@ accounts:
     }
 }
 
-fn served_jobs(m: &Metrics) -> Vec<String> {
-    m.matching("aliyun_cas_deployment_job_up", &[])
-        .iter()
-        .map(|s| s.labels["job_id"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     let sim = SimSpec::new()
@@ -354,7 +338,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     let path = cfg.path.to_str().unwrap();
     let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &KEY_ENV);
     exporter.wait_ready().await;
-    assert_eq!(served_jobs(&exporter.metrics().await), vec!["1", "2"]);
+    assert_eq!(exporter.metrics().await.served_jobs(), vec!["1", "2"]);
 
     std::fs::write(&cfg.path, body([2, 3]).yaml()).unwrap();
     assert_eq!(exporter.reload().await, (200, "Reloaded\n".to_owned()));
@@ -367,7 +351,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
         })
         .await;
     assert_eq!(
-        served_jobs(&m),
+        m.served_jobs(),
         vec!["2", "3"],
         "job 1 is gone, job 3 arrived"
     );
@@ -394,7 +378,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
         m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
         Some(0.0)
     );
-    assert_eq!(served_jobs(&m), vec!["2", "3"]);
+    assert_eq!(m.served_jobs(), vec!["2", "3"]);
     exporter
         .wait_for_log(&["level=error", "configuration reload refused"])
         .await;
@@ -417,7 +401,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
             ) == Some(1.0)
         })
         .await;
-    assert_eq!(served_jobs(&m), vec!["3", "4"]);
+    assert_eq!(m.served_jobs(), vec!["3", "4"]);
     assert_eq!(
         m.get("aliyun_cas_exporter_config_last_reload_successful", &[]),
         Some(1.0)

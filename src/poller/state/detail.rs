@@ -6,8 +6,7 @@ use super::State;
 use super::retire::{cutoff, finished_before};
 use crate::api::model::JobCertificates;
 use crate::api::{Action, ApiError};
-use crate::poller::call::Call;
-use crate::poller::call::Failure;
+use crate::poller::call::{Call, Failure};
 use crate::poller::certificates::{MAX_CERTS_PER_JOB, admit};
 use crate::poller::log::{log_failure, warn_implausible};
 use crate::poller::workers::WorkerPlan;
@@ -62,11 +61,11 @@ impl State {
         let Some(counts) = self
             .jobs
             .get(&job_id)
-            .and_then(|j| j.snapshot.values.clone())
+            .and_then(|j| j.snapshot.values.as_deref())
         else {
             return;
         };
-        match WorkerPlan::for_counts(&counts, self.settings.worker_detail.max_per_job) {
+        match WorkerPlan::for_counts(counts, self.settings.worker_detail.max_per_job) {
             Some(plan) if self.workers.wants(job_id, &plan) => self.workers.queue(job_id),
             Some(_) => {}
             None => self.nothing_failed(job_id),
@@ -134,13 +133,13 @@ impl State {
         {
             self.publishing.changed();
             if !dropped.workers.is_empty() {
-                self.revisit_short();
+                self.revisit_held_back();
             }
         }
     }
 
     /// Lists again the jobs the account's budget held back: it just grew.
-    pub(super) fn revisit_short(&mut self) {
+    pub(super) fn revisit_held_back(&mut self) {
         for id in self.workers.release_held_back() {
             self.want_workers(id);
         }
@@ -185,7 +184,7 @@ impl State {
         job.snapshot_mut().workers = Some(Arc::new(listing));
         self.publishing.changed();
         if after < before {
-            self.revisit_short();
+            self.revisit_held_back();
         }
     }
 

@@ -469,6 +469,22 @@ impl Metrics {
             .matching(name, &[("job_id", &job_id.to_string())])
             .is_empty()
     }
+
+    /// The IDs of the jobs served (those with an `aliyun_cas_deployment_job_up` series).
+    pub fn served_jobs(&self) -> Vec<String> {
+        self.matching("aliyun_cas_deployment_job_up", &[])
+            .iter()
+            .map(|s| s.labels["job_id"].clone())
+            .collect()
+    }
+
+    /// `aliyun_cas_exporter_jobs` of the account `default` from `source` (`static`, `discovered`).
+    pub fn jobs_from(&self, source: &str) -> Option<f64> {
+        self.get(
+            "aliyun_cas_exporter_jobs",
+            &[("account", "default"), ("source", source)],
+        )
+    }
 }
 
 /// The rows of the metric table in `docs/metrics.md`: name → (type, labels, help).

@@ -40,6 +40,15 @@ fn listing(ids: &[i64]) -> WorkerListing {
     }
 }
 
+/// Ends worker listing `call` with the failed workers `ids`.
+fn end_listing(state: &mut State, call: Call, ids: &[i64]) {
+    let Call::Workers(job_id, _, ticket) = call else {
+        panic!("not a worker listing: {call:?}");
+    };
+    let answer = Answer::Workers(job_id, listing(ids), ticket);
+    state.finish(call, Ok(answer), Instant::now());
+}
+
 fn listed_ids(state: &State, job: u64) -> Option<Vec<i64>> {
     let listing = state.jobs[&job].snapshot.workers.as_deref()?;
     Some(listing.workers.iter().filter_map(|w| w.id).collect())
@@ -51,11 +60,7 @@ async fn workers_are_listed_once_per_change_and_a_failure_keeps_the_last_listing
     poll(&mut state, 1, Ok(failing(3, 2)));
     let calls = worker_calls(&mut state);
     assert!(matches!(calls[..], [Call::Workers(1, _, _)]), "{calls:?}");
-    state.finish(
-        calls[0],
-        Ok(Answer::Workers(1, listing(&[11, 12]))),
-        Instant::now(),
-    );
+    end_listing(&mut state, calls[0], &[11, 12]);
     assert_eq!(listed_ids(&state, 1), Some(vec![11, 12]));
 
     for _ in 0..3 {
@@ -80,11 +85,7 @@ async fn workers_are_listed_once_per_change_and_a_failure_keeps_the_last_listing
     poll(&mut state, 1, Ok(failing(4, 2)));
     let calls = worker_calls(&mut state);
     assert_eq!(calls.len(), 1, "tried again with the next poll");
-    state.finish(
-        calls[0],
-        Ok(Answer::Workers(1, listing(&[11, 12, 13]))),
-        Instant::now(),
-    );
+    end_listing(&mut state, calls[0], &[11, 12, 13]);
     assert_eq!(listed_ids(&state, 1), Some(vec![11, 12, 13]));
 
     // No failed worker any more: no listing, and no call.
@@ -267,11 +268,7 @@ async fn a_new_cap_applies_even_to_a_listing_under_way() {
     let mut high = low;
     high.worker_detail.max_per_job = 50;
     state.apply(Arc::new(high), Instant::now());
-    state.finish(
-        calls[0],
-        Ok(Answer::Workers(1, listing(&[11, 12]))),
-        Instant::now(),
-    );
+    end_listing(&mut state, calls[0], &[11, 12]);
     let again = worker_calls(&mut state);
     assert!(
         matches!(again[..], [Call::Workers(1, plan, _)] if plan == WorkerPlan::for_counts(&failing(5, 0), 50).unwrap()),
@@ -294,16 +291,8 @@ async fn the_account_budget_bounds_what_is_listed_not_only_what_is_served() {
     }
     let calls = worker_calls(&mut state);
     assert_eq!(calls.len(), 2, "two listings at once: {calls:?}");
-    state.finish(
-        calls[0],
-        Ok(Answer::Workers(1, listing(&[11, 12]))),
-        Instant::now(),
-    );
-    state.finish(
-        calls[1],
-        Ok(Answer::Workers(2, listing(&[21]))),
-        Instant::now(),
-    );
+    end_listing(&mut state, calls[0], &[11, 12]);
+    end_listing(&mut state, calls[1], &[21]);
     // Three workers held: job 3 gets no call, its five failed workers all count as unlisted.
     assert_eq!(worker_calls(&mut state), []);
     let listing = state.jobs[&3].snapshot.workers.clone().unwrap();
@@ -376,11 +365,7 @@ async fn a_job_the_budget_held_back_is_listed_once_the_budget_frees() {
     answer_poll(&mut state, 1, failing(2, 0));
     answer_poll(&mut state, 2, failing(0, 0));
     let calls = worker_calls(&mut state);
-    state.finish(
-        calls[0],
-        Ok(Answer::Workers(1, listing(&[11, 12]))),
-        Instant::now(),
-    );
+    end_listing(&mut state, calls[0], &[11, 12]);
     // Job 2 fails once job 1 holds the whole budget: no call, all three unlisted.
     answer_poll(&mut state, 2, failing(3, 0));
     assert_eq!(worker_calls(&mut state), [], "no room left: no call");
