@@ -1,0 +1,5 @@
+{
+  prometheusAlerts+:: {
+    groups+: [],
+  },
+}

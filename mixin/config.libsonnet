@@ -1,0 +1,57 @@
+// Everything an adopter may need to change, in one place. Override it when
+// importing the mixin, e.g. (import 'mixin.libsonnet') + {_config+:: {exporterSelector: 'job="cas"'}}.
+{
+  _config+:: {
+    // The label matchers that select the exporter's series, in every alert and dashboard query.
+    exporterSelector: 'job="aliyun-cas-exporter"',
+
+    // The labels one deployment job's alerts carry besides alertname and severity. The scrape
+    // `instance` is left out on purpose, so a restarted or rescheduled exporter (a new pod IP)
+    // continues the same alert instead of paging again; add `cluster` or `namespace` here if one
+    // scrape job spans several exporters that may watch the same account.
+    jobLabels: ['job', 'account', 'job_id'],
+
+    // Where each alert's runbook section is: %s is the alert name in lower case (a Markdown anchor).
+    runbookURLPattern: 'https://github.com/aliyun-cas-exporter/aliyun-cas-exporter/blob/main/docs/runbook.md#%s',
+
+    severities: {
+      // Wakes someone: a rollout failed, a certificate is about to expire, nothing is watched.
+      page: 'critical',
+      // Needs a look within working hours.
+      ticket: 'warning',
+    },
+
+    // How long deployment-job and certificate alerts keep firing once their series are gone:
+    // through a scrape gap or a dead exporter, they must outlast exporterDownFor, so that
+    // AliyunCasExporterDown pages before any of them could send a false RESOLVED.
+    keepFiringFor: '15m',
+    exporterDownFor: '5m',
+    exporterAbsentFor: '10m',
+
+    // A job that ended longer ago than this no longer pages (its end timestamp says when).
+    finishedJobWindowSeconds: 24 * 3600,
+
+    // Certificates that polled jobs deploy: warn, then page, this many days before NotAfter.
+    certificateWarningDays: 14,
+    certificateCriticalDays: 3,
+
+    // Temporary credentials are refreshed 15 minutes before expiry; alert when 10 are left.
+    credentialsExpirySeconds: 600,
+
+    // A share of failed API calls (throttling and permission errors have their own alerts),
+    // over at least this many failed calls in the window, that is worth a look.
+    apiErrorRatio: 0.1,
+    apiErrorsMin: 5,
+
+    // Discovery failing for this long leaves new jobs unwatched.
+    discoveryFailingSeconds: 30 * 60,
+
+    dashboard: {
+      uid: 'aliyun-cas-deployments',
+      title: 'Alibaba Cloud CAS deployments',
+      tags: ['aliyun-cas', 'certificates'],
+      refresh: '1m',
+      timeFrom: 'now-6h',
+    },
+  },
+}

@@ -1,0 +1,5 @@
+{
+  grafanaDashboards+:: {
+    'aliyun-cas-deployments.json': import '../../dashboards/aliyun-cas-deployments.json',
+  },
+}
