@@ -46,7 +46,7 @@ impl SimService {
         };
         if call.action == Action::ListDeploymentJob {
             return match self.list(state, call, elapsed) {
-                Ok(body) => self.ok(state, None, call, with_id(body)),
+                Ok((body, faulty)) => self.ok(state, faulty, call, with_id(body)),
                 Err(reply) => reply,
             };
         }
@@ -133,12 +133,16 @@ impl SimService {
         }
     }
 
-    fn list(
+    /// ListDeploymentJob's answer: one page of the jobs, filtered; with the first
+    /// job on the page that has a fault or error and whose `fault_actions` names
+    /// ListDeploymentJob, which the page then gets. Only a job that names the action faults a
+    /// listing, so that a job failing everything else still shows in one.
+    fn list<'s>(
         &self,
-        state: &State,
+        state: &'s State,
         call: &Call<'_>,
         elapsed: Duration,
-    ) -> Result<Map<String, Value>, Reply> {
+    ) -> Result<(Map<String, Value>, Option<&'s JobSpec>), Reply> {
         let (page, size) = self.page(call)?;
         let cert_id = call
             .params
@@ -156,22 +160,30 @@ impl SimService {
                     .is_none_or(|i| *i == instance_id(job))
                 && cert_id.is_none_or(|c| has_cert(job, c))
         };
-        let selected: Vec<Value> = state
+        let selected: Vec<(&JobSpec, Value)> = state
             .jobs
             .values()
             .filter_map(|job| {
                 let js = job_state(job, elapsed);
                 matches(job, &js.status)
-                    .then(|| Value::Object(job_body(job, &js, self.started_unix_ms)))
+                    .then(|| (job, Value::Object(job_body(job, &js, self.started_unix_ms))))
             })
             .collect();
         let total = selected.len();
-        let data: Vec<Value> = selected
+        let on_page: Vec<(&JobSpec, Value)> = selected
             .into_iter()
             .skip(usize::try_from((page - 1).saturating_mul(size)).unwrap_or(usize::MAX))
             .take(usize::try_from(size).unwrap_or(usize::MAX))
             .collect();
-        Ok(page_body(page, size, total as u64, data))
+        let faulty = on_page.iter().map(|(job, _)| *job).find(|job| {
+            (job.fault.is_some() || job.error.is_some())
+                && job
+                    .fault_actions
+                    .iter()
+                    .any(|a| a == Action::ListDeploymentJob.name())
+        });
+        let data = on_page.into_iter().map(|(_, body)| body).collect();
+        Ok((page_body(page, size, total as u64, data), faulty))
     }
 
     /// ListWorkerResource's answer: one page of the job's workers, filtered.

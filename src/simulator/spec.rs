@@ -256,6 +256,7 @@ pub struct JobSpec {
     #[serde(default)]
     pub fault: Option<Fault>,
     /// The actions, by API name, that `fault` and `error` apply to; all when empty.
+    /// ListDeploymentJob only when named: then every listing page that holds the job fails.
     #[serde(default)]
     pub fault_actions: Vec<String>,
     /// Response fields to leave out, by wire name (such as `BuyCount`).

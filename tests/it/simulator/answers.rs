@@ -1,5 +1,6 @@
 //! The answers about one job beyond its counts: its worker tasks page by page,
-//! its certificates, faults limited to some actions, and the demo's world.
+//! its certificates, faults limited to some actions (the listing among them),
+//! and the demo's world.
 
 use super::{Refusal, assert_error, params, send, spec};
 use crate::support::{self, KEY_ID, SECRET, SimSpec};
@@ -293,11 +294,28 @@ async fn a_fault_can_be_limited_to_some_actions() {
     assert_eq!(code(&workers), ok);
     let certs = send(&sim, "POST", &call("ListDeploymentJobCert"), SECRET).await;
     assert_eq!(code(&certs), (403, "Forbidden.Cert".to_owned()));
-    // Without fault_actions, the fault is the whole job's, as before.
+    // Without fault_actions, the fault is the whole job's, as before; a listing still holds the job.
     job.fault_actions.clear();
-    sim.upsert_job(job);
+    sim.upsert_job(job.clone());
     let status = send(&sim, "POST", &call("DescribeDeploymentJobStatus"), SECRET).await;
     assert_eq!(code(&status), (403, "Forbidden.Cert".to_owned()));
+    let list = |extra: &[(&str, &str)]| params("ListDeploymentJob", KEY_ID, extra);
+    let listing = send(&sim, "POST", &list(&[]), SECRET).await;
+    assert_eq!(code(&listing), ok);
+    assert_eq!(listing.1["Data"][0]["Id"], json!(33));
+    // Named, ListDeploymentJob fails every page that holds the job, and only that action.
+    job.fault_actions = vec!["ListDeploymentJob".to_owned()];
+    sim.upsert_job(job);
+    let listing = send(&sim, "POST", &list(&[]), SECRET).await;
+    assert_eq!(code(&listing), (403, "Forbidden.Cert".to_owned()));
+    let status = send(&sim, "POST", &call("DescribeDeploymentJobStatus"), SECRET).await;
+    assert_eq!(code(&status), ok);
+    let empty = send(&sim, "POST", &list(&[("CurrentPage", "2")]), SECRET).await;
+    assert_eq!(
+        (code(&empty), empty.1["Data"].clone()),
+        (ok, json!([])),
+        "a page without the job is answered"
+    );
 }
 
 #[tokio::test]
