@@ -9,7 +9,9 @@ use aliyun_cas_exporter::api::model::{
 };
 use aliyun_cas_exporter::api::{API_VERSION, Action, RequestObserver};
 use aliyun_cas_exporter::metrics::{Exposition, SelfMetrics, render_jobs};
-use aliyun_cas_exporter::snapshot::{AccountSnapshot, JobSnapshot, SnapshotStore, WorkerListing};
+use aliyun_cas_exporter::snapshot::{
+    AccountSnapshot, DiscoveryHealth, JobSnapshot, SnapshotStore, WorkerListing,
+};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -138,6 +140,10 @@ fn snapshot(jobs: u64) -> AccountSnapshot {
         max_workers: 2000,
         retired_jobs: 0,
         refused: Vec::new(),
+        discovery: Some(DiscoveryHealth {
+            up: true,
+            last_success: Some(now),
+        }),
     }
 }
 

@@ -100,6 +100,17 @@ pub struct AccountSnapshot {
     pub retired_jobs: usize,
     /// The detail actions the account's RAM policy refuses, paused for now.
     pub refused: Vec<Action>,
+    /// How the account's discovery listings went; `None` when it has no discovery.
+    pub discovery: Option<DiscoveryHealth>,
+}
+
+/// How an account's discovery listings (ListDeploymentJob, every page) went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoveryHealth {
+    /// Whether the last listing to end got every page; false before the first ends.
+    pub up: bool,
+    /// Wall-clock time the last complete listing ended; kept through later failures.
+    pub last_success: Option<SystemTime>,
 }
 
 /// Holds each account's current snapshot; pollers swap their own, scrapes read them all.

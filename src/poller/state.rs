@@ -19,7 +19,7 @@ use crate::api::Action;
 use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB};
 use crate::config::Polling;
 use crate::shard::Shard;
-use crate::snapshot::{AccountSnapshot, JobSnapshot, JobSource};
+use crate::snapshot::{AccountSnapshot, DiscoveryHealth, JobSnapshot, JobSource};
 use parts::{Denials, InFlight, Publishing, Readiness, SweepClock};
 use retire::{FINAL_STATUSES, Retirement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +68,8 @@ pub(super) struct State {
     retirement: Retirement,
     denials: Denials,
     next_listing: Option<Instant>,
+    /// How the listings went since discovery was turned on.
+    listing_health: DiscoveryHealth,
     /// Why listed entries were skipped, each logged once (see [`MAX_REPORTED_INVALID_IDS`]).
     reported_invalid_ids: BTreeSet<String>,
     in_flight: InFlight,
@@ -94,6 +96,7 @@ impl State {
             retirement: Retirement::default(),
             denials: Denials::default(),
             next_listing: settings.discovery.as_ref().map(|_| now),
+            listing_health: DiscoveryHealth::default(),
             settings,
             jobs: BTreeMap::new(),
             discovered: BTreeMap::new(),
@@ -205,6 +208,8 @@ impl State {
                 self.discovered.clear();
                 self.retirement = Retirement::default();
                 self.next_listing = None;
+                // Listings made before say nothing of a discovery turned on again later.
+                self.listing_health = DiscoveryHealth::default();
             }
             (Some(old_discovery), Some(new_discovery))
                 if old_discovery.same_as(new_discovery)
@@ -547,6 +552,11 @@ impl State {
                 .into_iter()
                 .filter(|action| self.denials.until(*action).is_some())
                 .collect(),
+            discovery: self
+                .settings
+                .discovery
+                .as_ref()
+                .map(|_| self.listing_health),
         }
     }
 }

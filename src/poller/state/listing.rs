@@ -1,5 +1,5 @@
 //! How a discovery listing changes the state: which listed jobs are kept,
-//! and when the next listing comes.
+//! when the next listing comes, and whether listings work.
 
 use super::{LISTING_RETRY, MAX_REPORTED_INVALID_IDS, State};
 use crate::api::Action;
@@ -8,6 +8,7 @@ use crate::config::Discovery;
 use crate::poller::call::Failure;
 use crate::poller::discovery;
 use crate::poller::log::{log_failure, warn_implausible};
+use crate::snapshot::DiscoveryHealth;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,8 +26,13 @@ impl State {
             self.check_first_sweep();
             return;
         };
+        let before = self.listing_health;
         match result {
             Ok((listed, wall)) => {
+                self.listing_health = DiscoveryHealth {
+                    up: true,
+                    last_success: Some(wall),
+                };
                 self.discovered = self.admit_listed(listed, &discovery);
                 self.retire_listed(wall);
                 self.next_listing = Some(now + discovery.refresh_interval);
@@ -38,6 +44,8 @@ impl State {
                 self.sync_jobs(now);
             }
             Err(failure) => {
+                // A listing cut short is refused whole (see `discovery::list_all`): a failure too.
+                self.listing_health.up = false;
                 log_failure(
                     &self.account,
                     Action::ListDeploymentJob,
@@ -46,6 +54,9 @@ impl State {
                 );
                 self.next_listing = Some(now + discovery.refresh_interval.min(LISTING_RETRY));
             }
+        }
+        if self.listing_health != before {
+            self.publishing.changed();
         }
         self.check_first_sweep();
     }

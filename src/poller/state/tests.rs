@@ -344,3 +344,4 @@ async fn an_abandoned_call_ends_as_its_failure_would() {
 }
 
 mod detail;
+mod discovery;
