@@ -302,6 +302,22 @@ pub const RETIRED_JOBS: MetricDef = MetricDef {
     source: "exporter",
     help: "Discovered deployment jobs no longer polled because they finished longer than finished_job_retention ago; their series are gone.",
 };
+/// Whether an account's last discovery listing worked.
+pub const DISCOVERY_UP: MetricDef = MetricDef {
+    name: "aliyun_cas_discovery_up",
+    kind: Kind::Gauge,
+    labels: &["account"],
+    source: "exporter",
+    help: "1 if the account's last discovery listing (ListDeploymentJob, every page) succeeded, 0 if it failed or none has finished yet; only for accounts with discovery.",
+};
+/// When an account's discovery last listed every page.
+pub const DISCOVERY_LAST_SUCCESS: MetricDef = MetricDef {
+    name: "aliyun_cas_discovery_last_success_timestamp_seconds",
+    kind: Kind::Gauge,
+    labels: &["account"],
+    source: "exporter",
+    help: "Unix time the account's last complete discovery listing (ListDeploymentJob, every page) succeeded; kept through later failures, absent until the first success.",
+};
 /// Detail actions the RAM policy refuses.
 pub const API_DETAIL_REFUSED: MetricDef = MetricDef {
     name: "aliyun_cas_api_detail_refused",
@@ -447,6 +463,8 @@ pub const CONTRACT: &[MetricDef] = &[
     CERT_NOT_BEFORE,
     EXPORTER_JOBS,
     RETIRED_JOBS,
+    DISCOVERY_UP,
+    DISCOVERY_LAST_SUCCESS,
     API_DETAIL_REFUSED,
     SWEEP_DURATION,
     API_REQUESTS,

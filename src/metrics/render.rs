@@ -185,7 +185,8 @@ fn render_info<'a, W: Write, I: Iterator<Item = (&'a str, u64, &'a JobSnapshot)>
     Ok(())
 }
 
-/// Per-account figures: jobs by source, and the last sweep's duration.
+/// Per-account figures: jobs by source, retired jobs, discovery's health, refused
+/// actions and the last sweep's duration.
 fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -> io::Result<()> {
     w.family(&contract::EXPORTER_JOBS);
     for (account, snapshot) in accounts {
@@ -207,6 +208,27 @@ fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -
     w.family(&contract::RETIRED_JOBS);
     for (account, snapshot) in accounts {
         w.sample(|b| label(b, "account", account), snapshot.retired_jobs)?;
+    }
+    let discovering = || {
+        accounts
+            .iter()
+            .filter_map(|(account, snapshot)| Some((account, snapshot.discovery?)))
+    };
+    w.family(&contract::DISCOVERY_UP);
+    for (account, health) in discovering() {
+        w.sample(|b| label(b, "account", account), u8::from(health.up))?;
+    }
+    w.family(&contract::DISCOVERY_LAST_SUCCESS);
+    for (account, health) in discovering() {
+        if let Some(since_epoch) = health
+            .last_success
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        {
+            w.sample(
+                |b| label(b, "account", account),
+                Seconds(since_epoch.as_secs_f64()),
+            )?;
+        }
     }
     w.family(&contract::API_DETAIL_REFUSED);
     for (account, snapshot) in accounts {
@@ -236,6 +258,7 @@ fn render_account_totals<W: Write>(w: &mut Writer<'_, W>, accounts: &Accounts) -
 mod tests {
     use super::*;
     use crate::api::model::ProductWorkerCount;
+    use crate::snapshot::DiscoveryHealth;
     use std::time::Duration;
 
     fn product(name: Option<&str>, count: Option<i64>) -> ProductWorkerCount {
@@ -358,6 +381,85 @@ mod tests {
             "aliyun_cas_api_detail_refused{account=\"prod\",action=\"ListDeploymentJobCert\"} 1\n".into(),
             header(&contract::SWEEP_DURATION),
             "aliyun_cas_poll_sweep_duration_seconds{account=\"prod\"} 1.500\n".into(),
+        ]
+        .concat();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn accounts_without_jobs_count_zero_and_only_discovering_ones_say_how_listing_went() {
+        let listed = AccountSnapshot {
+            discovery: Some(DiscoveryHealth {
+                up: false,
+                last_success: Some(UNIX_EPOCH + Duration::from_millis(1_714_550_460_250)),
+            }),
+            ..Default::default()
+        };
+        let never_listed = AccountSnapshot {
+            discovery: Some(DiscoveryHealth::default()),
+            ..Default::default()
+        };
+        let accounts: Accounts = [
+            ("listed", listed),
+            ("never-listed", never_listed),
+            ("static", AccountSnapshot::default()),
+        ]
+        .into_iter()
+        .map(|(name, snapshot)| (Arc::from(name), Arc::new(snapshot)))
+        .collect();
+        let mut out = Vec::new();
+        render_jobs(&accounts, Instant::now(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let family = |def: &MetricDef, samples: &[&str]| {
+            let header = format!(
+                "# HELP {} {}\n# TYPE {} gauge\n",
+                def.name, def.help, def.name
+            );
+            let lines: String = samples
+                .iter()
+                .map(|s| format!("{}{s}\n", def.name))
+                .collect();
+            header + &lines
+        };
+        let expected = [
+            family(
+                &contract::EXPORTER_JOBS,
+                &[
+                    "{account=\"listed\",source=\"static\"} 0",
+                    "{account=\"listed\",source=\"discovered\"} 0",
+                    "{account=\"never-listed\",source=\"static\"} 0",
+                    "{account=\"never-listed\",source=\"discovered\"} 0",
+                    "{account=\"static\",source=\"static\"} 0",
+                    "{account=\"static\",source=\"discovered\"} 0",
+                ],
+            ),
+            family(
+                &contract::RETIRED_JOBS,
+                &[
+                    "{account=\"listed\"} 0",
+                    "{account=\"never-listed\"} 0",
+                    "{account=\"static\"} 0",
+                ],
+            ),
+            family(
+                &contract::DISCOVERY_UP,
+                &["{account=\"listed\"} 0", "{account=\"never-listed\"} 0"],
+            ),
+            family(
+                &contract::DISCOVERY_LAST_SUCCESS,
+                &["{account=\"listed\"} 1714550460.250"],
+            ),
+            family(
+                &contract::API_DETAIL_REFUSED,
+                &[
+                    "{account=\"listed\",action=\"ListWorkerResource\"} 0",
+                    "{account=\"listed\",action=\"ListDeploymentJobCert\"} 0",
+                    "{account=\"never-listed\",action=\"ListWorkerResource\"} 0",
+                    "{account=\"never-listed\",action=\"ListDeploymentJobCert\"} 0",
+                    "{account=\"static\",action=\"ListWorkerResource\"} 0",
+                    "{account=\"static\",action=\"ListDeploymentJobCert\"} 0",
+                ],
+            ),
         ]
         .concat();
         assert_eq!(out, expected);

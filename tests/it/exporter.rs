@@ -49,9 +49,11 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         .start()
         .await;
     let before = now_unix();
+    // Discovery finds only the jobs listed by ID, which stay static, but serves its own families.
     let cfg = ConfigBuilder::new(&sim)
         .interval("1h")
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
+        .set("discovery", "{refresh_interval: 1h}")
         .jobs([8888, 7777, 3])
         .file();
     let uri = format!("{}/credentials", sim.endpoint());
@@ -232,6 +234,15 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
         (m.jobs_from("static"), m.jobs_from("discovered")),
         (Some(3.0), Some(0.0))
     );
+    let account = [("account", "default")];
+    assert_eq!(m.get("aliyun_cas_discovery_up", &account), Some(1.0));
+    let listed = m
+        .get(
+            "aliyun_cas_discovery_last_success_timestamp_seconds",
+            &account,
+        )
+        .unwrap();
+    assert!(listed >= before.floor() && listed <= after, "{listed}");
     let sweep = m
         .get(
             "aliyun_cas_poll_sweep_duration_seconds",
