@@ -4,7 +4,7 @@
 use crate::support;
 
 use aliyun_cas_exporter::metrics::{REVISION, VERSION};
-use aliyun_cas_exporter::simulator::Fault;
+use aliyun_cas_exporter::simulator::{Fault, Simulator};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{
@@ -786,6 +786,137 @@ async fn failed_polls_keep_last_values_until_stale() {
             Some(20.0)
         );
     }
+}
+
+/// The configuration of `discovery_health_says_when_listing_last_worked`: `found` discovers
+/// every job (or, once `found_discovers` is false, polls job 2 by ID), `nothing` discovers
+/// with a filter no job passes, `listed` has no discovery.
+fn three_accounts(sim: &Simulator, found_discovers: bool) -> String {
+    let found = if found_discovers {
+        "discovery: {refresh_interval: 1s}"
+    } else {
+        "jobs: [2]"
+    };
+    format!(
+        "interval: 1h
+timeouts: {{request: 500ms}}
+retries: {{base_delay: 10ms, max_delay: 20ms}}
+accounts:
+  - {{name: found, endpoint: {e}, {found}}}
+  - {{name: nothing, endpoint: {e}, discovery: {{refresh_interval: 1h, name_include: ^none$}}}}
+  - {{name: listed, endpoint: {e}, jobs: [1]}}
+",
+        e = sim.endpoint()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_health_says_when_listing_last_worked() {
+    let sim = sim_spec()
+        .set("qps_limit", 0)
+        .job("{id: 1, name: job-1, workers: {CDN: 1}, outcomes: {succeeded: 1}}")
+        .job("{id: 2, name: job-2, workers: {CDN: 1}, outcomes: {succeeded: 1}, fault_actions: [ListDeploymentJob]}")
+        .start()
+        .await;
+    let cfg = support::config_file(&three_accounts(&sim, true));
+    let before = now_unix();
+    let exporter = Exporter::start(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--web.enable-lifecycle",
+        ],
+        &KEY_ENV,
+    );
+    exporter.wait_ready().await;
+    let up = |m: &Metrics, account: &str| m.get("aliyun_cas_discovery_up", &[("account", account)]);
+    let last_success = |m: &Metrics, account: &str| {
+        m.get(
+            "aliyun_cas_discovery_last_success_timestamp_seconds",
+            &[("account", account)],
+        )
+    };
+    let jobs = |m: &Metrics, account: &str| {
+        ["static", "discovered"].map(|source| {
+            m.get(
+                "aliyun_cas_exporter_jobs",
+                &[("account", account), ("source", source)],
+            )
+        })
+    };
+    let m = exporter
+        .wait_for(
+            Duration::from_secs(10),
+            "both discovered jobs polled",
+            |m| {
+                m.matching("aliyun_cas_deployment_job_up", &[("account", "found")])
+                    .len()
+                    == 2
+            },
+        )
+        .await;
+    let after = now_unix();
+    for account in ["found", "nothing"] {
+        assert_eq!(up(&m, account), Some(1.0), "{account}");
+        let at = last_success(&m, account).unwrap();
+        assert!(at >= before.floor() && at <= after, "{account}: {at}");
+    }
+    assert_eq!(up(&m, "listed"), None, "no discovery, no series");
+    assert_eq!(last_success(&m, "listed"), None);
+    assert_eq!(jobs(&m, "found"), [Some(0.0), Some(2.0)]);
+    assert_eq!(
+        jobs(&m, "nothing"),
+        [Some(0.0), Some(0.0)],
+        "an account that polls no job counts 0 from both sources"
+    );
+    assert_eq!(jobs(&m, "listed"), [Some(1.0), Some(0.0)]);
+
+    // Job 2 now breaks every listing of the page that holds it; its own calls still work.
+    let good = last_success(&m, "found").unwrap();
+    let nothing_listed = last_success(&m, "nothing").unwrap();
+    sim.set_job_fault(2, Some(Fault::InternalError));
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "a failed listing", |m| {
+            up(m, "found") == Some(0.0)
+        })
+        .await;
+    assert_eq!(
+        last_success(&m, "found"),
+        Some(good),
+        "the last success is kept"
+    );
+    assert_eq!(
+        jobs(&m, "found"),
+        [Some(0.0), Some(2.0)],
+        "and so are the jobs it found"
+    );
+    assert_eq!(
+        up(&m, "nothing"),
+        Some(1.0),
+        "other accounts list on their own"
+    );
+
+    sim.set_job_fault(2, None);
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "a good listing again", |m| {
+            up(m, "found") == Some(1.0)
+        })
+        .await;
+    let again = last_success(&m, "found").unwrap();
+    assert!(again > good && again <= now_unix(), "{good} then {again}");
+
+    // A reload that turns discovery off removes its series; one that keeps it keeps its values.
+    std::fs::write(&cfg.path, three_accounts(&sim, false)).unwrap();
+    assert_eq!(exporter.reload().await, (200, "Reloaded\n".to_owned()));
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "found without discovery", |m| {
+            jobs(m, "found") == [Some(1.0), Some(0.0)]
+        })
+        .await;
+    assert_eq!(up(&m, "found"), None);
+    assert_eq!(last_success(&m, "found"), None);
+    assert_eq!(up(&m, "nothing"), Some(1.0));
+    assert_eq!(last_success(&m, "nothing"), Some(nothing_listed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
