@@ -31,6 +31,13 @@
     // A job that ended longer ago than this no longer pages (its end timestamp says when).
     finishedJobWindowSeconds: 24 * 3600,
 
+    // The most resources a job alert's description lists (a query in its template).
+    resourcesListed: 5,
+
+    // A polled job whose last successful poll is older than this is stale (3 × the default
+    // interval of 60s); jobs whose status is success or error are left out (settled_interval).
+    dataStaleSeconds: 180,
+
     // Certificates that polled jobs deploy: warn, then page, this many days before NotAfter.
     certificateWarningDays: 14,
     certificateCriticalDays: 3,

@@ -6,6 +6,7 @@ local order = [
   'apiVersion', 'kind', 'metadata', 'spec', 'name', 'namespace',
   'groups', 'interval', 'rules',
   'alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations',
+  'summary', 'description', 'runbook_url',
 ];
 
 local rank(key) =
@@ -72,5 +73,5 @@ local emit(value, indent) =
 {
   // A YAML document (with its `---` start) after a comment header, one line per entry of `header`.
   document(value, header=[])::
-    std.join('', ['# ' + line + '\n' for line in header]) + '---\n' + emit(value, 0),
+    std.join('', [(if line == '' then '#' else '# ' + line) + '\n' for line in header]) + '---\n' + emit(value, 0),
 }
