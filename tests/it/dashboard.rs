@@ -1,12 +1,13 @@
-//! The Grafana dashboard, checked statically: every query scoped by the
-//! variables, built on documented metrics and parsed by promtool.
-//! `dashboard_queries` gives the queries as Prometheus runs them, for tests
-//! against a real server.
+//! The Grafana dashboard, checked statically: generated from the mixin, fit
+//! for grafana.com's import, every query scoped by the variables, built on
+//! documented metrics and parsed by promtool. `dashboard_queries` gives the
+//! queries as Prometheus runs them, for tests against a real server.
 
 use crate::support::{documented_metrics, is_documented, metric_names, repo, tool};
 
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::process::Command;
 
 const DASHBOARD: &str = "dashboards/aliyun-cas-deployments.json";
 
@@ -25,6 +26,13 @@ fn panels(dashboard: &Value) -> Vec<&Value> {
     }
     all.retain(|p| p["type"] != "row");
     all
+}
+
+fn panel<'a>(dashboard: &'a Value, title: &str) -> &'a Value {
+    panels(dashboard)
+        .into_iter()
+        .find(|p| p["title"] == title)
+        .unwrap_or_else(|| panic!("no panel {title:?}"))
 }
 
 fn exprs(panel: &Value) -> Vec<&str> {
@@ -84,6 +92,29 @@ pub fn dashboard_queries() -> Vec<(String, String)> {
                 .map(move |e| (title.clone(), concrete(e)))
         })
         .collect()
+}
+
+#[test]
+fn the_dashboard_is_generated_from_the_mixin() {
+    let output = Command::new("jsonnet")
+        .current_dir(repo(""))
+        .args(["-J", "mixin", "-S", "-e"])
+        .arg(format!("(import 'build.jsonnet')['{DASHBOARD}']"))
+        .output()
+        .expect(
+            "jsonnet is needed for this test: apt-get install jsonnet (scripts/test installs it)",
+        );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Not assert_eq: two copies of the whole dashboard would bury the message.
+    assert!(
+        String::from_utf8(output.stdout).unwrap()
+            == std::fs::read_to_string(repo(DASHBOARD)).unwrap(),
+        "{DASHBOARD} is out of date: edit mixin/dashboards/ and run scripts/gen-mixin"
+    );
 }
 
 #[test]
@@ -227,5 +258,253 @@ fn the_variables_select_everything_with_a_non_empty_match() {
                 "{title}: ${used} is no variable of the dashboard"
             );
         }
+    }
+}
+
+#[test]
+fn the_dashboard_imports_from_grafana_com_and_is_not_edited_in_grafana() {
+    let dashboard = dashboard();
+    assert_eq!(dashboard["editable"], false);
+    assert_eq!(
+        dashboard["__inputs"],
+        json!([{
+            "name": "DS_PROMETHEUS",
+            "label": "Prometheus",
+            "description": "The Prometheus server that scrapes aliyun-cas-exporter.",
+            "type": "datasource",
+            "pluginId": "prometheus",
+            "pluginName": "Prometheus",
+        }])
+    );
+    // The import's choice becomes the datasource variable's, which every panel uses.
+    assert_eq!(
+        dashboard["templating"]["list"][0]["current"]["value"],
+        "${DS_PROMETHEUS}"
+    );
+    let requires = dashboard["__requires"].as_array().unwrap();
+    let required = |kind: &str| -> BTreeSet<&str> {
+        requires
+            .iter()
+            .filter(|r| r["type"] == kind)
+            .map(|r| r["id"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(required("grafana"), BTreeSet::from(["grafana"]));
+    assert_eq!(required("datasource"), BTreeSet::from(["prometheus"]));
+    let used: BTreeSet<&str> = panels(&dashboard)
+        .into_iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(required("panel"), used);
+    assert_eq!(
+        used,
+        BTreeSet::from(["bargauge", "stat", "table", "timeseries"])
+    );
+    let grafana = requires.iter().find(|r| r["type"] == "grafana").unwrap();
+    assert_eq!(grafana["version"], "10.0.0");
+}
+
+/// The range of every `rate(`, `irate(` and `increase(` call, e.g. `$__rate_interval`.
+fn ranges(expr: &str) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    for function in ["rate", "irate", "increase"] {
+        let call = format!("{function}(");
+        let mut from = 0;
+        while let Some(at) = expr[from..].find(&call).map(|i| from + i) {
+            from = at + call.len();
+            let whole_word = expr[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+            if !whole_word {
+                continue;
+            }
+            let mut depth = 1;
+            let end = expr[from..]
+                .char_indices()
+                .find_map(|(i, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    (depth == 0).then_some(from + i)
+                })
+                .unwrap_or_else(|| panic!("unbalanced {function}( in {expr}"));
+            let argument = &expr[from..end];
+            let range = argument
+                .rsplit_once('[')
+                .and_then(|(_, r)| r.strip_suffix(']'))
+                .unwrap_or_else(|| panic!("{function}( without a range in {expr}"));
+            found.push((function, range.to_owned()));
+        }
+    }
+    found
+}
+
+#[test]
+fn rates_use_the_rate_interval_and_totals_the_range() {
+    let dashboard = dashboard();
+    let mut calls = 0;
+    for panel in panels(&dashboard) {
+        for expr in exprs(panel) {
+            for (function, range) in ranges(expr) {
+                calls += 1;
+                let allowed: &[&str] = match function {
+                    // A total over the dashboard's range is what an increase may show.
+                    "increase" => &["$__rate_interval", "$__range"],
+                    _ => &["$__rate_interval"],
+                };
+                assert!(
+                    allowed.contains(&range.as_str()),
+                    "{}: {function}(…[{range}]) in {expr}",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    assert_eq!(calls, 6, "rate and increase calls");
+    assert_eq!(
+        ranges("sum(rate(x{a=~\"$a\"}[$__rate_interval])) / increase(y[$__range])"),
+        [
+            ("rate", "$__rate_interval".to_owned()),
+            ("increase", "$__range".to_owned())
+        ]
+    );
+    assert_eq!(ranges("irate(x[5m])"), [("irate", "5m".to_owned())]);
+}
+
+#[test]
+fn the_panels_show_what_the_users_asked_for() {
+    let dashboard = dashboard();
+    assert_eq!(
+        panel(&dashboard, "Rate-limit wait")["fieldConfig"]["defaults"]["unit"],
+        "percentunit"
+    );
+
+    // histogram_quantile over a zero rate is NaN: the p95 filters it.
+    let p95 = exprs(panel(&dashboard, "API latency p95"));
+    assert_eq!(p95.len(), 1);
+    assert!(
+        p95[0].starts_with("histogram_quantile(0.95, "),
+        "{}",
+        p95[0]
+    );
+    assert!(p95[0].ends_with("[$__rate_interval]))) >= 0"), "{}", p95[0]);
+
+    // Counts that can legitimately be empty fall back to a zero, or say why they are empty.
+    for title in [
+        "Failed and rolled-back workers now",
+        "Unlisted failed workers",
+        "Jobs with failed or rolled-back workers",
+        "Job polls now",
+        "Time until credentials expire",
+        "Credential refresh errors",
+        "API throttling",
+    ] {
+        for expr in exprs(panel(&dashboard, title)) {
+            assert!(
+                expr.contains(" or on() 0 * count(aliyun_cas_exporter_build_info{")
+                    || expr.contains(
+                        " or on() label_replace(0 * count(aliyun_cas_exporter_build_info{"
+                    )
+                    || expr.contains(
+                        " or on(account) 0 * max by (account) (aliyun_cas_exporter_jobs{"
+                    ),
+                "{title}: no zero to fall back to in {expr}"
+            );
+        }
+    }
+    for panel in panels(&dashboard) {
+        if ["stat", "bargauge"].contains(&panel["type"].as_str().unwrap()) {
+            assert!(
+                panel["fieldConfig"]["defaults"]["noValue"].is_string(),
+                "{}: says nothing when empty",
+                panel["title"]
+            );
+        }
+    }
+    let credentials = panel(&dashboard, "Time until credentials expire");
+    assert_eq!(
+        credentials["fieldConfig"]["defaults"]["mappings"],
+        json!([{"type": "value", "options": {"0": {"text": "no temporary credentials", "color": "blue", "index": 0}}}])
+    );
+
+    let unlisted = panel(&dashboard, "Unlisted failed workers");
+    assert!(exprs(unlisted)[0].starts_with("sum(aliyun_cas_deployment_job_unlisted_workers{"));
+
+    let workers = panel(&dashboard, "Failed and rolled-back workers");
+    let workers_expr = exprs(workers)[0];
+    assert!(
+        workers_expr.starts_with("(max by (account, job_id, worker_id, status, product, region, instance_id, resource, cloud) (aliyun_cas_deployment_job_worker_info{"),
+        "{workers_expr}"
+    );
+    assert!(
+        workers_expr.contains("group_left(name) max by (account, job_id, name) (topk by (account, job_id) (1, aliyun_cas_deployment_job_info{"),
+        "{workers_expr}"
+    );
+    let organize = &workers["transformations"][1]["options"];
+    assert_eq!(
+        organize["indexByName"],
+        json!({"account": 0, "job_id": 1, "name": 2, "status": 3, "product": 4, "region": 5, "instance_id": 6, "resource": 7, "cloud": 8, "worker_id": 9})
+    );
+    assert_eq!(
+        organize["excludeByName"],
+        json!({"Time": true, "Value": true, "__name__": true, "job": true, "instance": true})
+    );
+
+    let certificates = panel(&dashboard, "Certificate expiry");
+    let certificates_expr = exprs(certificates)[0];
+    assert!(
+        certificates_expr.starts_with("sort("),
+        "{certificates_expr}"
+    );
+    assert!(
+        certificates_expr.contains("(aliyun_cas_deployment_job_certificate_info{")
+            && certificates_expr.contains(
+                "(min by (account, cert_id) (aliyun_cas_certificate_not_after_timestamp_seconds{"
+            )
+            && certificates_expr.contains("}) - time())"),
+        "{certificates_expr}"
+    );
+    assert_eq!(
+        certificates["options"]["sortBy"],
+        json!([{"displayName": "Time left", "desc": false}])
+    );
+    let time_left = certificates["fieldConfig"]["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["matcher"]["options"] == "Time left")
+        .unwrap();
+    let property = |id: &str| {
+        time_left["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["value"].clone())
+    };
+    assert_eq!(property("unit"), Some(json!("dtdurations")));
+    assert_eq!(
+        property("thresholds"),
+        Some(json!({"mode": "absolute", "steps": [
+            {"color": "red", "value": null},
+            {"color": "orange", "value": 3 * 86400},
+            {"color": "green", "value": 14 * 86400},
+        ]}))
+    );
+}
+
+#[test]
+fn concrete_queries_replace_every_variable() {
+    assert_eq!(
+        concrete(
+            "sum(rate(x{job=~\"$job\", job_id=~\"${job_id}\"}[$__rate_interval])) + increase(y[$__range]) + z[$__interval] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
+        ),
+        "sum(rate(x{job=~\".+\", job_id=~\".+\"}[1m])) + increase(y[1h]) + z[15s] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
+    );
+    for (title, expr) in dashboard_queries() {
+        assert!(variables_in(&expr).is_empty(), "{title}: {expr}");
     }
 }
