@@ -44,38 +44,58 @@ fn exprs(panel: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The template variables an expression refers to, as `$name` or `${name}`.
-fn variables_in(expr: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// Rewrites each `$name` and `${name}` of an expression to `f(name)`, or
+/// leaves it as it is where `f` gives None. `$1` (label_replace's reference
+/// to a group) is no variable.
+fn replace_variables(expr: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(expr.len());
     let mut rest = expr;
     while let Some(at) = rest.find('$') {
-        rest = &rest[at + 1..];
-        let braced = rest.strip_prefix('{');
-        let text = braced.unwrap_or(rest);
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let braced = after.starts_with('{');
+        let text = if braced { &after[1..] } else { after };
         let len = text
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(text.len());
-        // `$1` is label_replace's group reference, not a variable.
-        if len > 0 && !text.starts_with(|c: char| c.is_ascii_digit()) {
-            names.insert(text[..len].to_owned());
+        let name = &text[..len];
+        let closed = !braced || text[len..].starts_with('}');
+        let token = 1 + len + if braced { 1 + usize::from(closed) } else { 0 };
+        let is_name = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
+        match (is_name && closed).then(|| f(name)).flatten() {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[at..at + token]),
         }
+        rest = &rest[at + token..];
     }
+    out.push_str(rest);
+    out
+}
+
+/// The template variables an expression refers to.
+fn variables_in(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    replace_variables(expr, |name| {
+        names.insert(name.to_owned());
+        None
+    });
     names
 }
 
 /// An expression as Prometheus would run it from the dashboard with every
 /// variable at "All" (`.+`) and Grafana's intervals at fixed durations.
 fn concrete(expr: &str) -> String {
-    let mut text = expr
-        .replace("$__rate_interval", "1m")
-        .replace("$__range", "1h")
-        .replace("$__interval", "15s");
-    for name in variables_in(&text) {
-        text = text
-            .replace(&format!("${{{name}}}"), ".+")
-            .replace(&format!("${name}"), ".+");
-    }
-    text
+    replace_variables(expr, |name| {
+        Some(
+            match name {
+                "__rate_interval" => "1m",
+                "__range" => "1h",
+                "__interval" => "15s",
+                _ => ".+",
+            }
+            .to_owned(),
+        )
+    })
 }
 
 /// (panel title, expression) for every query of the dashboard, ready to send
@@ -498,13 +518,21 @@ fn the_panels_show_what_the_users_asked_for() {
 
 #[test]
 fn concrete_queries_replace_every_variable() {
+    // `$job` must not take the start of `$job_id`.
     assert_eq!(
         concrete(
-            "sum(rate(x{job=~\"$job\", job_id=~\"${job_id}\"}[$__rate_interval])) + increase(y[$__range]) + z[$__interval] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
+            "sum(rate(x{job=~\"$job\", job_id=~\"$job_id\", product=~\"${product}\"}[$__rate_interval])) + increase(y[$__range]) + z[$__interval] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
         ),
-        "sum(rate(x{job=~\".+\", job_id=~\".+\"}[1m])) + increase(y[1h]) + z[15s] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
+        "sum(rate(x{job=~\".+\", job_id=~\".+\", product=~\".+\"}[1m])) + increase(y[1h]) + z[15s] + label_replace(w, \"a\", \"$1\", \"b\", \"(.*)\")"
+    );
+    assert_eq!(
+        variables_in("a{b=~\"$job_id\", c=~\"${job}\"} + $1 + $"),
+        BTreeSet::from(["job".to_owned(), "job_id".to_owned()])
     );
     for (title, expr) in dashboard_queries() {
-        assert!(variables_in(&expr).is_empty(), "{title}: {expr}");
+        let whole = expr.match_indices(".+").all(|(at, _)| {
+            !expr[at + 2..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        });
+        assert!(!expr.contains('$') && whole, "{title}: {expr}");
     }
 }
