@@ -86,7 +86,7 @@ function(config)
         for metric in [['failed_workers', 'failed'], ['rollback_workers', 'rolled back'], ['rollback_failed_workers', 'rollback failed']]
       ],
     ) {
-      fieldConfig+: { defaults+: { decimals: 0, noValue: noExporter, thresholds: p.thresholds([['orange'], ['red', 1]]) } },
+      fieldConfig+: { defaults+: { decimals: 0, noValue: noExporter, thresholds: p.thresholds(failedRed) } },
     },
   ];
 
