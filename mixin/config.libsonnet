@@ -59,6 +59,8 @@
       tags: ['aliyun-cas', 'certificates'],
       refresh: '1m',
       timeFrom: 'now-6h',
+      // Which Prometheus data sources the dashboard's data source picker offers (a regex on their names; '' for all).
+      datasourceRegex: '',
     },
   },
 }

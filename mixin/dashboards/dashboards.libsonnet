@@ -1,5 +1,5 @@
 {
   grafanaDashboards+:: {
-    'aliyun-cas-deployments.json': import '../../dashboards/aliyun-cas-deployments.json',
+    'aliyun-cas-deployments.json': (import 'deployments.libsonnet')($._config),
   },
 }

@@ -11,6 +11,7 @@ mod answers;
 mod cli;
 mod client;
 mod credentials;
+mod dashboard;
 mod exporter;
 mod flood;
 mod hostile_config;

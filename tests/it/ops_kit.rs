@@ -1,54 +1,19 @@
 //! The operations kit checked with real Prometheus tooling: the alert rules
-//! and their unit tests (promtool), the dashboard's queries, the generated
-//! PrometheusRule, the exposition's lint, and a real Prometheus server that
-//! scrapes the exporter and evaluates the rules end to end.
+//! and their unit tests (promtool), the generated PrometheusRule, the
+//! exposition's lint, and a real Prometheus server that scrapes the exporter
+//! and evaluates the rules end to end. The dashboard has its own module.
 
 use crate::support;
 
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, documented_metrics};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// Runs a Prometheus tool; CI installs them (Debian's `prometheus` package).
-fn tool(name: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    let mut command = Command::new(name);
-    command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name} is needed for this test ({e}); install Debian's `prometheus` package, as .ci/run does"));
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
+use support::{
+    ConfigBuilder, Exporter, KEY_ENV, KEY_ID, SECRET, SimSpec, documented_metrics, is_documented,
+    metric_names, repo, tool,
+};
 
 #[test]
 fn alert_rules_are_valid_and_their_unit_tests_pass() {
@@ -66,42 +31,6 @@ fn alert_rules_are_valid_and_their_unit_tests_pass() {
         None,
     );
     assert!(ok, "{out}");
-}
-
-/// Every metric-looking name in a PromQL expression (`aliyun_cas_…` or `process_…`).
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let bytes: Vec<char> = expr.chars().collect();
-    let mut i = 0;
-    while i < bytes.len() {
-        let starts = (bytes[i].is_ascii_alphabetic() || bytes[i] == '_')
-            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == '_'));
-        if starts {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == '_') {
-                i += 1;
-            }
-            let word: String = bytes[start..i].iter().collect();
-            if word.starts_with("aliyun_cas_") || word.starts_with("process_") {
-                names.insert(word);
-            }
-        } else {
-            i += 1;
-        }
-    }
-    names
-}
-
-/// A documented family, allowing the histogram series suffixes.
-fn is_documented(name: &str, table: &BTreeMap<String, (String, Vec<String>, String)>) -> bool {
-    table.contains_key(name)
-        || ["_bucket", "_sum", "_count"].iter().any(|s| {
-            name.strip_suffix(s).is_some_and(|base| {
-                table
-                    .get(base)
-                    .is_some_and(|(kind, _, _)| kind == "histogram")
-            })
-        })
 }
 
 #[test]
@@ -165,105 +94,6 @@ fn the_prometheusrule_is_generated_from_the_alert_rules() {
     assert_eq!(
         rule["spec"]["groups"], alerts["groups"],
         "deploy/kubernetes/prometheusrule.yaml is out of date: regenerate it as README (Alert rules) says"
-    );
-}
-
-/// Every panel, rows' nested panels included.
-fn panels(dashboard: &Value) -> Vec<&Value> {
-    let mut all = Vec::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        all.push(panel);
-        if let Some(nested) = panel["panels"].as_array() {
-            all.extend(nested);
-        }
-    }
-    all
-}
-
-#[test]
-fn the_dashboard_is_valid_and_queries_only_documented_metrics() {
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("dashboards/aliyun-cas-deployments.json")).unwrap(),
-    )
-    .expect("valid JSON");
-    let variables: BTreeSet<&str> = dashboard["templating"]["list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
-    for wanted in [
-        "datasource",
-        "job",
-        "instance",
-        "account",
-        "job_id",
-        "product",
-    ] {
-        assert!(variables.contains(wanted), "variable {wanted}");
-    }
-    let table = documented_metrics();
-    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
-    let mut queries = 0;
-    for panel in panels(&dashboard)
-        .into_iter()
-        .filter(|p| p["type"] != "row")
-    {
-        let title = panel["title"].as_str().unwrap_or_default();
-        assert!(!title.is_empty(), "a panel without a title: {panel}");
-        assert!(
-            panel["description"].as_str().is_some_and(|d| !d.is_empty()),
-            "{title}: description"
-        );
-        assert!(
-            panel["fieldConfig"]["defaults"]["unit"]
-                .as_str()
-                .is_some_and(|u| !u.is_empty()),
-            "{title}: unit"
-        );
-        for target in panel["targets"].as_array().unwrap() {
-            let expr = target["expr"].as_str().unwrap();
-            let datasource = target["datasource"]["uid"]
-                .as_str()
-                .or(panel["datasource"]["uid"].as_str());
-            assert_eq!(datasource, Some("${datasource}"), "{title}: {expr}");
-            let names = metric_names(expr);
-            assert!(!names.is_empty(), "{title}: {expr}");
-            for metric in &names {
-                assert!(
-                    is_documented(metric, &table),
-                    "{title} uses {metric}, which docs/metrics.md does not list"
-                );
-            }
-            assert!(
-                expr.contains("job=~\"$job\"") && expr.contains("instance=~\"$instance\""),
-                "{title}: {expr}"
-            );
-            let concrete = ["$job_id", "$job", "$instance", "$account", "$product"]
-                .iter()
-                .fold(expr.to_owned(), |e, v| e.replace(v, ".*"))
-                .replace("$__rate_interval", "5m")
-                .replace("$__range", "1h")
-                .replace("$__interval", "1m");
-            queries += 1;
-            rules.push_str(&format!(
-                "      - record: dashboard:query{queries}\n        expr: {}\n",
-                serde_json::to_string(&concrete).unwrap()
-            ));
-        }
-    }
-    assert!(queries >= 10, "{queries} queries");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("dashboard-queries.yml");
-    std::fs::write(&file, &rules).unwrap();
-    let (ok, out) = tool(
-        "promtool",
-        &["check", "rules", file.to_str().unwrap()],
-        None,
-    );
-    assert!(
-        ok,
-        "every dashboard query must parse as PromQL:\n{out}\n{rules}"
     );
 }
 

@@ -1,10 +1,12 @@
 //! Shared test harness: a simulator on loopback, the real exporter binary
 //! started against it, builders of the files both read, a parser for what
-//! `/metrics` serves, and the lock that keeps heavy tests away from
-//! timing-sensitive ones.
+//! `/metrics` serves, the lock that keeps heavy tests away from
+//! timing-sensitive ones, and what the operations kit's tests share.
 
+mod ops;
 mod yaml;
 
+pub use ops::{is_documented, metric_names, repo, tool};
 pub use yaml::{ConfigBuilder, SimSpec};
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator, SimulatorSpec};
