@@ -2,7 +2,8 @@
 // importing the mixin, e.g. (import 'mixin.libsonnet') + {_config+:: {exporterSelector: 'job="cas"'}}.
 {
   _config+:: {
-    // The label matchers that select the exporter's series, in every alert and dashboard query.
+    // The label matchers that select the exporter's series in every alert rule. The dashboard
+    // needs none: its `job` variable lists the scrape jobs that serve the exporter's metrics.
     exporterSelector: 'job="aliyun-cas-exporter"',
 
     // The labels one deployment job's alerts carry besides alertname and severity. The scrape
@@ -21,10 +22,12 @@
       ticket: 'warning',
     },
 
-    // How long deployment-job and certificate alerts keep firing once their series are gone:
-    // through a scrape gap or a dead exporter, they must outlast exporterDownFor, so that
-    // AliyunCasExporterDown pages before any of them could send a false RESOLVED.
-    keepFiringFor: '15m',
+    // Deployment-job and certificate alerts judge each series by its newest sample within this
+    // window (last_over_time), so through a scrape gap or a dead exporter they keep firing on
+    // the last known values this long, while a fix the exporter reports resolves them at once.
+    // It must outlast exporterDownFor, so AliyunCasExporterDown pages before any of them
+    // could send a false RESOLVED.
+    lastValueWindow: '15m',
     exporterDownFor: '5m',
     exporterAbsentFor: '10m',
 

@@ -7,13 +7,12 @@ local lib = import 'lib.libsonnet';
     local l = lib.new(c),
     // One series per certificate, whichever replica or restarted exporter serves it.
     local left = 'min by (job, account, cert_id, common_name) (\n  %s\n)\n- time()'
-                 % l.s('aliyun_cas_certificate_not_after_timestamp_seconds'),
+                 % l.sLast('aliyun_cas_certificate_not_after_timestamp_seconds'),
     local day = 24 * 3600,
     local certificate = '{{- $cert := printf `job=%q,account=%q,cert_id=%q` $labels.job $labels.account $labels.cert_id -}}\n',
     local rule(severity, expr) = {
       alert: 'AliyunCasCertificateExpiring',
       expr: expr,
-      keep_firing_for: c.keepFiringFor,
       labels: { severity: severity },
       annotations: {
         summary: |||
@@ -42,8 +41,8 @@ local lib = import 'lib.libsonnet';
           Renew it, and deploy the new certificate to those resources before it expires.
         ||| % {
           n: c.resourcesListed,
-          notAfter: 'aliyun_cas_certificate_not_after_timestamp_seconds{%s}',
-          jobs: 'aliyun_cas_deployment_job_certificate_info{%s}',
+          notAfter: l.last('aliyun_cas_certificate_not_after_timestamp_seconds{%s}'),
+          jobs: l.last('aliyun_cas_deployment_job_certificate_info{%s}'),
         }, '\n'),
         runbook_url: l.runbook('AliyunCasCertificateExpiring'),
       },

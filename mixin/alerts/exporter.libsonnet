@@ -92,8 +92,8 @@ local lib = import 'lib.libsonnet';
             description: |||
               Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for %s:
               certificate deployment failures are not being watched. The deployment-job and certificate alerts
-              it had raised keep firing for %s after its series vanish, then resolve although nothing was fixed.
-            ||| % [c.exporterDownFor, c.keepFiringFor],
+              it had raised keep firing on its last values for %s, then resolve although nothing was fixed.
+            ||| % [c.exporterDownFor, c.lastValueWindow],
             runbook_url: l.runbook('AliyunCasExporterDown'),
           },
         },

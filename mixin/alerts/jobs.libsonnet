@@ -10,52 +10,42 @@ local lib = import 'lib.libsonnet';
     local v = {
       by: by,
       window: c.finishedJobWindowSeconds,
-      rollbackFailed: l.s('aliyun_cas_deployment_job_rollback_failed_workers'),
-      failed: l.s('aliyun_cas_deployment_job_failed_workers'),
-      errored: l.s('aliyun_cas_deployment_job_status', 'status="error"'),
-      rolledBack: l.s('aliyun_cas_deployment_job_rollback_workers'),
-      rollbackSucceeded: l.s('aliyun_cas_deployment_job_rollback_succeeded_workers'),
-      ended: l.s('aliyun_cas_deployment_job_end_timestamp_seconds'),
+      rollbackFailed: l.sLast('aliyun_cas_deployment_job_rollback_failed_workers'),
+      failed: l.sLast('aliyun_cas_deployment_job_failed_workers'),
+      errored: l.sLast('aliyun_cas_deployment_job_status', 'status="error"'),
+      rolledBack: l.sLast('aliyun_cas_deployment_job_rollback_workers'),
+      rollbackSucceeded: l.sLast('aliyun_cas_deployment_job_rollback_succeeded_workers'),
+      ended: l.sLast('aliyun_cas_deployment_job_end_timestamp_seconds'),
       up: l.s('aliyun_cas_deployment_job_up'),
       lastSuccess: l.s('aliyun_cas_deployment_job_last_success_timestamp_seconds'),
       settled: l.s('aliyun_cas_deployment_job_status', 'status=~"success|error"'),
       stale: c.dataStaleSeconds,
     },
-    // Series are taken `max by` the job's labels, without `instance`: a restarted exporter
-    // continues the alert, and two replicas briefly serving one job never make two.
-    local rollbackFailed = '(max by (%(by)s) (%(rollbackFailed)s) > 0)' % v,
-    local failed = |||
-      (
-        (max by (%(by)s) (%(failed)s) > 0)
-        or on (%(by)s)
-        (max by (%(by)s) (%(errored)s) == 1)
-      )
-    ||| % v,
-    local rolledBack = |||
-      (
-        (max by (%(by)s) (%(rolledBack)s) > 0)
-        or on (%(by)s)
-        (max by (%(by)s) (%(rollbackSucceeded)s) > 0)
-      )
-    ||| % v,
+    // Each series counts with its newest sample of the last lastValueWindow (a scrape gap or a
+    // dead exporter does not resolve the alert; a fix does, at once, and so does a worse alert
+    // of the same job), taken `max by` the job's labels without `instance`: a restarted
+    // exporter continues the alert, and two replicas briefly serving one job never make two.
+    // `max by (<job labels>) (<series>) <comparison>`, the series on a line of its own.
+    local top(series, comparison) = 'max by (%s) (\n  %s\n) %s' % [by, std.strReplace(v[series], '\n', '\n  '), comparison],
+    local paren(text) = '(\n%s\n)' % std.join('\n', ['  ' + line for line in std.split(text, '\n')]),
+    local either(a, b) = paren('%s\nor on (%s)\n%s' % [paren(a), by, paren(b)]),
+    local rollbackFailed = paren(top('rollbackFailed', '> 0')),
+    local failed = either(top('failed', '> 0'), top('errored', '== 1')),
+    local rolledBack = either(top('rolledBack', '> 0'), top('rollbackSucceeded', '> 0')),
     // A job that ended longer ago than the window no longer pages.
-    local recent = |||
-      unless on (%(by)s)
-      (time() - max by (%(by)s) (%(ended)s) > %(window)d)
-    ||| % v,
-    local unless(expr) = 'unless on (%s)\n%s' % [by, std.rstripChars(expr, '\n')],
+    local recent = 'unless on (%s)\n%s' % [by, paren('time()\n- %s' % top('ended', '> %d' % c.finishedJobWindowSeconds))],
+    local unless(expr) = 'unless on (%s)\n%s' % [by, expr],
 
     groups+: [{
       name: 'aliyun-cas-deployment-jobs',
       rules: [
         {
           alert: 'AliyunCasJobRollbackFailed',
-          expr: rollbackFailed + '\n' + recent,
-          keep_firing_for: c.keepFiringFor,
+          expr: rollbackFailed + '\n' + recent + '\n',
           labels: { severity: c.severities.page },
           annotations: {
             summary: l.jobText('Rollbacks of CAS deployment job {{ $labels.job_id }}{{ $name }} failed'),
-            description: l.jobText(l.jobSet('count', 'max(aliyun_cas_deployment_job_rollback_failed_workers{%s})') + |||
+            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_rollback_failed_workers{%s}')) + |||
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }}: {{ $count }} rollback(s) failed,
               so those resources may be left without a valid certificate.
               Resources whose rollback failed:
@@ -65,32 +55,30 @@ local lib = import 'lib.libsonnet';
         },
         {
           alert: 'AliyunCasJobFailed',
-          expr: std.join('\n', [std.rstripChars(failed, '\n'), unless(rollbackFailed), recent]),
-          keep_firing_for: c.keepFiringFor,
+          expr: std.join('\n', [failed, unless(rollbackFailed), recent]) + '\n',
           labels: { severity: c.severities.page },
           annotations: {
             summary: l.jobText('CAS deployment job {{ $labels.job_id }}{{ $name }} failed'),
-            description: l.jobText(l.jobSet('count', 'max(aliyun_cas_deployment_job_failed_workers{%s})') + |||
+            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_failed_workers{%s}')) + |||
               {{- $status := "unknown" -}}
-              {{- with printf `max by (status) (aliyun_cas_deployment_job_status{%s}) == 1` $job | query -}}
+              {{- with printf `max by (status) (%s) == 1` $job | query -}}
               {{- $status = . | first | label "status" -}}
               {{- end -}}
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }} failed:
               {{ $count }} worker task(s) failed, and the job's status is {{ $status }}.
               Those resources did not get the certificate and keep their previous one.
               Failed resources:
-            ||| + l.resources('error')),
+            ||| % l.last('aliyun_cas_deployment_job_status{%s}') + l.resources('error')),
             runbook_url: l.runbook('AliyunCasJobFailed'),
           },
         },
         {
           alert: 'AliyunCasJobRolledBack',
-          expr: std.join('\n', [std.rstripChars(rolledBack, '\n'), unless(failed), unless(rollbackFailed), recent]),
-          keep_firing_for: c.keepFiringFor,
+          expr: std.join('\n', [rolledBack, unless(failed), unless(rollbackFailed), recent]) + '\n',
           labels: { severity: c.severities.ticket },
           annotations: {
             summary: l.jobText('CAS deployment job {{ $labels.job_id }}{{ $name }} was rolled back'),
-            description: l.jobText(l.jobSet('count', 'max(aliyun_cas_deployment_job_rollback_workers{%s})') + |||
+            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_rollback_workers{%s}')) + |||
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }}:
               {{ $count }} worker task(s) were rolled back, so those resources went back to their previous certificate.
               Rolled-back resources:

@@ -16,6 +16,14 @@
 
     runbook(alert):: c.runbookURLPattern % std.asciiLower(alert),
 
+    // A selector's newest sample within lastValueWindow: what the exporter last said, even
+    // while it cannot be scraped. `selector` may hold `%s` for a template's matchers.
+    local last(selector) = 'last_over_time(%s[%s])' % [selector, c.lastValueWindow],
+    last(selector):: last(selector),
+
+    // last() of `metric{<exporter selector>, extra}`.
+    sLast(metric, extra=''):: last(self.s(metric, extra)),
+
 
     // Template lines that set $job (PromQL matchers selecting the alert's own job) and
     // $name (" (the job's name)" from aliyun_cas_deployment_job_info, or nothing).
@@ -25,7 +33,7 @@
         std.join(' ', ['$labels.%s' % l for l in c.jobLabels]),
       ]
       + '{{- $name := "" -}}\n'
-      + '{{- with printf `aliyun_cas_deployment_job_info{%s}` $job | query -}}\n'
+      + '{{- with printf `%s` $job | query -}}\n' % last('aliyun_cas_deployment_job_info{%s}')
       + '{{- $name = printf " (%s)" (. | first | label "name") -}}\n'
       + '{{- end -}}\n',
 
@@ -63,8 +71,8 @@
         {{- end }}
       ||| % {
         n: c.resourcesListed,
-        list: 'aliyun_cas_deployment_job_worker_info{%s}' % matchers,
-        unlisted: 'aliyun_cas_deployment_job_unlisted_workers{%s}',
+        list: last('aliyun_cas_deployment_job_worker_info{%s}' % matchers),
+        unlisted: last('aliyun_cas_deployment_job_unlisted_workers{%s}'),
       },
   },
 }

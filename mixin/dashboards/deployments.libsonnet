@@ -5,10 +5,10 @@ local p = import 'panels.libsonnet';
 function(config)
   local d = config.dashboard;
 
-  // The mixin's exporter selector comes first, so the dashboard sees what the
-  // alerts see; the variables narrow it down. A selector overridden to '' drops out.
-  local matchers(list) = '{%s}' % std.join(', ', std.filter(function(m) m != '', list));
-  local selector(extra) = matchers([config.exporterSelector, 'job=~"$job"', 'instance=~"$instance"'] + extra);
+  // No fixed scrape-job name: the `job` variable offers every job that serves
+  // aliyun_cas_exporter_build_info, so the JSON works wherever it is imported.
+  local matchers(list) = '{%s}' % std.join(', ', list);
+  local selector(extra) = matchers(['job=~"$job"', 'instance=~"$instance"'] + extra);
   local exporter = selector([]);
   local account = selector(['account=~"$account"']);
   local jobs = selector(['account=~"$account"', 'job_id=~"$job_id"']);
@@ -503,8 +503,8 @@ function(config)
           current: { selected: false, text: '${DS_PROMETHEUS}', value: '${DS_PROMETHEUS}' },
           options: [],
         },
-        p.queryVariable('job', 'Job', 'label_values(aliyun_cas_exporter_build_info%s, job)' % matchers([config.exporterSelector])),
-        p.queryVariable('instance', 'Instance', 'label_values(aliyun_cas_exporter_build_info%s, instance)' % matchers([config.exporterSelector, 'job=~"$job"'])),
+        p.queryVariable('job', 'Job', 'label_values(aliyun_cas_exporter_build_info, job)'),
+        p.queryVariable('instance', 'Instance', 'label_values(aliyun_cas_exporter_build_info%s, instance)' % matchers(['job=~"$job"'])),
         // Every account the exporters watch, jobs or not (aliyun_cas_exporter_jobs is served per account).
         p.queryVariable('account', 'Account', 'label_values(aliyun_cas_exporter_jobs%s, account)' % exporter),
         p.queryVariable('job_id', 'Deployment job ID', 'label_values(aliyun_cas_deployment_job_up%s, job_id)' % account),

@@ -5,7 +5,7 @@
 local order = [
   'apiVersion', 'kind', 'metadata', 'spec', 'name', 'namespace',
   'groups', 'interval', 'rules',
-  'alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations',
+  'alert', 'record', 'expr', 'for', 'labels', 'annotations',
   'summary', 'description', 'runbook_url',
 ];
 
