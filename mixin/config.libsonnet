@@ -6,13 +6,19 @@
     // needs none: its `job` variable lists the scrape jobs that serve the exporter's metrics.
     exporterSelector: 'job="aliyun-cas-exporter"',
 
+    // The labels that tell exporters apart: every alert keeps them, and every `by (...)` groups
+    // by them. `namespace` (absent outside Kubernetes, and then no label at all) keeps two
+    // installs apart that the Prometheus Operator gives the same scrape job; add `cluster` if
+    // one Prometheus scrapes several clusters (and to the Alertmanager example's group_by and equal).
+    groupLabels: ['job', 'namespace'],
+
     // The labels one deployment job's alerts carry besides alertname and severity. The scrape
     // `instance` is left out on purpose, so a restarted or rescheduled exporter (a new pod IP)
-    // continues the same alert instead of paging again; add `cluster` or `namespace` here if one
-    // scrape job spans several exporters that may watch the same account.
-    jobLabels: ['job', 'account', 'job_id'],
+    // continues the same alert instead of paging again.
+    jobLabels: self.groupLabels + ['account', 'job_id'],
 
     // Where each alert's runbook section is: %s is the alert name in lower case (a Markdown anchor).
+    // '' leaves runbook_url out.
     runbookURLPattern: 'https://github.com/aliyun-cas-exporter/aliyun-cas-exporter/blob/main/docs/runbook.md#%s',
 
     severities: {
@@ -28,13 +34,17 @@
     // It must outlast exporterDownFor, so AliyunCasExporterDown pages before any of them
     // could send a false RESOLVED.
     lastValueWindow: '15m',
+    // While the exporter reports a job's polls failing (job_up 0), it drops the counts after
+    // stale_after; the job alerts keep the last counts that long instead of resolving.
+    heldValueWindow: '1d',
     exporterDownFor: '5m',
     exporterAbsentFor: '10m',
 
     // A job that ended longer ago than this no longer pages (its end timestamp says when).
     finishedJobWindowSeconds: 24 * 3600,
 
-    // The most resources a job alert's description lists (a query in its template).
+    // The most resources a job alert's description lists (a query in its template), and the
+    // most jobs a certificate alert's description names.
     resourcesListed: 5,
 
     // A polled job whose last successful poll is older than this is stale (3 × the default

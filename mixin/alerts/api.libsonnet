@@ -7,6 +7,7 @@ local lib = import 'lib.libsonnet';
     local c = $._config,
     local l = lib.new(c),
     local v = {
+      group: l.group,
       requests: l.s('aliyun_cas_api_requests_total'),
       throttled: l.s('aliyun_cas_api_requests_total', 'code=~"Throttling.*|Rejected.Throttling"'),
       // Credential and RAM errors of the counts' actions; the detail actions have their own alert.
@@ -28,7 +29,7 @@ local lib = import 'lib.libsonnet';
         {
           alert: 'AliyunCasApiThrottled',
           expr: |||
-            sum by (job, instance, account) (
+            sum by (%(group)s, instance, account) (
               rate(%(throttled)s[5m])
             ) > 0
           ||| % v,
@@ -46,8 +47,8 @@ local lib = import 'lib.libsonnet';
         {
           alert: 'AliyunCasApiAuthErrors',
           expr: |||
-            sum by (job, instance, account, action, code) (
-              increase(%(auth)s[5m])
+            sum by (%(group)s, instance, account, action, code) (
+              increase(%(auth)s[15m])
             ) > 0
           ||| % v,
           'for': '5m',
@@ -56,7 +57,7 @@ local lib = import 'lib.libsonnet';
             summary: 'CAS API calls of account {{ $labels.account }} fail with {{ $labels.code }}',
             description: |||
               {{ printf "%.0f" $value }} {{ $labels.action }} call(s) of account {{ $labels.account }} from {{ $labels.instance }}
-              failed with {{ $labels.code }} in the last 5 minutes, and such failures have gone on for 5 minutes:
+              failed with {{ $labels.code }} in the last 15 minutes, and such failures have gone on for 5 minutes:
               the credentials or their RAM permissions are wrong, and these calls are not retried.
             |||,
             runbook_url: l.runbook('AliyunCasApiAuthErrors'),
@@ -83,15 +84,15 @@ local lib = import 'lib.libsonnet';
           alert: 'AliyunCasApiErrorRatioHigh',
           expr: |||
             (
-              sum by (job, instance, account, action) (
+              sum by (%(group)s, instance, account, action) (
                 rate(%(errors)s[15m])
               )
               /
-              sum by (job, instance, account, action) (rate(%(requests)s[15m]))
+              sum by (%(group)s, instance, account, action) (rate(%(requests)s[15m]))
               > %(ratio)g
             )
-            and on (job, instance, account, action)
-            sum by (job, instance, account, action) (
+            and on (%(group)s, instance, account, action)
+            sum by (%(group)s, instance, account, action) (
               increase(%(errors)s[15m])
             ) >= %(min)d
           ||| % v,
@@ -113,15 +114,18 @@ local lib = import 'lib.libsonnet';
           alert: 'AliyunCasDiscoveryFailing',
           expr: |||
             (
-              (time() - max by (job, instance, account) (%(discovered)s))
-              or on (job, instance, account)
+              (
+                time() - max by (%(group)s, instance, account) (%(discovered)s)
+                unless on (%(group)s, instance, account) (%(discoveryUp)s == 1)
+              )
+              or on (%(group)s, instance, account)
               (
                 (
-                  max by (job, instance, account) (%(discoveryUp)s) == 0
-                  unless on (job, instance, account) %(discovered)s
+                  max by (%(group)s, instance, account) (%(discoveryUp)s) == 0
+                  unless on (%(group)s, instance, account) %(discovered)s
                 ) * 0
-                + on (job, instance) group_left ()
-                (time() - max by (job, instance) (%(started)s))
+                + on (%(group)s, instance) group_left ()
+                (time() - max by (%(group)s, instance) (%(started)s))
               )
             )
             > %(discoveryFailing)d

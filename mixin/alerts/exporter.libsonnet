@@ -6,6 +6,7 @@ local lib = import 'lib.libsonnet';
     local c = $._config,
     local l = lib.new(c),
     local v = {
+      group: l.group,
       sel: c.exporterSelector,
       refreshErrors: l.s('aliyun_cas_credentials_refresh_errors_total'),
       expiry: l.s('aliyun_cas_credentials_expiry_timestamp_seconds'),
@@ -67,9 +68,9 @@ local lib = import 'lib.libsonnet';
           // Summed over the replicas; an account whose discovered jobs all retired is quiet, not broken.
           alert: 'AliyunCasExporterNoJobs',
           expr: |||
-            sum by (job, account) (%(jobs)s) == 0
-            unless on (job, account)
-            (sum by (job, account) (%(retired)s) > 0)
+            sum by (%(group)s, account) (%(jobs)s) == 0
+            unless on (%(group)s, account)
+            (sum by (%(group)s, account) (%(retired)s) > 0)
           ||| % v,
           'for': '30m',
           labels: { severity: c.severities.ticket },
@@ -84,13 +85,15 @@ local lib = import 'lib.libsonnet';
         },
         {
           alert: 'AliyunCasExporterDown',
-          expr: 'up{%(sel)s} == 0' % v,
+          // A share, not `up == 0`: an exporter that crash-loops, answering a scrape now and
+          // then, would reset `for:` with every answer and never page.
+          expr: 'avg_over_time(up{%(sel)s}[5m]) < 0.5' % v,
           'for': c.exporterDownFor,
           labels: { severity: c.severities.page },
           annotations: {
             summary: 'aliyun-cas-exporter {{ $labels.instance }} is down',
             description: |||
-              Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for %s:
+              Prometheus has failed most scrapes of {{ $labels.instance }} (job {{ $labels.job }}) for %s:
               certificate deployment failures are not being watched. The deployment-job and certificate alerts
               it had raised keep firing on its last values for %s, then resolve although nothing was fixed.
             ||| % [c.exporterDownFor, c.lastValueWindow],
@@ -102,7 +105,7 @@ local lib = import 'lib.libsonnet';
           // against the shard count the others serve.
           alert: 'AliyunCasExporterShardMissing',
           expr: |||
-            count by (job) (up{%(sel)s}) < max by (job) (%(shards)s)
+            count by (%(group)s) (up{%(sel)s}) < max by (%(group)s) (%(shards)s)
           ||| % v,
           'for': c.exporterAbsentFor,
           labels: { severity: c.severities.page },
@@ -110,10 +113,15 @@ local lib = import 'lib.libsonnet';
             summary: 'A shard of aliyun-cas-exporter job {{ $labels.job }} is not scraped',
             description: |||
               {{- $shards := "?" -}}
-              {{- with printf `max(aliyun_cas_exporter_shards{job=%%q})` $labels.job | query }}{{ $shards = . | first | value }}{{ end -}}
+              {{- with printf `max(aliyun_cas_exporter_shards{%s,%s})` %s | query }}{{ $shards = . | first | value }}{{ end -}}
               The replicas of job {{ $labels.job }} say there are {{ $shards }} shards,
               but Prometheus scrapes only {{ $value }} of them, for %s: the jobs of the missing shard are not watched.
-            ||| % c.exporterAbsentFor,
+            ||| % [
+              c.exporterSelector,
+              std.join(',', ['%s=%%q' % g for g in c.groupLabels]),
+              std.join(' ', ['$labels.%s' % g for g in c.groupLabels]),
+              c.exporterAbsentFor,
+            ],
             runbook_url: l.runbook('AliyunCasExporterShardMissing'),
           },
         },

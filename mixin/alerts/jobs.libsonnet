@@ -10,21 +10,24 @@ local lib = import 'lib.libsonnet';
     local v = {
       by: by,
       window: c.finishedJobWindowSeconds,
-      rollbackFailed: l.sLast('aliyun_cas_deployment_job_rollback_failed_workers'),
-      failed: l.sLast('aliyun_cas_deployment_job_failed_workers'),
-      errored: l.sLast('aliyun_cas_deployment_job_status', 'status="error"'),
-      rolledBack: l.sLast('aliyun_cas_deployment_job_rollback_workers'),
-      rollbackSucceeded: l.sLast('aliyun_cas_deployment_job_rollback_succeeded_workers'),
-      ended: l.sLast('aliyun_cas_deployment_job_end_timestamp_seconds'),
-      up: l.s('aliyun_cas_deployment_job_up'),
+      rollbackFailed: l.held('aliyun_cas_deployment_job_rollback_failed_workers'),
+      failed: l.held('aliyun_cas_deployment_job_failed_workers'),
+      errored: l.held('aliyun_cas_deployment_job_status', 'status="error"'),
+      rolledBack: l.held('aliyun_cas_deployment_job_rollback_workers'),
+      rollbackSucceeded: l.held('aliyun_cas_deployment_job_rollback_succeeded_workers'),
+      ended: l.current('aliyun_cas_deployment_job_end_timestamp_seconds'),
+      up: l.current('aliyun_cas_deployment_job_up'),
+      // Served now: stale data while the exporter is gone is AliyunCasExporterDown's page.
+      polled: l.s('aliyun_cas_deployment_job_up'),
       lastSuccess: l.s('aliyun_cas_deployment_job_last_success_timestamp_seconds'),
-      settled: l.s('aliyun_cas_deployment_job_status', 'status=~"success|error"'),
+      settled: l.current('aliyun_cas_deployment_job_status', 'status=~"success|error"'),
       stale: c.dataStaleSeconds,
     },
-    // Each series counts with its newest sample of the last lastValueWindow (a scrape gap or a
-    // dead exporter does not resolve the alert; a fix does, at once, and so does a worse alert
-    // of the same job), taken `max by` the job's labels without `instance`: a restarted
-    // exporter continues the alert, and two replicas briefly serving one job never make two.
+    // Each series counts with what the exporter serves now, or its last value while it serves
+    // nothing for the job (a scrape gap or a dead exporter does not resolve the alert; a fix
+    // does, at once, and so does a worse alert of the same job), taken `max by` the job's labels
+    // without `instance`: a restarted exporter continues the alert, and two replicas briefly
+    // serving one job never make two.
     // `max by (<job labels>) (<series>) <comparison>`, the series on a line of its own.
     local top(series, comparison) = 'max by (%s) (\n  %s\n) %s' % [by, std.strReplace(v[series], '\n', '\n  '), comparison],
     local paren(text) = '(\n%s\n)' % std.join('\n', ['  ' + line for line in std.split(text, '\n')]),
@@ -33,7 +36,17 @@ local lib = import 'lib.libsonnet';
     local failed = either(top('failed', '> 0'), top('errored', '== 1')),
     local rolledBack = either(top('rolledBack', '> 0'), top('rollbackSucceeded', '> 0')),
     // A job that ended longer ago than the window no longer pages.
-    local recent = 'unless on (%s)\n%s' % [by, paren('time()\n- %s' % top('ended', '> %d' % c.finishedJobWindowSeconds))],
+    // Nor does a job that has just come (a start, a reload) before its details say whether it
+    // ended long ago: counts and details are separate calls. Its page waits for the details,
+    // at most 10 minutes.
+    local recent = 'unless on (%s)\n%s\nunless on (%s)\n%s' % [
+      by,
+      paren('time()\n- %s' % top('ended', '> %d' % c.finishedJobWindowSeconds)),
+      by,
+      paren('max by (%s) (%s)\nunless on (%s)\nmax by (%s) (%s)\nunless on (%s)\nmax by (%s) (%s offset 10m)' % [
+        by, v.up, by, by, l.current('aliyun_cas_deployment_job_status'), by, by, l.s('aliyun_cas_deployment_job_up'),
+      ]),
+    ],
     local unless(expr) = 'unless on (%s)\n%s' % [by, expr],
 
     groups+: [{
@@ -45,11 +58,11 @@ local lib = import 'lib.libsonnet';
           labels: { severity: c.severities.page },
           annotations: {
             summary: l.jobText('Rollbacks of CAS deployment job {{ $labels.job_id }}{{ $name }} failed'),
-            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_rollback_failed_workers{%s}')) + |||
+            description: l.jobText(l.jobSet('count', 'aliyun_cas_deployment_job_rollback_failed_workers') + |||
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }}: {{ $count }} rollback(s) failed,
               so those resources may be left without a valid certificate.
-              Resources whose rollback failed:
-            ||| + l.resources('rollback_error')),
+            ||| + l.certificates + '\nResources whose rollback failed:\n' + l.resources('rollback_error')
+                              + '\nOther failed resources:\n' + l.resources('error')),
             runbook_url: l.runbook('AliyunCasJobRollbackFailed'),
           },
         },
@@ -58,17 +71,17 @@ local lib = import 'lib.libsonnet';
           expr: std.join('\n', [failed, unless(rollbackFailed), recent]) + '\n',
           labels: { severity: c.severities.page },
           annotations: {
-            summary: l.jobText('CAS deployment job {{ $labels.job_id }}{{ $name }} failed'),
-            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_failed_workers{%s}')) + |||
+            summary: l.jobText('CAS deployment job {{ $labels.job_id }}{{ $name }} failed to deploy its certificate'),
+            description: l.jobText(l.jobSet('count', 'aliyun_cas_deployment_job_failed_workers') + |||
               {{- $status := "unknown" -}}
-              {{- with printf `max by (status) (%s) == 1` $job | query -}}
+              {{- with %s -}}
               {{- $status = . | first | label "status" -}}
               {{- end -}}
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }} failed:
               {{ $count }} worker task(s) failed, and the job's status is {{ $status }}.
               Those resources did not get the certificate and keep their previous one.
-              Failed resources:
-            ||| % l.last('aliyun_cas_deployment_job_status{%s}') + l.resources('error')),
+            ||| % l.tquery('max by (status) %s == 1' % l.tcurrent('aliyun_cas_deployment_job_status{%s}'), 'job')
+              + l.certificates + '\nFailed resources:\n' + l.resources('error')),
             runbook_url: l.runbook('AliyunCasJobFailed'),
           },
         },
@@ -78,11 +91,10 @@ local lib = import 'lib.libsonnet';
           labels: { severity: c.severities.ticket },
           annotations: {
             summary: l.jobText('CAS deployment job {{ $labels.job_id }}{{ $name }} was rolled back'),
-            description: l.jobText(l.jobSet('count', 'max(%s)' % l.last('aliyun_cas_deployment_job_rollback_workers{%s}')) + |||
+            description: l.jobText(l.jobSet('count', 'aliyun_cas_deployment_job_rollback_workers') + |||
               Deployment job {{ $labels.job_id }}{{ $name }} of account {{ $labels.account }}:
               {{ $count }} worker task(s) were rolled back, so those resources went back to their previous certificate.
-              Rolled-back resources:
-            ||| + l.resources('rollback|rollback_success')),
+            ||| + l.certificates + '\nRolled-back resources:\n' + l.resources('rollback|rollback_success')),
             runbook_url: l.runbook('AliyunCasJobRolledBack'),
           },
         },
@@ -113,7 +125,7 @@ local lib = import 'lib.libsonnet';
               > %(stale)d
             )
             and on (%(by)s)
-            max by (%(by)s) (%(up)s)
+            max by (%(by)s) (%(polled)s)
             unless on (%(by)s)
             (max by (%(by)s) (%(settled)s) == 1)
           ||| % v,
