@@ -279,14 +279,13 @@ fn the_alertmanager_example_routes_pages_and_tickets() {
     }
 }
 
-/// A real Alertmanager on loopback, stopped when dropped.
-struct Alertmanager {
+/// A server process of a test (Prometheus, Alertmanager) with its scratch folder, stopped when dropped.
+struct Daemon {
     child: Child,
-    url: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Alertmanager {
+impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -306,11 +305,8 @@ async fn the_alertmanager_example_keeps_one_page_per_job_and_certificate() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus-alertmanager is needed for this test; install Debian's `prometheus-alertmanager` package, as scripts/test does");
-    let alertmanager = Alertmanager {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
+    let _alertmanager = Daemon { child, _dir: dir };
+    let url = format!("http://127.0.0.1:{port}");
     let alert = |labels: &[(&str, &str)]| {
         let mut all: BTreeMap<&str, &str> =
             [("job", "aliyun-cas-exporter"), ("account", "prod")].into();
@@ -395,16 +391,12 @@ async fn the_alertmanager_example_keeps_one_page_per_job_and_certificate() {
     while Instant::now() < deadline {
         // Posted again each round: the first post may come before Alertmanager listens.
         let _ = client
-            .post(format!("{}/api/v2/alerts", alertmanager.url))
+            .post(format!("{url}/api/v2/alerts"))
             .header("content-type", "application/json")
             .body(alerts.to_string())
             .send()
             .await;
-        if let Ok(response) = client
-            .get(format!("{}/api/v2/alerts", alertmanager.url))
-            .send()
-            .await
-        {
+        if let Ok(response) = client.get(format!("{url}/api/v2/alerts")).send().await {
             let listed: Value = serde_json::from_str(&response.text().await.unwrap_or_default())
                 .unwrap_or(Value::Null);
             seen = listed
@@ -451,18 +443,10 @@ fn free_port() -> u16 {
 
 /// A real Prometheus server on loopback, stopped when dropped.
 struct Prometheus {
-    child: Child,
+    _daemon: Daemon,
     url: String,
     /// The address it scrapes, the `instance` label of the exporter's series.
     target: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Prometheus {
@@ -487,10 +471,9 @@ impl Prometheus {
             .spawn()
             .expect("prometheus is needed for this test; install Debian's `prometheus` package, as .ci/run does");
         Self {
-            child,
+            _daemon: Daemon { child, _dir: dir },
             url: format!("http://127.0.0.1:{port}"),
             target: target.to_owned(),
-            _dir: dir,
         }
     }
 
