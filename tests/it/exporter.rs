@@ -820,15 +820,7 @@ async fn discovery_health_says_when_listing_last_worked() {
         .await;
     let cfg = support::config_file(&three_accounts(&sim, true));
     let before = now_unix();
-    let exporter = Exporter::start(
-        &[
-            "--config.file",
-            cfg.path.to_str().unwrap(),
-            "--web.enable-lifecycle",
-        ],
-        &KEY_ENV,
-    );
-    exporter.wait_ready().await;
+    let exporter = Exporter::reloadable(&cfg).await;
     let up = |m: &Metrics, account: &str| m.get("aliyun_cas_discovery_up", &[("account", account)]);
     let last_success = |m: &Metrics, account: &str| {
         m.get(

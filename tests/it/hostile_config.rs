@@ -132,15 +132,7 @@ async fn hostile_reloads_are_refused_and_the_exporter_keeps_serving() {
         .await;
     let good = ConfigBuilder::new(&sim).jobs([1]).yaml();
     let cfg = config_file(&good);
-    let exporter = Exporter::start(
-        &[
-            "--config.file",
-            cfg.path.to_str().unwrap(),
-            "--web.enable-lifecycle",
-        ],
-        &KEY_ENV,
-    );
-    exporter.wait_ready().await;
+    let exporter = Exporter::reloadable(&cfg).await;
     let files = hostile_files();
     for (what, text, expected) in &files {
         std::fs::write(&cfg.path, text).unwrap();

@@ -335,9 +335,7 @@ async fn reload_applies_a_good_file_and_refuses_a_bad_one() {
         .await;
     let body = |jobs: [u64; 2]| ConfigBuilder::new(&sim).interval("1h").jobs(jobs);
     let cfg = body([1, 2]).file();
-    let path = cfg.path.to_str().unwrap();
-    let exporter = Exporter::start(&["--config.file", path, "--web.enable-lifecycle"], &KEY_ENV);
-    exporter.wait_ready().await;
+    let exporter = Exporter::reloadable(&cfg).await;
     assert_eq!(exporter.metrics().await.served_jobs(), vec!["1", "2"]);
 
     std::fs::write(&cfg.path, body([2, 3]).yaml()).unwrap();

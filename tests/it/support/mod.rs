@@ -162,6 +162,14 @@ impl Exporter {
         Self::spawn(&all, env)
     }
 
+    /// Starts the exporter on `cfg` with the lifecycle API on and the test key, and waits until it is ready.
+    pub async fn reloadable(cfg: &ConfigFile) -> Self {
+        let path = cfg.path.to_str().unwrap();
+        let exporter = Self::start(&["--config.file", path, "--web.enable-lifecycle"], &KEY_ENV);
+        exporter.wait_ready().await;
+        exporter
+    }
+
     /// Starts the binary with exactly `args` and waits for its "listening" log line.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = command(args, env)
