@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod credentials;
 mod dashboard;
+mod docs;
 mod exporter;
 mod flood;
 mod hostile_config;
