@@ -67,14 +67,17 @@ macro_rules! status_help {
 pub const JOB_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_workers",
     "WorkerCount",
-    status_help!("Worker tasks of the deployment job", "WorkerCount"),
+    status_help!(
+        "Worker tasks of the deployment job, one per cloud resource it deploys to; succeeded + failed + rolled back, and the rest are still pending or running",
+        "WorkerCount"
+    ),
 );
 /// `MatchWorkerCount`.
 pub const JOB_MATCHED_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_matched_workers",
     "MatchWorkerCount",
     status_help!(
-        "Worker tasks that match the certificate",
+        "Worker tasks whose resource matches the job's certificate, as the API counts them",
         "MatchWorkerCount"
     ),
 );
@@ -83,7 +86,7 @@ pub const JOB_SUCCEEDED_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_succeeded_workers",
     "SuccessCount",
     status_help!(
-        "Worker tasks that succeeded, rollbacks excluded",
+        "Worker tasks that deployed the certificate (status success); rolled-back ones are not counted here",
         "SuccessCount"
     ),
 );
@@ -92,7 +95,7 @@ pub const JOB_FAILED_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_failed_workers",
     "FailedCount",
     status_help!(
-        "Worker tasks that failed, rollbacks excluded",
+        "Worker tasks that failed to deploy the certificate (status error) and were not rolled back; the resource keeps its previous certificate",
         "FailedCount"
     ),
 );
@@ -100,49 +103,70 @@ pub const JOB_FAILED_WORKERS: MetricDef = job_gauge(
 pub const JOB_ROLLBACK_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_rollback_workers",
     "RollbackCount",
-    status_help!("Worker tasks that were rolled back", "RollbackCount"),
+    status_help!(
+        "Worker tasks rolled back to the previous certificate: rollback_succeeded + rollback_failed",
+        "RollbackCount"
+    ),
 );
 /// `RollbackSuccessCount`.
 pub const JOB_ROLLBACK_SUCCEEDED_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_rollback_succeeded_workers",
     "RollbackSuccessCount",
-    status_help!("Rollbacks that succeeded", "RollbackSuccessCount"),
+    status_help!(
+        "Rolled-back worker tasks whose resource has its previous certificate again",
+        "RollbackSuccessCount"
+    ),
 );
 /// `RollbackFailedCount`.
 pub const JOB_ROLLBACK_FAILED_WORKERS: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_rollback_failed_workers",
     "RollbackFailedCount",
-    status_help!("Rollbacks that failed", "RollbackFailedCount"),
+    status_help!(
+        "Rolled-back worker tasks whose rollback failed: the resource may serve neither certificate properly",
+        "RollbackFailedCount"
+    ),
 );
 /// `ResourceCount`.
 pub const JOB_RESOURCES: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_resources",
     "ResourceCount",
-    status_help!("Cloud resources of the deployment job", "ResourceCount"),
+    status_help!(
+        "Total cloud resources as the API counts them; in the API's own example far above the job's workers, so read it as the account's, not the job's (the job's resources are its workers)",
+        "ResourceCount"
+    ),
 );
 /// `UseCount`.
 pub const JOB_USED_RESOURCES: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_used_resources",
     "UseCount",
-    status_help!("Resources used", "UseCount"),
+    status_help!(
+        "Deployment resources used, as the API counts them; in the API's example below purchased_resources and far above the job's workers: the account's quota, not the job's",
+        "UseCount"
+    ),
 );
 /// `BuyCount`.
 pub const JOB_PURCHASED_RESOURCES: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_purchased_resources",
     "BuyCount",
-    status_help!("Resources purchased", "BuyCount"),
+    status_help!(
+        "Deployment resources purchased: the account's quota as the API counts it, not the job's",
+        "BuyCount"
+    ),
 );
 /// `CostCount`.
 pub const JOB_CONSUMED_RESOURCES: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_consumed_resources",
     "CostCount",
-    status_help!("Resources consumed by worker tasks", "CostCount"),
+    status_help!(
+        "Resources consumed by this job's worker tasks (equal to workers in the API's example)",
+        "CostCount"
+    ),
 );
 /// `CertCount`.
 pub const JOB_CERTIFICATES: MetricDef = job_gauge(
     "aliyun_cas_deployment_job_certificates",
     "CertCount",
-    status_help!("Certificates in the deployment job", "CertCount"),
+    status_help!("Certificates the deployment job deploys", "CertCount"),
 );
 /// `ProductWorkerCount[].Count`, one series per product.
 pub const JOB_PRODUCT_WORKERS: MetricDef = MetricDef {
@@ -151,7 +175,7 @@ pub const JOB_PRODUCT_WORKERS: MetricDef = MetricDef {
     labels: &["account", "job_id", "product"],
     source: "ProductWorkerCount[].Count",
     help: status_help!(
-        "Worker tasks of the deployment job for one cloud product",
+        "Worker tasks of the deployment job for one cloud product (CDN, SLB, ...); they sum to workers",
         "ProductWorkerCount[].Count by ProductName"
     ),
 };
@@ -182,7 +206,7 @@ pub const JOB_INFO: MetricDef = MetricDef {
         "job_type",
         "cert_type",
         "cert_domain",
-        "product",
+        "products",
     ],
     source: "Name, JobType, CertType, CertDomain, ProductName",
     help: "Always 1; the labels describe the deployment job (ListDeploymentJob for discovered jobs, DescribeDeploymentJob for listed ones), refreshed in the background.",
@@ -328,7 +352,7 @@ pub const API_DETAIL_REFUSED: MetricDef = MetricDef {
 };
 /// How long a pass over an account's jobs took.
 pub const SWEEP_DURATION: MetricDef = MetricDef {
-    name: "aliyun_cas_poll_sweep_duration_seconds",
+    name: "aliyun_cas_exporter_poll_sweep_duration_seconds",
     kind: Kind::Gauge,
     labels: &["account"],
     source: "exporter",

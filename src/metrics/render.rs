@@ -139,7 +139,7 @@ fn render_info<'a, W: Write, I: Iterator<Item = (&'a str, u64, &'a JobSnapshot)>
                 label(b, "job_type", text(&job.job_type));
                 label(b, "cert_type", text(&job.cert_type));
                 label(b, "cert_domain", text(&job.cert_domain));
-                label(b, "product", text(&job.product_name));
+                label(b, "products", text(&job.product_name));
             },
             1,
         )?;
@@ -360,7 +360,7 @@ mod tests {
             header(&contract::JOB_LAST_SUCCESS),
             "aliyun_cas_deployment_job_last_success_timestamp_seconds{account=\"prod\",job_id=\"8888\"} 1714550460.250\n".into(),
             header(&contract::JOB_INFO),
-            "aliyun_cas_deployment_job_info{account=\"prod\",job_id=\"8888\",name=\"cdn-renew\",job_type=\"user\",cert_type=\"buy\",cert_domain=\"www.example.com\",product=\"CDN,SLB\"} 1\n".into(),
+            "aliyun_cas_deployment_job_info{account=\"prod\",job_id=\"8888\",name=\"cdn-renew\",job_type=\"user\",cert_type=\"buy\",cert_domain=\"www.example.com\",products=\"CDN,SLB\"} 1\n".into(),
             header(&contract::JOB_STATUS),
             "aliyun_cas_deployment_job_status{account=\"prod\",job_id=\"8888\",status=\"pending\"} 0\n".into(),
             "aliyun_cas_deployment_job_status{account=\"prod\",job_id=\"8888\",status=\"editing\"} 0\n".into(),
@@ -380,7 +380,7 @@ mod tests {
             "aliyun_cas_api_detail_refused{account=\"prod\",action=\"ListWorkerResource\"} 0\n".into(),
             "aliyun_cas_api_detail_refused{account=\"prod\",action=\"ListDeploymentJobCert\"} 1\n".into(),
             header(&contract::SWEEP_DURATION),
-            "aliyun_cas_poll_sweep_duration_seconds{account=\"prod\"} 1.500\n".into(),
+            "aliyun_cas_exporter_poll_sweep_duration_seconds{account=\"prod\"} 1.500\n".into(),
         ]
         .concat();
         assert_eq!(out, expected);

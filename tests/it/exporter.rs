@@ -174,7 +174,7 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
                 ("job_type", "user"),
                 ("cert_type", "buy"),
                 ("cert_domain", cert_domain),
-                ("product", product),
+                ("products", product),
             ],
         )
     };
@@ -245,7 +245,7 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
     assert!(listed >= before.floor() && listed <= after, "{listed}");
     let sweep = m
         .get(
-            "aliyun_cas_poll_sweep_duration_seconds",
+            "aliyun_cas_exporter_poll_sweep_duration_seconds",
             &[("account", "default")],
         )
         .unwrap();

@@ -656,6 +656,15 @@ async fn a_real_prometheus_fires_the_demo_alerts_and_keeps_them_three_minutes_af
         );
     }
 
+    // So has every example query of docs/metrics.md, with the demo's failed job for 8888.
+    for expr in documented_queries() {
+        let expr = expr.replace("\"8888\"", "\"100002\"");
+        assert!(
+            !prometheus.query(&expr).await.is_empty(),
+            "docs/metrics.md: no data for {expr}"
+        );
+    }
+
     // The exporter dies: the job and certificate alerts keep firing, three minutes later as at
     // once, and AliyunCasExporterDown joins them once most scrapes of 5 minutes failed (about
     // 2.5 minutes: its `for:` is shortened here).
@@ -728,4 +737,20 @@ fn the_kubernetes_manifests_parse_and_ship_a_valid_configuration() {
     let env = aliyun_cas_exporter::env::Env::empty();
     aliyun_cas_exporter::config::Config::parse(config, "deploy/kubernetes/configmap.yaml", &env)
         .unwrap_or_else(|e| panic!("the shipped configuration is not valid: {e}"));
+}
+
+/// The queries of docs/metrics.md's `promql` blocks, each the lines after one comment line.
+fn documented_queries() -> Vec<String> {
+    let doc = std::fs::read_to_string(repo("docs/metrics.md")).unwrap();
+    let mut queries = Vec::new();
+    for block in doc.split("```promql\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for query in block.split('#').skip(1) {
+            let expr = query.split_once('\n').unwrap().1.trim();
+            assert!(!expr.is_empty(), "a comment without its query: {query}");
+            queries.push(expr.to_owned());
+        }
+    }
+    assert_eq!(queries.len(), 5, "docs/metrics.md's examples");
+    queries
 }

@@ -51,7 +51,7 @@ async fn discovery_finds_1000_jobs_across_pages_and_drops_vanished_ones() {
                 ("job_type", "user"),
                 ("cert_type", "buy"),
                 ("cert_domain", ""),
-                ("product", "CDN"),
+                ("products", "CDN"),
             ]
         ),
         Some(1.0),
