@@ -94,7 +94,7 @@ impl RefreshObserver for RefreshMetrics {
         self.metrics.credentials_watched(&self.account, provider);
     }
 
-    fn refreshed(&self, expiration: SystemTime) {
+    fn refreshed(&self, expiration: Option<SystemTime>) {
         self.metrics
             .credentials_refreshed(&self.account, expiration);
     }

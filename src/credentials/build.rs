@@ -2,6 +2,7 @@
 //! credentials once and starting their refresh.
 
 use super::ecs::EcsRamRole;
+use super::external::{self, ExternalCommand};
 use super::refresh::{RefreshObserver, RefreshingProvider};
 use super::spec::ProviderSpec;
 use super::sts::{AssumeRole, AssumeRoleWithOidc};
@@ -84,7 +85,7 @@ pub(super) struct Quiet;
 
 impl RefreshObserver for Quiet {
     fn watching(&self, _: &str) {}
-    fn refreshed(&self, _: SystemTime) {}
+    fn refreshed(&self, _: Option<SystemTime>) {}
     fn refresh_failed(&self, _: &str) {}
 }
 
@@ -159,6 +160,10 @@ fn build_attempt<'a>(
             ProviderSpec::Uri { uri } => Arc::new(CredentialsUri {
                 http: sts_http()?,
                 uri: uri.clone(),
+            }),
+            ProviderSpec::External { command } => Arc::new(ExternalCommand {
+                command: command.clone(),
+                timeout: external::DEFAULT_TIMEOUT,
             }),
         };
         let provider =

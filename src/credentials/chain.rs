@@ -237,6 +237,7 @@ mod tests {
                     }
                     ProviderSpec::EcsRamRole { role, .. } => format!("ecs {role:?}"),
                     ProviderSpec::Uri { uri } => format!("uri {uri}"),
+                    ProviderSpec::External { command } => format!("external {}", command.program()),
                     ProviderSpec::RamRoleArn { role_arn, .. } => format!("arn {role_arn}"),
                 });
                 (place.to_owned(), spec)

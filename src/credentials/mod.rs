@@ -5,6 +5,7 @@
 mod build;
 mod chain;
 mod ecs;
+mod external;
 mod files;
 mod refresh;
 mod spec;
@@ -14,6 +15,7 @@ mod uri;
 pub use build::{BuildContext, build};
 pub use chain::{ChainOptions, default_chain, resolve_chain, role_settings};
 pub use ecs::EcsRamRole;
+pub use external::{ExternalCommand, ProcessCommand};
 pub use refresh::{
     Expiring, FetchFuture, Fetcher, REFRESH_MARGIN, RefreshObserver, RefreshingProvider,
 };

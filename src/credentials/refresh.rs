@@ -1,6 +1,7 @@
-//! Temporary credentials (STS, ECS RAM role, credentials URI) kept fresh in the
-//! background: refreshed at expiry − 15 minutes, a failed refresh retried with
-//! backoff while the old credentials stay in use for as long as they are valid.
+//! Temporary credentials (STS, ECS RAM role, credentials URI, an external
+//! command) kept fresh in the background: refreshed at expiry − 15 minutes, a
+//! failed refresh retried with backoff while the old credentials stay in use for
+//! as long as they are valid.
 
 use super::{Credentials, CredentialsError, CredentialsProvider};
 use std::fmt;
@@ -17,14 +18,18 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 /// The longest wait between two refresh attempts.
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How often credentials that name no expiry are fetched again. The Go SDK runs
+/// an External profile's command before every call, which at several calls a
+/// second would be a process each time; a minute still picks up a rotated key soon.
+pub const REFETCH_WITHOUT_EXPIRY: Duration = Duration::from_secs(60);
 
 /// Credentials that expire.
 #[derive(Debug, Clone)]
 pub struct Expiring {
     /// The credentials.
     pub credentials: Credentials,
-    /// When they stop working.
-    pub expiration: SystemTime,
+    /// When they stop working; `None` when the source names no expiry.
+    pub expiration: Option<SystemTime>,
 }
 
 /// The boxed future a [`Fetcher`] returns.
@@ -47,8 +52,8 @@ pub trait Fetcher: Send + Sync + fmt::Debug + 'static {
 pub trait RefreshObserver: Send + Sync {
     /// Credentials of `provider` are now kept fresh (so its error count can start at 0).
     fn watching(&self, provider: &str);
-    /// New credentials that expire at `expiration` were obtained.
-    fn refreshed(&self, expiration: SystemTime);
+    /// New credentials that expire at `expiration` (never, when `None`) were obtained.
+    fn refreshed(&self, expiration: Option<SystemTime>);
     /// A refresh by `provider` failed.
     fn refresh_failed(&self, provider: &str);
 }
@@ -56,7 +61,7 @@ pub trait RefreshObserver: Send + Sync {
 #[derive(Debug)]
 struct Current {
     credentials: Arc<Credentials>,
-    expires_at: Instant,
+    expires_at: Option<Instant>,
 }
 
 /// A provider whose credentials a background task keeps fresh.
@@ -78,9 +83,13 @@ const MIN_WAIT: Duration = Duration::from_secs(10);
 
 /// When to refresh credentials that expire at `expires_at`: 15 minutes before,
 /// or, for credentials that live less than that, halfway (at least 10 s on),
-/// so that short-lived credentials never turn into a fetch loop.
-fn refresh_at(expires_at: Instant, prefetch_after: Option<Duration>) -> Instant {
+/// so that short-lived credentials never turn into a fetch loop; credentials
+/// without an expiry [`REFETCH_WITHOUT_EXPIRY`] on.
+fn refresh_at(expires_at: Option<Instant>, prefetch_after: Option<Duration>) -> Instant {
     let now = Instant::now();
+    let Some(expires_at) = expires_at else {
+        return now + prefetch_after.unwrap_or(REFETCH_WITHOUT_EXPIRY);
+    };
     let left = expires_at.saturating_duration_since(now);
     let due = if left > REFRESH_MARGIN {
         expires_at - REFRESH_MARGIN
@@ -91,11 +100,11 @@ fn refresh_at(expires_at: Instant, prefetch_after: Option<Duration>) -> Instant 
 }
 
 /// Converts a wall-clock expiry into tokio's clock, so that tests can pause time.
-fn deadline(expiration: SystemTime) -> Instant {
-    let left = expiration
+fn deadline(expiration: Option<SystemTime>) -> Option<Instant> {
+    let left = expiration?
         .duration_since(SystemTime::now())
         .unwrap_or_default();
-    Instant::now() + left
+    Some(Instant::now() + left)
 }
 
 impl RefreshingProvider {
@@ -130,7 +139,7 @@ impl CredentialsProvider for RefreshingProvider {
 
     fn credentials(&self) -> Result<Arc<Credentials>, CredentialsError> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        if Instant::now() >= current.expires_at {
+        if current.expires_at.is_some_and(|at| Instant::now() >= at) {
             return Err(CredentialsError::Expired {
                 provider: self.fetcher.name(),
             });
@@ -159,12 +168,23 @@ async fn keep_fresh(
             Ok(fresh) => {
                 observer.refreshed(fresh.expiration);
                 let expires_at = deadline(fresh.expiration);
-                tracing::info!(
-                    provider = fetcher.name(),
-                    access_key_id = %fresh.credentials.key_id_hint(),
-                    expires_in_seconds = expires_at.saturating_duration_since(Instant::now()).as_secs(),
-                    "credentials refreshed"
-                );
+                let expires_in_seconds =
+                    expires_at.map(|at| at.saturating_duration_since(Instant::now()).as_secs());
+                // Credentials without an expiry are fetched every minute: only their changes are news.
+                let changed = current
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .credentials
+                    .access_key_id
+                    != fresh.credentials.access_key_id;
+                if expires_at.is_some() || changed {
+                    tracing::info!(
+                        provider = fetcher.name(),
+                        access_key_id = %fresh.credentials.key_id_hint(),
+                        expires_in_seconds,
+                        "credentials refreshed"
+                    );
+                }
                 *current.write().unwrap_or_else(|e| e.into_inner()) = Current {
                     credentials: Arc::new(fresh.credentials),
                     expires_at,
@@ -175,10 +195,11 @@ async fn keep_fresh(
             Err(error) => {
                 observer.refresh_failed(fetcher.name());
                 let expires_at = current.read().unwrap_or_else(|e| e.into_inner()).expires_at;
-                let left = expires_at.saturating_duration_since(Instant::now());
+                let left =
+                    expires_at.map(|at| at.saturating_duration_since(Instant::now()).as_secs());
                 tracing::warn!(
                     provider = fetcher.name(),
-                    valid_for_seconds = left.as_secs(),
+                    valid_for_seconds = left,
                     retry_in_seconds = retry.as_secs(),
                     "refreshing credentials failed; the current ones stay in use while valid: {error}"
                 );
@@ -230,7 +251,9 @@ mod tests {
                         security_token: Some(Secret::new("t")),
                     },
                     // Expressed on the paused clock's terms: the wall clock does not move in these tests.
-                    expiration: SystemTime::now() + self.lifetime,
+                    // A zero lifetime stands for credentials that name no expiry.
+                    expiration: (!self.lifetime.is_zero())
+                        .then(|| SystemTime::now() + self.lifetime),
                 })
             })
         }
@@ -252,7 +275,7 @@ mod tests {
 
     impl RefreshObserver for Seen {
         fn watching(&self, _: &str) {}
-        fn refreshed(&self, _: SystemTime) {
+        fn refreshed(&self, _: Option<SystemTime>) {
             self.0.lock().unwrap().0 += 1;
         }
         fn refresh_failed(&self, _: &str) {
@@ -335,6 +358,37 @@ mod tests {
             key(&provider),
             Ok("STS.2".into()),
             "an hour after the fetch, not 5 h 45 min"
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credentials_without_expiry_are_fetched_every_minute_and_never_refused() {
+        let fake = Arc::new(Fake {
+            lifetime: Duration::ZERO,
+            calls: AtomicUsize::new(0),
+            failing: Mutex::new(false),
+            prefetch: None,
+        });
+        let shutdown = CancellationToken::new();
+        let provider =
+            RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
+                .await
+                .unwrap();
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert_eq!(key(&provider), Ok("STS.1".into()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            key(&provider),
+            Ok("STS.2".into()),
+            "a minute after the fetch"
+        );
+        *fake.failing.lock().unwrap() = true;
+        tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+        assert_eq!(
+            key(&provider),
+            Ok("STS.2".into()),
+            "the last good ones stay in use while the command fails"
         );
         shutdown.cancel();
     }

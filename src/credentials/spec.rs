@@ -1,6 +1,7 @@
 //! Providers described, not yet built: what the configuration file, the
 //! default chain and the credential files name, and what [`build`](super::build()) makes.
 
+use super::external::ProcessCommand;
 use super::sts::StsEndpoint;
 use super::{Credentials, CredentialsError};
 use std::path::PathBuf;
@@ -92,5 +93,10 @@ pub enum ProviderSpec {
     Uri {
         /// The URI.
         uri: String,
+    },
+    /// A command that prints credentials (the aliyun CLI's External profile mode).
+    External {
+        /// The command line.
+        command: ProcessCommand,
     },
 }

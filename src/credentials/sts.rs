@@ -102,7 +102,7 @@ async fn call_sts(
     })?;
     match answer.credentials {
         Some(c) if (200..300).contains(&status) => Ok(Expiring {
-            expiration: parse_expiration(provider, &c.expiration)?,
+            expiration: Some(parse_expiration(provider, &c.expiration)?),
             credentials: Credentials {
                 access_key_id: c.access_key_id,
                 access_key_secret: Secret::new(c.access_key_secret),

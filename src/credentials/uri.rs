@@ -36,7 +36,7 @@ pub(super) fn parse_answer(
         )));
     }
     Ok(Expiring {
-        expiration: parse_expiration(provider, &answer.expiration)?,
+        expiration: Some(parse_expiration(provider, &answer.expiration)?),
         credentials: Credentials {
             access_key_id: answer.access_key_id,
             access_key_secret: Secret::new(answer.access_key_secret),
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(ok.credentials.access_key_id, "STS.a");
         assert_eq!(
             ok.expiration,
-            humantime::parse_rfc3339("2024-05-01T14:00:00Z").unwrap()
+            Some(humantime::parse_rfc3339("2024-05-01T14:00:00Z").unwrap())
         );
         let refused = parse_answer(
             "x",

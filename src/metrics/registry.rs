@@ -154,7 +154,12 @@ impl SelfMetrics {
     }
 
     /// Records new temporary credentials for `account`, expiring at `expiration`.
-    pub fn credentials_refreshed(&self, account: &str, expiration: SystemTime) {
+    pub fn credentials_refreshed(&self, account: &str, expiration: Option<SystemTime>) {
+        let Some(expiration) = expiration else {
+            // Credentials that name no expiry have none to show, like a static key.
+            let _ = self.credentials_expiry.remove_label_values(&[account]);
+            return;
+        };
         self.credentials_expiry.with_label_values(&[account]).set(
             expiration
                 .duration_since(UNIX_EPOCH)

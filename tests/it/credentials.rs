@@ -506,3 +506,47 @@ async fn no_path_reaches_the_metadata_service_while_it_is_disabled() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_profile_runs_its_command_for_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = identity_simulator("1h").await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap().to_owned();
+    // The helper takes the secret as an argument with a space, so the quoting is exercised too.
+    let helper = format!("{h}/get creds.sh");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nprintf '{{\"mode\":\"AK\",\"access_key_id\":\"%s\",\"access_key_secret\":\"%s\"}}' \"$1\" \"$2\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(format!("{h}/.aliyun")).unwrap();
+    let command = format!("'{helper}' {KEY_ID} {SECRET}");
+    std::fs::write(
+        format!("{h}/.aliyun/config.json"),
+        serde_json::json!({
+            "current": "ext",
+            "profiles": [{"name": "ext", "mode": "External", "process_command": command}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (exporter, _cfg) = start(&sim, &[], &[("HOME", &h)]).await;
+    exporter
+        .wait_for_log(&["account configured", "provider=external"])
+        .await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        m.get(
+            "aliyun_cas_credentials_expiry_timestamp_seconds",
+            &[("account", "default")]
+        ),
+        None,
+        "credentials that name no expiry have none"
+    );
+    let logs = exporter.logs().join("\n");
+    assert!(!logs.contains(SECRET), "{logs}");
+}

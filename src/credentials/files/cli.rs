@@ -2,6 +2,7 @@
 //! reads it.
 
 use super::static_spec;
+use crate::credentials::ProcessCommand;
 use crate::credentials::spec::{ProviderSpec, RoleSettings, Sts};
 use crate::input::excerpt;
 use serde::Deserialize;
@@ -78,6 +79,8 @@ struct CliProfile {
     oidc_provider_arn: String,
     #[serde(default, deserialize_with = "loose")]
     oidc_token_file: String,
+    #[serde(default, deserialize_with = "loose")]
+    process_command: String,
     #[serde(default, deserialize_with = "loose")]
     source_profile: String,
 }
@@ -202,8 +205,15 @@ fn cli_spec(
             let source = cli_spec(config, &profile.source_profile, role, depth + 1)?;
             assume(profile, source)
         }
-        "CloudSSO" | "OAuth" | "External" => Err(format!(
-            "profile {} uses mode {}, which the exporter does not support; use AK, StsToken, RamRoleArn, EcsRamRole, OIDC or ChainableRamRoleArn",
+        "External" if profile.process_command.trim().is_empty() => Err(format!(
+            "profile {} of mode External has no process_command",
+            excerpt(name)
+        )),
+        "External" => Ok(ProviderSpec::External {
+            command: ProcessCommand::new(profile.process_command.clone()),
+        }),
+        "CloudSSO" | "OAuth" => Err(format!(
+            "profile {} uses mode {}, which the exporter does not support (it needs a browser sign-in); use AK, StsToken, RamRoleArn, EcsRamRole, OIDC, ChainableRamRoleArn or External",
             excerpt(name),
             profile.mode
         )),
@@ -229,6 +239,9 @@ mod tests {
         {"name":"oidc","mode":"OIDC","ram_role_arn":"acs:ram::1:role/o","oidc_provider_arn":"p","oidc_token_file":"/t"},
         {"name":"chain","mode":"ChainableRamRoleArn","source_profile":"arn","ram_role_arn":"acs:ram::1:role/b"},
         {"name":"sso","mode":"CloudSSO"},
+        {"name":"oauth","mode":"OAuth","oauth_site_type":"CN"},
+        {"name":"ext","mode":"External","process_command":"/opt/bin/creds --role 'read only'"},
+        {"name":"noext","mode":"External","process_command":" "},
         {"name":"nots","mode":"StsToken","access_key_id":"STS.y","access_key_secret":"s","sts_token":""},
         {"name":"nulls","mode":"AK","access_key_id":"LTAInulls","access_key_secret":"s","sts_token":null,"ram_role_arn":null,"expired_seconds":"soon","enable_vpc":null},
         {"name":null,"mode":null}]}"#;
@@ -318,7 +331,16 @@ mod tests {
             spec(Some("chain")),
             Ok("acs:ram::1:role/b via acs:ram::1:role/a via LTAIsrc".into())
         );
-        assert!(spec(Some("sso")).unwrap_err().contains("CloudSSO"));
+        assert_eq!(
+            spec(Some("sso")),
+            Err("profile \"sso\" uses mode CloudSSO, which the exporter does not support (it needs a browser sign-in); use AK, StsToken, RamRoleArn, EcsRamRole, OIDC, ChainableRamRoleArn or External".into())
+        );
+        assert!(spec(Some("oauth")).unwrap_err().contains("uses mode OAuth"));
+        assert_eq!(spec(Some("ext")), Ok("external /opt/bin/creds".into()));
+        assert_eq!(
+            spec(Some("noext")),
+            Err("profile \"noext\" of mode External has no process_command".into())
+        );
         assert_eq!(
             spec(Some("nots")),
             Err("profile \"nots\" of mode StsToken has no sts_token".into()),

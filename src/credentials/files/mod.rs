@@ -61,6 +61,7 @@ mod fixtures {
             } => format!("oidc {role_arn} {}", token_file.display()),
             ProviderSpec::EcsRamRole { role, .. } => format!("ecs {role:?}"),
             ProviderSpec::Uri { uri } => format!("uri {uri}"),
+            ProviderSpec::External { command } => format!("external {}", command.program()),
         }
     }
 }
