@@ -4,6 +4,7 @@
 
 mod check;
 mod credentials;
+mod describe;
 mod raw;
 #[cfg(test)]
 mod tests;

@@ -70,8 +70,8 @@ async fn start(
     (exporter, cfg)
 }
 
-/// `--config.check` of a file polling `sim` with the fields of its `credentials`
-/// section: the exit status and stderr.
+/// `--config.check.credentials` of a file polling `sim` with the fields of its
+/// `credentials` section: the exit status and stderr.
 fn config_check(
     sim: &Simulator,
     credentials: &[(&str, &str)],
@@ -83,7 +83,7 @@ fn config_check(
         .file();
     let (status, _, stderr) = support::run_to_end(
         &[
-            "--config.check",
+            "--config.check.credentials",
             "--config.file",
             cfg.path.to_str().unwrap(),
         ],
