@@ -132,15 +132,41 @@ pub async fn credentials_provider(
     })
 }
 
-/// Checks that every account obtains credentials, as `--config.check` does.
-pub async fn check_credentials(config: &Config, env: &Env) -> Result<(), AppError> {
+/// What `--config.check.credentials` found for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obtained {
+    /// The account.
+    pub account: String,
+    /// The provider that yielded the credentials.
+    pub provider: &'static str,
+    /// The AccessKey ID's first four characters.
+    pub key_hint: String,
+}
+
+/// Obtains every account's credentials, as `--config.check.credentials` does.
+pub async fn check_credentials(config: &Config, env: &Env) -> Result<Vec<Obtained>, AppError> {
     let stop = CancellationToken::new();
     let metrics = SelfMetrics::default();
+    let mut obtained = Vec::with_capacity(config.accounts.len());
     for account in &config.accounts {
-        credentials_provider(account, env, &metrics, stop.clone()).await?;
+        let provider = match credentials_provider(account, env, &metrics, stop.clone()).await {
+            Ok(provider) => provider,
+            Err(error) => {
+                stop.cancel();
+                return Err(error);
+            }
+        };
+        obtained.push(Obtained {
+            account: account.name.clone(),
+            provider: provider.name(),
+            key_hint: provider
+                .credentials()
+                .map(|c| c.key_id_hint())
+                .unwrap_or_default(),
+        });
     }
     stop.cancel();
-    Ok(())
+    Ok(obtained)
 }
 
 /// Where the configuration comes from, to read it again on reload.

@@ -16,17 +16,24 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
+/// What `--help` says of the exit status.
+const EXIT_STATUS: &str = "Exit status: 0 when the exporter stopped on a signal, or when --config.check or --config.check.credentials found everything valid; 1 when the configuration, the credentials or the start failed (the message says what and where); 2 for a mistake in the flags.";
+
 /// Prometheus exporter for Alibaba Cloud CAS deployment jobs.
 #[derive(Debug, Parser)]
-#[command(name = "aliyun-cas-exporter", version = LONG_VERSION)]
+#[command(name = "aliyun-cas-exporter", version = LONG_VERSION, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// Configuration file (YAML).
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
 
-    /// Validate the configuration file, print the result and exit (0 valid, 1 not).
+    /// Validate the configuration file offline, with no secret needed: print each account's endpoint and credential source, and exit.
     #[arg(long = "config.check", requires = "config_file")]
     pub config_check: bool,
+
+    /// As --config.check, and also obtain each account's credentials (this may ask STS, the ECS metadata service or a credentials URI).
+    #[arg(long = "config.check.credentials", requires = "config_file")]
+    pub config_check_credentials: bool,
 
     /// Run against a built-in simulator of the CAS API: no Alibaba Cloud account needed.
     #[arg(long, conflicts_with = "config_file")]
@@ -179,6 +186,9 @@ mod tests {
         assert_eq!(cli.log_level, LogLevel::Debug);
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(Cli::try_parse_from(["x", "--demo", "--config.file=c.yaml"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--config.check.credentials"]).is_err());
+        let check = Cli::try_parse_from(["x", "--config.check.credentials", "--config.file=c"]);
+        assert!(check.unwrap().config_check_credentials);
         assert!(Cli::try_parse_from(["x", "--web.telemetry-path=/"]).is_err());
     }
 

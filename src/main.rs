@@ -1,8 +1,9 @@
 //! The `aliyun-cas-exporter` binary: flags in, library out.
 
-use aliyun_cas_exporter::app::{ConfigSource, Exporter, StartError, check_credentials};
+use aliyun_cas_exporter::app::{AppError, ConfigSource, Exporter, StartError, check_credentials};
 use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
+use aliyun_cas_exporter::credentials::{CredentialsError, NOT_FOUND_ADVICE};
 use aliyun_cas_exporter::env::Env;
 use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
@@ -34,8 +35,10 @@ fn main() -> ExitCode {
     };
     let env = Env::process();
     let code = runtime.block_on(async {
-        if let (true, Some(path)) = (cli.config_check, cli.config_file.as_deref()) {
-            return check_config(path, cli.web_config_file.as_deref(), &env).await;
+        let check = cli.config_check || cli.config_check_credentials;
+        if let (true, Some(path)) = (check, cli.config_file.as_deref()) {
+            let web_config = cli.web_config_file.as_deref();
+            return check_config(path, web_config, &env, cli.config_check_credentials).await;
         }
         logging::init(cli.log_level, cli.log_format);
         match run(cli, &env).await {
@@ -112,8 +115,14 @@ async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
     Ok(())
 }
 
-/// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.
-async fn check_config(path: &Path, web_config: Option<&Path>, env: &Env) -> ExitCode {
+/// `--config.check`: plain lines for a person or a CI job, exit 0 when valid. No
+/// network call unless `resolve_credentials` (`--config.check.credentials`).
+async fn check_config(
+    path: &Path,
+    web_config: Option<&Path>,
+    env: &Env,
+    resolve_credentials: bool,
+) -> ExitCode {
     let web = match web_config.map(WebGuard::load).transpose() {
         Ok(guard) => guard.map(|guard| {
             for warning in guard.permission_warnings() {
@@ -135,36 +144,67 @@ async fn check_config(path: &Path, web_config: Option<&Path>, env: &Env) -> Exit
         );
     }
     let name = path.display();
-    let checked = match Config::load(path, env) {
-        Err(error) => Err(error.to_string()),
-        Ok(config) => match check_credentials(&config, env).await {
-            Ok(()) => {
-                if let Some(warning) = config.permission_warning(path) {
-                    eprintln!("warning: {warning}");
-                }
-                Ok(config)
-            }
-            Err(error) => Err(format!("{name}: {error}")),
-        },
+    let config = match Config::load(path, env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
     };
-    match checked {
-        Ok(config) => {
-            let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();
-            let discovering = config
-                .accounts
+    if let Some(warning) = config.permission_warning(path) {
+        eprintln!("warning: {warning}");
+    }
+    let sources = if resolve_credentials {
+        match check_credentials(&config, env).await {
+            Ok(obtained) => obtained
+                .into_iter()
+                .map(|o| format!("obtained from {} (AccessKey {})", o.provider, o.key_hint))
+                .collect(),
+            Err(error) => {
+                eprintln!("{name}: {}", credentials_failure(&error));
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        config
+            .accounts
+            .iter()
+            .map(|account| account.credentials.describe(env))
+            .collect::<Vec<_>>()
+    };
+    let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();
+    let discovering = config
+        .accounts
+        .iter()
+        .filter(|a| a.discovery.is_some())
+        .count();
+    println!(
+        "{name}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
+        config.accounts.len()
+    );
+    for (account, source) in config.accounts.iter().zip(sources) {
+        println!("  account {}: endpoint {}", account.name, account.endpoint);
+        println!("  account {}: credentials: {source}", account.name);
+    }
+    ExitCode::SUCCESS
+}
+
+/// A failure to obtain credentials, with the default chain's places one a line:
+/// on one line they run to a thousand characters.
+fn credentials_failure(error: &AppError) -> String {
+    match error {
+        AppError::Credentials {
+            account,
+            source: CredentialsError::NotFound { tried },
+        } => format!(
+            "account {account}: no credentials found; tried, in order:\n{}\n{NOT_FOUND_ADVICE}",
+            tried
                 .iter()
-                .filter(|a| a.discovery.is_some())
-                .count();
-            println!(
-                "{name}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
-                config.accounts.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
+                .map(|place| format!("  {place}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        error => error.to_string(),
     }
 }
 

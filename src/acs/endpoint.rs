@@ -1,5 +1,6 @@
-//! Where the CAS API is: a preset, a host name, or a URL written out in full.
+//! Where the CAS API is: a preset, a region ID, a host name, or a URL written out in full.
 
+use super::region::{self, Network, PRESETS};
 use reqwest::Url;
 use std::fmt;
 use std::net::IpAddr;
@@ -9,6 +10,12 @@ pub const CN_HOST: &str = "cas.aliyuncs.com";
 /// The international site's endpoint, preset `intl`.
 pub const INTL_HOST: &str = "cas.ap-southeast-1.aliyuncs.com";
 
+/// What to write instead, for an endpoint setting of any service.
+const HOST_FORMS: &str = "write a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com";
+
+/// What to write instead, for the CAS `endpoint` setting.
+const CAS_FORMS: &str = "write a preset (cn, china, intl, international), a region ID such as eu-central-1, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com";
+
 /// A validated API base URL (scheme, host, optional port; path `/`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -17,39 +24,63 @@ pub struct Endpoint {
 
 /// Why an endpoint setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "endpoint {shown} is not valid: {reason}; write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
-)]
+#[error("endpoint {shown} is not valid: {reason}; {forms}")]
 pub struct EndpointError {
     /// The value as quoted in the message, or a note when quoting it could reveal credentials.
     shown: String,
     reason: String,
+    /// The forms the setting takes.
+    forms: &'static str,
 }
 
 impl Endpoint {
-    /// Parses a preset, a bare host (HTTPS implied) or an explicit `http://` / `https://` URL.
+    /// Resolves the CAS `endpoint` setting: a preset or region ID as the official
+    /// SDK resolves it (spec section 1.1), else a host name or URL as [`Endpoint::parse`].
+    pub fn cas(value: &str, network: Network) -> Result<Self, EndpointError> {
+        match region::region_of(value.trim()) {
+            Some(region) => {
+                Self::parse_in(&format!("https://{}/", region::host(region, network)), true)
+            }
+            None => Self::parse_in(value, true),
+        }
+    }
+
+    /// Parses a host name (HTTPS implied) or an explicit `http://` / `https://` URL.
     pub fn parse(value: &str) -> Result<Self, EndpointError> {
+        Self::parse_in(value, false)
+    }
+
+    /// Parses a host name or URL; `cas` when the setting also takes presets and region IDs.
+    fn parse_in(value: &str, cas: bool) -> Result<Self, EndpointError> {
+        let forms = if cas { CAS_FORMS } else { HOST_FORMS };
         let fail = |reason: &str| EndpointError {
             shown: crate::input::excerpt(value),
             reason: reason.to_owned(),
+            forms,
         };
         if value.contains('@') {
             // `user:password@host` would put a secret into the log: do not quote it.
             return Err(EndpointError {
                 shown: "(not shown: it contains '@')".to_owned(),
                 reason: "credentials do not belong in the endpoint; give them as README's Credentials section says".to_owned(),
+                forms,
             });
         }
         let trimmed = value.trim();
         let full = match trimmed {
             "" => return Err(fail("it is empty")),
-            "cn" => format!("https://{CN_HOST}/"),
-            "intl" => format!("https://{INTL_HOST}/"),
             s if s.contains("://") => s.to_owned(),
             s if s.contains(['/', '?', '#', '@', ' ']) => {
                 return Err(fail(
                     "a host name cannot contain '/', '?', '#', '@' or spaces",
                 ));
+            }
+            // A word with neither a dot nor a port is a name mistyped far more
+            // often than a host on the search domain: `https://<word>/` would
+            // only fail later, as a connection error.
+            s if !s.contains(['.', ':']) && cas => return Err(fail(&unknown_word(s))),
+            s if !s.contains(['.', ':']) => {
+                return Err(fail("a host name needs a dot, or a port after a colon"));
             }
             s => format!("https://{s}/"),
         };
@@ -88,6 +119,19 @@ impl Endpoint {
     /// The base URL, ending in `/`.
     pub fn as_str(&self) -> &str {
         self.url.as_str()
+    }
+}
+
+/// Why a bare word is refused, with the name it most likely meant.
+fn unknown_word(word: &str) -> String {
+    let presets: Vec<&str> = PRESETS.iter().map(|(preset, _)| *preset).collect();
+    let known = format!(
+        "it is neither a preset ({}) nor a region ID the exporter knows",
+        presets.join(", ")
+    );
+    match region::suggestion(word) {
+        Some(name) => format!("{known}: did you mean `{name}`?"),
+        None => known,
     }
 }
 
@@ -145,15 +189,21 @@ impl fmt::Display for Endpoint {
 mod tests {
     use super::*;
 
+    fn cas(value: &str, network: Network) -> String {
+        Endpoint::cas(value, network).unwrap().to_string()
+    }
+
     #[test]
     fn presets_hosts_and_urls() {
+        assert_eq!(cas("cn", Network::Public), format!("https://{CN_HOST}/"));
+        assert_eq!(cas("china", Network::Public), format!("https://{CN_HOST}/"));
         assert_eq!(
-            Endpoint::parse("cn").unwrap().as_str(),
-            "https://cas.aliyuncs.com/"
+            cas("intl", Network::Public),
+            format!("https://{INTL_HOST}/")
         );
         assert_eq!(
-            Endpoint::parse("intl").unwrap().as_str(),
-            "https://cas.ap-southeast-1.aliyuncs.com/"
+            cas("International", Network::Public),
+            format!("https://{INTL_HOST}/")
         );
         assert_eq!(
             Endpoint::parse("cas.eu-central-1.aliyuncs.com")
@@ -177,7 +227,6 @@ mod tests {
             "http://[::1]:80",
             "http://localhost:1",
             "https://cas.aliyuncs.com",
-            "cn",
             "https://10.0.0.1",
         ] {
             assert!(
@@ -210,7 +259,7 @@ mod tests {
                 "the host name has an empty part (two dots in a row, or a dot at an end)",
             ),
             (
-                "-",
+                "-.com",
                 "\"-\" is not a valid part of a host name (1 to 63 letters, digits or inner hyphens)",
             ),
             (
@@ -263,6 +312,10 @@ mod tests {
                 "{err}"
             );
         }
+        assert_eq!(
+            Endpoint::parse("cn").unwrap_err().to_string(),
+            "endpoint \"cn\" is not valid: a host name needs a dot, or a port after a colon; write a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+        );
         let err = Endpoint::parse("https://LTAI:s3cr3t@cas.aliyuncs.com")
             .unwrap_err()
             .to_string();
@@ -273,5 +326,88 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("s3cr3t"));
+    }
+
+    /// The rows of spec section 1.1's table of what the SDK's client resolved.
+    #[test]
+    fn region_ids_resolve_as_the_sdk_does() {
+        for (region, network, host) in [
+            ("cn-hangzhou", Network::Public, "cas.aliyuncs.com"),
+            ("cn-shanghai", Network::Public, "cas.aliyuncs.com"),
+            ("us-east-1", Network::Public, "cas.aliyuncs.com"),
+            ("ap-southeast-3", Network::Public, "cas.aliyuncs.com"),
+            (
+                "ap-southeast-1",
+                Network::Public,
+                "cas.ap-southeast-1.aliyuncs.com",
+            ),
+            (
+                "eu-central-1",
+                Network::Public,
+                "cas.eu-central-1.aliyuncs.com",
+            ),
+            ("me-east-1", Network::Public, "cas.me-east-1.aliyuncs.com"),
+            (
+                "ap-northeast-1",
+                Network::Public,
+                "cas.ap-northeast-1.aliyuncs.com",
+            ),
+            (
+                "ap-southeast-1",
+                Network::Vpc,
+                "cas-vpc.ap-southeast-1.aliyuncs.com",
+            ),
+            ("cn-hangzhou", Network::Vpc, "cas.aliyuncs.com"),
+        ] {
+            assert_eq!(
+                cas(region, network),
+                format!("https://{host}/"),
+                "{region} {network}"
+            );
+        }
+        assert_eq!(
+            cas("intl", Network::Vpc),
+            "https://cas-vpc.ap-southeast-1.aliyuncs.com/"
+        );
+        assert_eq!(cas("cn", Network::Vpc), "https://cas.aliyuncs.com/");
+        assert_eq!(
+            cas(" EU-Central-1 ", Network::Public),
+            "https://cas.eu-central-1.aliyuncs.com/"
+        );
+    }
+
+    #[test]
+    fn an_unknown_word_is_refused_with_the_name_it_likely_meant() {
+        let presets = "it is neither a preset (cn, china, intl, international) nor a region ID the exporter knows";
+        for (word, reason) in [
+            (
+                "internatinal",
+                format!("{presets}: did you mean `international`?"),
+            ),
+            (
+                "cn-hangzou",
+                format!("{presets}: did you mean `cn-hangzhou`?"),
+            ),
+            (
+                "hangzhou",
+                format!("{presets}: did you mean `cn-hangzhou`?"),
+            ),
+            ("localhost", presets.to_owned()),
+        ] {
+            assert_eq!(
+                Endpoint::cas(word, Network::Public)
+                    .unwrap_err()
+                    .to_string(),
+                format!("endpoint {word:?} is not valid: {reason}; {CAS_FORMS}")
+            );
+        }
+        assert_eq!(
+            cas("localhost:9000", Network::Public),
+            "https://localhost:9000/"
+        );
+        assert_eq!(
+            cas("http://127.0.0.1:8080", Network::Public),
+            "http://127.0.0.1:8080/"
+        );
     }
 }

@@ -11,6 +11,7 @@ use super::types::{
     MAX_PATTERN_CHARS, MAX_RETRY_DELAY, MAX_WORKERS_PER_ACCOUNT, MAX_WORKERS_PER_JOB, Polling,
     RetryPolicy, STALE_INTERVALS, WorkerDetail,
 };
+use crate::acs::{Network, region_of};
 use crate::api::Endpoint;
 use crate::api::model::{JOB_STATUSES, JOB_TYPES};
 use crate::env::Env;
@@ -26,16 +27,19 @@ const MAX_PATTERN_PROGRAM_BYTES: usize = 1 << 20;
 /// Checks the raw configuration of one file, whose name it gives each refusal.
 pub(super) struct Checker<'a> {
     path: &'a str,
+    /// The file's text, to locate refusals made after reading it.
+    text: &'a str,
     pub(super) env: &'a Env,
     /// Set when a secret is written by value.
     pub(super) secrets_in_file: Cell<bool>,
 }
 
 impl<'a> Checker<'a> {
-    /// A checker for the file named `path`; `env` resolves `${VAR}` references.
-    pub(super) fn new(path: &'a str, env: &'a Env) -> Self {
+    /// A checker for the file named `path` holding `text`; `env` resolves `${VAR}` references.
+    pub(super) fn new(path: &'a str, text: &'a str, env: &'a Env) -> Self {
         Self {
             path,
+            text,
             env,
             secrets_in_file: Cell::new(false),
         }
@@ -44,6 +48,11 @@ impl<'a> Checker<'a> {
     /// The value at `key` refused.
     pub(super) fn invalid(&self, key: &str, message: impl Into<String>) -> DocumentError {
         DocumentError::invalid(self.path, key, message)
+    }
+
+    /// The value at `key` refused, with its line when the file writes it.
+    pub(super) fn invalid_at(&self, key: &str, message: impl Into<String>) -> DocumentError {
+        DocumentError::invalid_at(self.path, self.text, key, message)
     }
 
     /// The whole configuration, checked.
@@ -60,6 +69,7 @@ impl<'a> Checker<'a> {
         };
         let top = AccountParts {
             endpoint: raw.endpoint.take(),
+            network: raw.network.take().map(|n| n.0),
             allow_plain_http: raw.allow_plain_http.take(),
             credentials: raw.credentials.take(),
             jobs: raw.jobs.take(),
@@ -333,8 +343,16 @@ impl<'a> Checker<'a> {
         raw: AccountParts,
     ) -> Result<AccountConfig, DocumentError> {
         let key = |k: &str| format!("{prefix}{k}");
-        let endpoint = Endpoint::parse(raw.endpoint.as_deref().unwrap_or("cn"))
-            .map_err(|e| self.invalid(&key("endpoint"), e.to_string()))?;
+        let network = raw.network.unwrap_or_default();
+        let written = raw.endpoint.as_deref().unwrap_or("cn");
+        if network == Network::Vpc && region_of(written).is_none() {
+            return Err(self.invalid_at(
+                &key("network"),
+                "vpc applies to an endpoint written as a preset or region ID (such as ap-southeast-1), which it turns into the VPC host; with a host name or URL, write the VPC host itself (such as cas-vpc.ap-southeast-1.aliyuncs.com) and remove `network`",
+            ));
+        }
+        let endpoint = Endpoint::cas(written, network)
+            .map_err(|e| self.invalid_at(&key("endpoint"), e.to_string()))?;
         let sts_endpoint = raw
             .credentials
             .as_ref()
@@ -441,6 +459,7 @@ impl<'a> Checker<'a> {
 /// The keys an account has, whether written at the top or under `accounts`.
 struct AccountParts {
     endpoint: Option<String>,
+    network: Option<Network>,
     allow_plain_http: Option<bool>,
     credentials: Option<RawCredentials>,
     jobs: Option<JobIds>,
@@ -453,6 +472,7 @@ impl AccountParts {
     fn keys(&self) -> Vec<&'static str> {
         [
             ("endpoint", self.endpoint.is_some()),
+            ("network", self.network.is_some()),
             ("allow_plain_http", self.allow_plain_http.is_some()),
             ("credentials", self.credentials.is_some()),
             ("jobs", self.jobs.is_some()),
@@ -469,6 +489,7 @@ impl From<RawAccount> for AccountParts {
     fn from(a: RawAccount) -> Self {
         Self {
             endpoint: a.endpoint,
+            network: a.network.map(|n| n.0),
             allow_plain_http: a.allow_plain_http,
             credentials: a.credentials,
             jobs: a.jobs,

@@ -154,7 +154,10 @@ impl Section<'_> {
     fn resolve(&self, name: &str, value: &Option<String>) -> Result<Option<String>, DocumentError> {
         value
             .as_deref()
-            .map(|v| resolve_reference(v, self.check.env).map_err(|m| self.invalid(name, m)))
+            .map(|v| {
+                resolve_reference(v, self.check.env)
+                    .map_err(|m| self.check.invalid_at(&format!("{}.{name}", self.key), m))
+            })
             .transpose()
             .map(|v| v.filter(|v| !v.is_empty()))
     }

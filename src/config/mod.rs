@@ -4,6 +4,7 @@
 
 mod check;
 mod credentials;
+mod describe;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,6 @@ impl Config {
     pub fn parse(text: &str, path: &str, env: &Env) -> Result<Self, ConfigError> {
         let raw = crate::yaml::from_str(text, "config.example.yaml")
             .map_err(|error| error.in_document(path))?;
-        Ok(check::Checker::new(path, env).config(raw)?)
+        Ok(check::Checker::new(path, text, env).config(raw)?)
     }
 }

@@ -2,8 +2,10 @@
 //! and value types that check themselves while being read, so that an error
 //! carries the line and column of the value at fault.
 
+use crate::acs::Network;
 use crate::api::model::{check_job_id, parse_job_id};
 use crate::api::{Action, PerAction};
+use crate::input::excerpt;
 use crate::yaml::DurationValue;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
@@ -37,6 +39,8 @@ pub(super) struct RawConfig {
     #[serde(default, deserialize_with = "deserialize_endpoint")]
     pub endpoint: Option<String>,
     #[serde(default)]
+    pub network: Option<NetworkValue>,
+    #[serde(default)]
     pub allow_plain_http: Option<bool>,
     #[serde(default)]
     pub credentials: Option<RawCredentials>,
@@ -57,6 +61,8 @@ pub(super) struct RawAccount {
     pub name: String,
     #[serde(default, deserialize_with = "deserialize_endpoint")]
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub network: Option<NetworkValue>,
     #[serde(default)]
     pub allow_plain_http: Option<bool>,
     #[serde(default)]
@@ -270,8 +276,7 @@ fn deserialize_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 
 struct EndpointVisitor;
 
-const EMPTY_ENDPOINT: &str =
-    "is empty; write cn, intl, a host name or a URL, or remove the key to use cn";
+const EMPTY_ENDPOINT: &str = "is empty; write a preset (cn, intl), a region ID, a host name or a URL, or remove the key to use cn";
 
 impl<'de> Visitor<'de> for EndpointVisitor {
     type Value = String;
@@ -298,6 +303,47 @@ impl<'de> Visitor<'de> for EndpointVisitor {
             return Err(E::custom(EMPTY_ENDPOINT));
         }
         Ok(text.to_owned())
+    }
+}
+
+/// `network:`, refused where it stands unless it is one the SDK knows.
+pub(super) struct NetworkValue(pub Network);
+
+impl<'de> Deserialize<'de> for NetworkValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NetworkVisitor)
+    }
+}
+
+struct NetworkVisitor;
+
+const NETWORK_HINT: &str =
+    "write public (the default: the Internet endpoint) or vpc (the endpoint inside a VPC)";
+
+impl Visitor<'_> for NetworkVisitor {
+    type Value = NetworkValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("public or vpc")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<NetworkValue, E> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "public" => Ok(NetworkValue(Network::Public)),
+            "vpc" => Ok(NetworkValue(Network::Vpc)),
+            _ => Err(E::custom(format!(
+                "{} is not a network; {NETWORK_HINT}",
+                excerpt(text)
+            ))),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<NetworkValue, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<NetworkValue, E> {
+        self.visit_str(&v.to_string())
     }
 }
 

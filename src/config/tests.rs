@@ -127,7 +127,7 @@ fn account_errors() {
     );
     assert_eq!(
         error("accounts:\n  - name: a\n    jobs: [1]\n    endpoint: ftp://x\n"),
-        "cfg.yaml: `accounts[0].endpoint`: endpoint \"ftp://x\" is not valid: the scheme must be https (or http for a local simulator); write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+        "cfg.yaml:4:15: accounts[0].endpoint: endpoint \"ftp://x\" is not valid: the scheme must be https (or http for a local simulator); write a preset (cn, china, intl, international), a region ID such as eu-central-1, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
     );
 }
 
@@ -221,11 +221,11 @@ fn retry_waits_are_at_most_ten_minutes() {
 fn endpoints_an_operator_gets_wrong() {
     assert_eq!(
         error("jobs: [1]\nendpoint:\n"),
-        "cfg.yaml:2:10: endpoint: is empty; write cn, intl, a host name or a URL, or remove the key to use cn"
+        "cfg.yaml:2:10: endpoint: is empty; write a preset (cn, intl), a region ID, a host name or a URL, or remove the key to use cn"
     );
     assert!(
             error("jobs: [1]\nendpoint: cas..aliyuncs.com\n").starts_with(
-                "cfg.yaml: `endpoint`: endpoint \"cas..aliyuncs.com\" is not valid: the host name has an empty part"
+                "cfg.yaml:2:11: endpoint: endpoint \"cas..aliyuncs.com\" is not valid: the host name has an empty part"
             )
         );
     let plain = "is plain HTTP to a host that is not this machine: requests and their signatures would cross the network unencrypted; use https://, or add `allow_plain_http: true` to the account if a trusted proxy is in between";
@@ -247,6 +247,70 @@ fn endpoints_an_operator_gets_wrong() {
     assert_eq!(
         error("allow_plain_http: true\naccounts:\n  - name: a\n    jobs: [1]\n"),
         "cfg.yaml: `accounts`: with `accounts`, allow_plain_http belong inside an account entry: move them under one of the accounts"
+    );
+}
+
+#[test]
+fn endpoints_as_users_write_them() {
+    let resolved = |text: &str| {
+        one(&parse(&format!("jobs: [1]\n{text}")).unwrap())
+            .endpoint
+            .to_string()
+    };
+    for (text, url) in [
+        ("", "https://cas.aliyuncs.com/"),
+        ("endpoint: cn-hangzhou\n", "https://cas.aliyuncs.com/"),
+        (
+            "endpoint: eu-central-1\n",
+            "https://cas.eu-central-1.aliyuncs.com/",
+        ),
+        (
+            "endpoint: intl\nnetwork: vpc\n",
+            "https://cas-vpc.ap-southeast-1.aliyuncs.com/",
+        ),
+        (
+            "endpoint: ap-southeast-1\nnetwork: VPC\n",
+            "https://cas-vpc.ap-southeast-1.aliyuncs.com/",
+        ),
+        (
+            "endpoint: cn-hangzhou\nnetwork: vpc\n",
+            "https://cas.aliyuncs.com/",
+        ),
+        ("network: vpc\n", "https://cas.aliyuncs.com/"),
+        (
+            "endpoint: eu-central-1\nnetwork: public\n",
+            "https://cas.eu-central-1.aliyuncs.com/",
+        ),
+    ] {
+        assert_eq!(resolved(text), url, "{text}");
+    }
+    let words = "it is neither a preset (cn, china, intl, international) nor a region ID the exporter knows";
+    let forms = "write a preset (cn, china, intl, international), a region ID such as eu-central-1, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com";
+    assert_eq!(
+        error("jobs: [1]\nendpoint: internatinal\n"),
+        format!(
+            "cfg.yaml:2:11: endpoint: endpoint \"internatinal\" is not valid: {words}: did you mean `international`?; {forms}"
+        )
+    );
+    assert_eq!(
+        error("accounts:\n  - name: a\n    jobs: [1]\n    endpoint: prod\n"),
+        format!(
+            "cfg.yaml:4:15: accounts[0].endpoint: endpoint \"prod\" is not valid: {words}; {forms}"
+        )
+    );
+    assert_eq!(
+        error("jobs: [1]\nnetwork: private\n"),
+        "cfg.yaml:2:10: network: \"private\" is not a network; write public (the default: the Internet endpoint) or vpc (the endpoint inside a VPC)"
+    );
+    assert_eq!(
+        error(
+            "accounts:\n  - name: a\n    jobs: [1]\n    endpoint: cas.eu-central-1.aliyuncs.com\n    network: vpc\n"
+        ),
+        "cfg.yaml:5:14: accounts[0].network: vpc applies to an endpoint written as a preset or region ID (such as ap-southeast-1), which it turns into the VPC host; with a host name or URL, write the VPC host itself (such as cas-vpc.ap-southeast-1.aliyuncs.com) and remove `network`"
+    );
+    assert_eq!(
+        error("network: vpc\naccounts:\n  - name: a\n    jobs: [1]\n"),
+        "cfg.yaml: `accounts`: with `accounts`, network belong inside an account entry: move them under one of the accounts"
     );
 }
 
@@ -444,7 +508,7 @@ fn the_examples_commented_blocks_are_valid() {
 fn unknown_key_names_line_and_column() {
     assert_eq!(
         error("jobs: [1]\nintervall: 30s\n"),
-        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `finished_job_retention`, `worker_detail`, `certificate_detail`, `timeouts`, `retries`, `endpoint`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
+        "cfg.yaml:2:1: unknown field `intervall`, expected one of `interval`, `settled_interval`, `stale_after`, `job_info_interval`, `concurrency`, `finished_job_retention`, `worker_detail`, `certificate_detail`, `timeouts`, `retries`, `endpoint`, `network`, `allow_plain_http`, `credentials`, `jobs`, `discovery`, `rate_limit`, `accounts`; check the spelling (config.example.yaml lists every key)"
     );
     assert_eq!(
         error("jobs: [1]\ntimeouts:\n  read: 3s\n"),
@@ -488,7 +552,7 @@ fn bad_values() {
     );
     assert_eq!(
         error("jobs: [1]\nendpoint: https://cas.aliyuncs.com/api\n"),
-        "cfg.yaml: `endpoint`: endpoint \"https://cas.aliyuncs.com/api\" is not valid: the API is served at path / with no query; write `cn`, `intl`, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
+        "cfg.yaml:2:11: endpoint: endpoint \"https://cas.aliyuncs.com/api\" is not valid: the API is served at path / with no query; write a preset (cn, china, intl, international), a region ID such as eu-central-1, a host name such as cas.eu-central-1.aliyuncs.com, or a full URL such as https://cas.aliyuncs.com"
     );
     assert_eq!(
         error("jobs: [1]\ninterval: 1m\nstale_after: 30s\n"),

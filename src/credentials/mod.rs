@@ -53,14 +53,14 @@ pub const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
 /// The environment variable holding an optional STS security token.
 pub const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
 
+/// What to do when no place of the default chain yields credentials.
+pub const NOT_FOUND_ADVICE: &str = "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)";
+
 /// Why no usable credentials could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// Nothing in the default chain yielded credentials.
-    #[error(
-        "no credentials found; tried, in order: {}. Set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET}, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)",
-        .tried.join("; ")
-    )]
+    #[error("no credentials found; tried, in order: {}. {NOT_FOUND_ADVICE}", .tried.join("; "))]
     NotFound {
         /// Each place tried and why it did not apply.
         tried: Vec<String>,

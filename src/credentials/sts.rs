@@ -40,6 +40,11 @@ impl StsEndpoint {
                 reason: e.to_string(),
             })
     }
+
+    /// The base URL, ending in `/`.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
 }
 
 /// The STS answer: the new credentials, or an error body.

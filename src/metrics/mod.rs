@@ -2,6 +2,7 @@
 //! snapshots, and the exporter's own metrics.
 
 pub mod contract;
+pub mod contract_table;
 mod details;
 mod exposition;
 mod process;

@@ -61,4 +61,18 @@ impl DocumentError {
             message: message.into(),
         }
     }
+
+    /// As [`DocumentError::invalid`], with the line and column of the value at `key`
+    /// in `text` when it is there (a key left out to take its default is not).
+    pub fn invalid_at(path: &str, text: &str, key: &str, message: impl Into<String>) -> Self {
+        match super::locate::locate(text, key) {
+            Some((line, column)) => DocumentError::Syntax {
+                path: path.to_owned(),
+                line,
+                column,
+                message: format!("{key}: {}", message.into()),
+            },
+            None => Self::invalid(path, key, message),
+        }
+    }
 }

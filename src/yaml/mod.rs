@@ -6,6 +6,7 @@
 
 mod duration;
 mod error;
+mod locate;
 mod message;
 mod prescan;
 

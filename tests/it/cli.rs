@@ -21,7 +21,12 @@ fn config_check_accepts_a_valid_file() {
     assert_eq!((code, stderr.as_str()), (0, ""));
     assert_eq!(
         stdout,
-        format!("{path}: valid (accounts: 1, jobs listed by ID: 2, accounts with discovery: 0)\n")
+        format!(
+            "{path}: valid (accounts: 1, jobs listed by ID: 2, accounts with discovery: 0)
+  account default: endpoint https://cas.ap-southeast-1.aliyuncs.com/
+  account default: credentials: the default chain, trying in order: environment: static AccessKey LTAI**** from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
+"
+        )
     );
 }
 
@@ -44,7 +49,7 @@ fn config_check_names_file_line_column_and_remedy() {
         ("jobs: [0]\n", ":1:8: jobs[0]: job ID 0 is not valid"),
         (
             "endpoint: ftp://cas.aliyuncs.com\njobs: [1]\n",
-            ": `endpoint`: endpoint \"ftp://cas.aliyuncs.com\" is not valid: the scheme must be https",
+            ":1:11: endpoint: endpoint \"ftp://cas.aliyuncs.com\" is not valid: the scheme must be https",
         ),
         (
             "interval: soon\njobs: [1]\n",
@@ -64,18 +69,14 @@ fn config_check_names_file_line_column_and_remedy() {
 
 #[test]
 fn missing_or_partial_credentials_are_explained() {
-    let (code, _, stderr, path) = check("jobs: [1]\n", &[]);
-    assert_eq!(code, 1);
-    assert_eq!(
-        stderr,
-        format!(
-            "{path}: account default: no credentials found; tried, in order: environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set; oidc_role_arn: not all of ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE are set; cli_profile: no file at {home}/.aliyun/config.json; profile: no profile file at {home}/.alibabacloud/credentials or {home}/.alibabacloud/credentials.ini; ecs_ram_role: ALIBABA_CLOUD_ECS_METADATA_DISABLED is true; credentials_uri: ALIBABA_CLOUD_CREDENTIALS_URI is not set. Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)\n",
-            home = support::empty_home().display()
-        )
+    let cfg = config_file("jobs: [1]\n");
+    let path = cfg.path.to_str().unwrap();
+    let (status, _, stderr) = run_to_end(
+        &["--config.check.credentials", "--config.file", path],
+        &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)],
     );
-    let (code, _, stderr, _) = check("jobs: [1]\n", &[("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset"), "{stderr}");
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("\n  environment: ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset"), "{stderr}");
     let (code, _, stderr, path) = check(
         "jobs: [1]\ncredentials:\n  access_key_id: LTAI\n  access_key_secret: ${CAS_SECRET}\n",
         &[],
@@ -84,7 +85,7 @@ fn missing_or_partial_credentials_are_explained() {
     assert_eq!(
         stderr,
         format!(
-            "{path}: `credentials.access_key_secret`: refers to ${{CAS_SECRET}}, which is not set or empty; export CAS_SECRET before starting the exporter\n"
+            "{path}:4:22: credentials.access_key_secret: refers to ${{CAS_SECRET}}, which is not set or empty; export CAS_SECRET before starting the exporter\n"
         )
     );
 }

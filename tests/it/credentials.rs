@@ -70,8 +70,8 @@ async fn start(
     (exporter, cfg)
 }
 
-/// `--config.check` of a file polling `sim` with the fields of its `credentials`
-/// section: the exit status and stderr.
+/// `--config.check.credentials` of a file polling `sim` with the fields of its
+/// `credentials` section: the exit status and stderr.
 fn config_check(
     sim: &Simulator,
     credentials: &[(&str, &str)],
@@ -83,7 +83,7 @@ fn config_check(
         .file();
     let (status, _, stderr) = support::run_to_end(
         &[
-            "--config.check",
+            "--config.check.credentials",
             "--config.file",
             cfg.path.to_str().unwrap(),
         ],
@@ -517,9 +517,7 @@ async fn an_external_profile_runs_its_command_for_credentials() {
     let helper = format!("{h}/get creds.sh");
     std::fs::write(
         &helper,
-        format!(
-            "#!/bin/sh\nprintf '{{\"mode\":\"AK\",\"access_key_id\":\"%s\",\"access_key_secret\":\"%s\"}}' \"$1\" \"$2\"\n"
-        ),
+        "#!/bin/sh\nprintf '{\"mode\":\"AK\",\"access_key_id\":\"%s\",\"access_key_secret\":\"%s\"}' \"$1\" \"$2\"\n",
     )
     .unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -10,6 +10,7 @@ mod support;
 mod answers;
 mod cli;
 mod client;
+mod config_check;
 mod credentials;
 mod dashboard;
 mod docs;

@@ -514,7 +514,7 @@ fn config_check_also_checks_the_web_config() {
     assert_eq!(
         stdout,
         format!(
-            "{web}: valid (TLS: on, basic auth: off)\n{config_path}: valid (accounts: 1, jobs listed by ID: 1, accounts with discovery: 0)\n"
+            "{web}: valid (TLS: on, basic auth: off)\n{config_path}: valid (accounts: 1, jobs listed by ID: 1, accounts with discovery: 0)\n  account default: endpoint https://cas.ap-southeast-1.aliyuncs.com/\n  account default: credentials: the default chain, trying in order: environment: static AccessKey LTAI**** from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET\n"
         )
     );
     dir.write("server.key", "garbage\n");

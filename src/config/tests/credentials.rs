@@ -7,7 +7,7 @@ fn an_unclosed_reference_is_refused_without_being_shown() {
     let text = "jobs: [1]\ncredentials:\n  access_key_id: a\n  access_key_secret: ${AK_SECRET\n";
     assert_eq!(
         error(text),
-        "cfg.yaml: `credentials.access_key_secret`: is not a valid reference; write ${VARIABLE_NAME}, with up to 128 letters, digits and _"
+        "cfg.yaml:4:22: credentials.access_key_secret: is not a valid reference; write ${VARIABLE_NAME}, with up to 128 letters, digits and _"
     );
 }
 
@@ -91,7 +91,7 @@ fn credential_types() {
 fn credentials_references() {
     assert_eq!(
         error("jobs: [1]\ncredentials:\n  access_key_id: a\n  access_key_secret: ${NOPE}\n"),
-        "cfg.yaml: `credentials.access_key_secret`: refers to ${NOPE}, which is not set or empty; export NOPE before starting the exporter"
+        "cfg.yaml:4:22: credentials.access_key_secret: refers to ${NOPE}, which is not set or empty; export NOPE before starting the exporter"
     );
     assert_eq!(
         error("jobs: [1]\ncredentials:\n  access_key_id: ''\n  access_key_secret: x\n"),

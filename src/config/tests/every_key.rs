@@ -7,6 +7,7 @@ fn every_key() {
     let env = Env::from_fn(|name| (name == "MY_SECRET").then(|| "from-env".to_owned()));
     let config = Config::parse(
         "endpoint: intl
+network: vpc
 credentials:
   access_key_id: LTAI
   access_key_secret: ${MY_SECRET}
@@ -53,7 +54,7 @@ jobs:
     let account = one(&config);
     assert_eq!(
         account.endpoint.as_str(),
-        "https://cas.ap-southeast-1.aliyuncs.com/"
+        "https://cas-vpc.ap-southeast-1.aliyuncs.com/"
     );
     let creds = static_credentials(&account.credentials);
     assert_eq!(creds.access_key_id, "LTAI");
