@@ -7,6 +7,7 @@ use aliyun_cas_exporter::env::Env;
 use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
 use aliyun_cas_exporter::http::web_config::WebGuard;
+use aliyun_cas_exporter::metrics::{REVISION, VERSION};
 use aliyun_cas_exporter::shard::Shard;
 use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
 use aliyun_cas_exporter::{demo, logging};
@@ -103,6 +104,7 @@ async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
         }
         None => return Err(StartError::NoConfiguration),
     };
+    log_start(&config, &source, &web.listen_address);
     let exporter = Exporter::bind(&config, source, env, &web, shard, shutdown).await?;
     reload_on_hangup(exporter.reload_handle());
     exporter.run().await;
@@ -110,6 +112,42 @@ async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
         simulator.shutdown().await;
     }
     Ok(())
+}
+
+/// The line every Prometheus exporter starts with: what runs, and on what.
+fn log_start(config: &Config, source: &ConfigSource, listen_address: &str) {
+    let config_file = match source {
+        ConfigSource::File(path) => path.display().to_string(),
+        ConfigSource::Fixed => "none (demo mode)".to_owned(),
+    };
+    tracing::info!(
+        version = VERSION,
+        revision = REVISION,
+        config_file,
+        listen_address,
+        accounts = config.accounts.len(),
+        static_jobs = config.accounts.iter().map(|a| a.jobs.len()).sum::<usize>(),
+        discovery_accounts = config
+            .accounts
+            .iter()
+            .filter(|a| a.discovery.is_some())
+            .count(),
+        jobs_by_account = jobs_by_account(config),
+        "Starting aliyun-cas-exporter"
+    );
+}
+
+/// Each account's jobs listed by ID, and whether it discovers more: `prod=20+discovery staging=3`.
+fn jobs_by_account(config: &Config) -> String {
+    let accounts = config.accounts.iter().map(|account| {
+        let discovery = if account.discovery.is_some() {
+            "+discovery"
+        } else {
+            ""
+        };
+        format!("{}={}{discovery}", account.name, account.jobs.len())
+    });
+    accounts.collect::<Vec<_>>().join(" ")
 }
 
 /// `--config.check`: plain lines for a person or a CI job, exit 0 when valid.

@@ -1,7 +1,14 @@
 //! How the poller's calls show in the log: failures with what helps find their
-//! cause, answers with implausible values with what was left out.
+//! cause, told as `episodes` decides (each call at debug level, with the
+//! strings to sign of a signature mismatch), and answers with implausible
+//! values with what was left out.
 
+use super::episodes::{Episodes, Scope, Told};
 use crate::api::{Action, ApiError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Says which values of `action`'s answer for `job_id` were left out as implausible.
 pub(super) fn warn_implausible(account: &str, action: Action, job_id: u64, dropped: &[String]) {
@@ -25,47 +32,162 @@ fn summary(items: &[String]) -> String {
     text
 }
 
-/// Logs a failed call with its code, request ID and HTTP status, and for a
-/// signature mismatch both strings to sign, so that it can be reported as is.
-pub(super) fn log_failure(account: &str, action: Action, job_id: Option<u64>, error: &ApiError) {
-    let code = error.logged_code();
-    let code = &*code;
-    let request_id = error.request_id().unwrap_or("-");
-    let http_status = error
-        .http_status()
-        .map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let hint = error.hint();
-    let what = if action == Action::DescribeDeploymentJobStatus {
+/// The log of one account's failed calls: which lines each failure and success makes.
+#[derive(Debug)]
+pub(super) struct CallLog {
+    account: Arc<str>,
+    episodes: Episodes,
+}
+
+impl CallLog {
+    /// No failure yet, for `account`.
+    pub(super) fn new(account: Arc<str>) -> Self {
+        Self {
+            account,
+            episodes: Episodes::default(),
+        }
+    }
+
+    /// Logs a failed call of `action` about `job_id`: at debug level always, at
+    /// warning level when its episode starts or is due a reminder.
+    pub(super) fn failed(
+        &mut self,
+        action: Action,
+        job_id: Option<u64>,
+        error: &ApiError,
+        now: Instant,
+    ) {
+        debug_failure(&self.account, action, job_id, error);
+        let scope = Scope::of(error, action, job_id);
+        let (failed_calls, failing_for) = match self.episodes.failed(scope, now) {
+            Told::Started { failed } => (failed, None),
+            Told::Lasts { failed, lasted } => (failed, Some(lasted)),
+            Told::Nothing | Told::Recovered { .. } => return,
+        };
+        let what = what_failed(action);
+        let every = minutes(scope.reminder());
+        let message = match (scope, failing_for) {
+            (Scope::Account, None) => format!(
+                "{what}: {error}; this concerns the whole account, not one job: it is logged \
+                 again every {every} with the count of failed calls while it lasts, and once \
+                 when calls work again"
+            ),
+            (Scope::Action(_), None) => format!(
+                "{what}: {error}; every {action} call of the account is refused: this is \
+                 logged again every {every} while it lasts, and once when {action} works again"
+            ),
+            (_, None) => format!(
+                "{what}: {error}; this is logged again every {every} while it lasts, and once \
+                 when the call works again"
+            ),
+            (Scope::Account, Some(_)) => format!("calls of the account still fail: {error}"),
+            (Scope::Action(_), Some(_)) => {
+                format!("{action} calls of the account are still refused: {error}")
+            }
+            (_, Some(_)) => format!("{what} again: {error}"),
+        };
+        tracing::warn!(
+            account = &*self.account,
+            action = action.name(),
+            job_id,
+            code = &*error.logged_code(),
+            request_id = error.request_id().unwrap_or("-"),
+            http_status = error.http_status(),
+            hint = error.hint(),
+            failed_calls,
+            failing_for = failing_for.map(|d| display_duration(d).to_string()),
+            "{message}"
+        );
+    }
+
+    /// Notes a successful call of `action` about `job_id`, logging the end of
+    /// each failure it disproves that was logged.
+    pub(super) fn succeeded(&mut self, action: Action, job_id: Option<u64>, now: Instant) {
+        for (scope, told) in self.episodes.succeeded(action, job_id, now) {
+            let Told::Recovered { failed, lasted } = told else {
+                continue;
+            };
+            let over = display_duration(lasted);
+            let message = match scope {
+                Scope::Account => {
+                    format!("account recovered after {failed} failed calls over {over}")
+                }
+                Scope::Action(action) => format!(
+                    "the account may call {action} again, after {failed} refused calls over {over}"
+                ),
+                Scope::Job(job) => format!(
+                    "job {job} is known to the API again, after {failed} failed calls over {over}"
+                ),
+                Scope::Call(action, _) => {
+                    format!("{action} works again, after {failed} failed calls over {over}")
+                }
+            };
+            let job_id = match scope {
+                Scope::Job(job) | Scope::Call(_, Some(job)) => Some(job),
+                _ => None,
+            };
+            tracing::info!(
+                account = &*self.account,
+                action = matches!(scope, Scope::Action(_) | Scope::Call(..)).then(|| action.name()),
+                job_id,
+                failed_calls = failed,
+                duration = %over,
+                "{message}"
+            );
+        }
+    }
+
+    /// Forgets the failures of jobs no longer polled.
+    pub(super) fn retain_jobs(&mut self, wanted: &BTreeSet<u64>) {
+        self.episodes.retain_jobs(wanted);
+    }
+}
+
+/// What the log calls a failed call of `action`.
+fn what_failed(action: Action) -> &'static str {
+    if action == Action::DescribeDeploymentJobStatus {
         "poll failed"
     } else {
         "call failed"
-    };
-    match error {
-        ApiError::Service(e) if e.signature.is_some() => {
-            let mismatch = e.signature.as_ref();
-            tracing::warn!(
-                account,
-                action = action.name(),
-                job_id,
-                code,
-                request_id,
-                http_status = %http_status,
-                ours = mismatch.map_or("", |m| m.ours.as_str()),
-                server = mismatch.and_then(|m| m.server.as_deref()).unwrap_or("-"),
-                same_string = mismatch.is_some_and(|m| m.same_string),
-                hint,
-                "{what}: {error}"
-            );
-        }
-        _ => tracing::warn!(
-            account,
-            action = action.name(),
-            job_id,
-            code,
-            request_id,
-            http_status = %http_status,
-            hint,
-            "{what}: {error}"
-        ),
     }
+}
+
+/// `every 5 minutes` rather than `every 300s`.
+fn minutes(period: Duration) -> String {
+    match period.as_secs() / 60 {
+        60 => "hour".to_owned(),
+        n => format!("{n} minutes"),
+    }
+}
+
+/// A duration to the second, as people write it (`4m 10s`).
+fn display_duration(duration: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(duration.as_secs()))
+}
+
+/// Logs a failed call at debug level with all it carries: its code, request ID
+/// and HTTP status, and for a signature mismatch both strings to sign, so that
+/// it can be reported as is.
+fn debug_failure(account: &str, action: Action, job_id: Option<u64>, error: &ApiError) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let mismatch = match error {
+        ApiError::Service(e) => e.signature.as_ref(),
+        _ => None,
+    };
+    tracing::debug!(
+        account,
+        action = action.name(),
+        job_id,
+        code = &*error.logged_code(),
+        request_id = error.request_id().unwrap_or("-"),
+        http_status = error.http_status(),
+        ours = mismatch.map(|m| m.ours.as_str()),
+        server = mismatch.map(|m| m.server.as_deref().unwrap_or("-")),
+        same_string = mismatch.map(|m| m.same_string),
+        hint = error.hint(),
+        "{}: {error}",
+        what_failed(action)
+    );
 }

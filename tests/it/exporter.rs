@@ -1042,10 +1042,10 @@ async fn routes_and_graceful_shutdown() {
     let (exit, logs) = exporter.terminate();
     assert!(exit.success(), "{exit:?}");
     assert!(
-        logs.iter().any(|l| l.contains("message=\"shutting down\"")),
+        logs.iter().any(|l| l.contains("msg=\"shutting down\"")),
         "{logs:?}"
     );
-    assert!(logs.last().unwrap().contains("message=stopped"), "{logs:?}");
+    assert!(logs.last().unwrap().contains("msg=stopped"), "{logs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -350,7 +350,10 @@ fn listening_address(line: &str) -> Option<String> {
 
 /// The value of `key` in a logfmt line, unquoted and unescaped.
 pub fn field(line: &str, key: &str) -> Option<String> {
-    logfmt(line).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    logfmt(line)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// A logfmt line's pairs in order, read as log pipelines read them: a quoted
@@ -361,7 +364,8 @@ pub fn logfmt(line: &str) -> Vec<(String, String)> {
     let mut chars = line.trim_end().chars().peekable();
     loop {
         while chars.next_if_eq(&' ').is_some() {}
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ' ')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ' ')).collect();
         if key.is_empty() || chars.next_if_eq(&'=').is_none() {
             return pairs;
         }
