@@ -68,17 +68,21 @@ impl CallLog {
         let every = minutes(scope.reminder());
         let message = match (scope, failing_for) {
             (Scope::Account, None) => format!(
-                "{what}: {error}; this concerns the whole account, not one job: it is logged \
-                 again every {every} with the count of failed calls while it lasts, and once \
-                 when calls work again"
+                "{what}: {error} (this concerns the whole account, not one job: logged again \
+                 every {every} with the count of failed calls while it lasts, and once when \
+                 calls work again)"
             ),
             (Scope::Action(_), None) => format!(
-                "{what}: {error}; every {action} call of the account is refused: this is \
-                 logged again every {every} while it lasts, and once when {action} works again"
+                "{what}: {error} (every {action} call of the account is refused: logged again \
+                 every {every} while it lasts, and once when {action} works again)"
             ),
-            (_, None) => format!(
-                "{what}: {error}; this is logged again every {every} while it lasts, and once \
-                 when the call works again"
+            (Scope::Job(_), None) => format!(
+                "{what}: {error} (logged again every {every} while it lasts, and once when the \
+                 API knows the job again)"
+            ),
+            (Scope::Call(..), None) => format!(
+                "{what}: {error} (logged again every {every} while it lasts, and once when the \
+                 call works again)"
             ),
             (Scope::Account, Some(_)) => format!("calls of the account still fail: {error}"),
             (Scope::Action(_), Some(_)) => {
@@ -190,4 +194,137 @@ fn debug_failure(account: &str, action: Action, job_id: Option<u64>, error: &Api
         "{}: {error}",
         what_failed(action)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ServiceError;
+    use crate::poller::episodes::ACCOUNT_REMINDER;
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    /// Each event as `level msg key=value...`, in the order written.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<String>>>);
+
+    struct Line(String);
+
+    impl Visit for Line {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0.push_str(&format!(" {value:?}"));
+            } else {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Lines {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut line = Line(event.metadata().level().to_string());
+            event.record(&mut line);
+            self.0.lock().unwrap().push(line.0);
+        }
+    }
+
+    fn signature_error() -> ApiError {
+        ApiError::Service(Box::new(ServiceError {
+            status: 400,
+            code: "SignatureDoesNotMatch".into(),
+            message: "not matched".into(),
+            request_id: Some("R-1".into()),
+            retry_after: None,
+            signature: Some(crate::api::SignatureMismatch {
+                ours: "POST&%2F&A".into(),
+                server: Some("POST&%2F&A".into()),
+                same_string: true,
+            }),
+        }))
+    }
+
+    #[test]
+    fn an_account_failure_is_a_warning_a_reminder_with_its_count_and_an_end() {
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(lines.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let mut log = CallLog::new(Arc::from("prod"));
+            let t0 = Instant::now();
+            let poll = Action::DescribeDeploymentJobStatus;
+            for job in 1..=20 {
+                log.failed(poll, Some(job), &signature_error(), t0);
+            }
+            log.failed(poll, Some(1), &signature_error(), t0 + ACCOUNT_REMINDER);
+            log.succeeded(
+                poll,
+                Some(2),
+                t0 + ACCOUNT_REMINDER + Duration::from_secs(70),
+            );
+        });
+        let lines = lines.0.lock().unwrap();
+        let hint = "hint=\"both sides signed the same string, so the AccessKey secret is wrong \
+                    for this AccessKey ID: check ALIBABA_CLOUD_ACCESS_KEY_SECRET or \
+                    credentials.access_key_secret\"";
+        assert_eq!(
+            *lines,
+            [
+                format!(
+                    "WARN poll failed: the API answered SignatureDoesNotMatch (HTTP 400): not \
+                     matched (this concerns the whole account, not one job: logged again every \
+                     5 minutes with the count of failed calls while it lasts, and once when calls \
+                     work again) account=\"prod\" action=\"DescribeDeploymentJobStatus\" \
+                     job_id=1 code=\"SignatureDoesNotMatch\" request_id=\"R-1\" http_status=400 \
+                     {hint} failed_calls=1"
+                ),
+                format!(
+                    "WARN calls of the account still fail: the API answered SignatureDoesNotMatch \
+                     (HTTP 400): not matched account=\"prod\" action=\"DescribeDeploymentJobStatus\" \
+                     job_id=1 code=\"SignatureDoesNotMatch\" request_id=\"R-1\" http_status=400 \
+                     {hint} failed_calls=20 failing_for=\"5m\""
+                ),
+                "INFO account recovered after 21 failed calls over 6m 10s account=\"prod\" \
+                 failed_calls=21 duration=6m 10s"
+                    .to_owned(),
+            ]
+        );
+        assert!(
+            lines.iter().all(|l| !l.contains("POST&")),
+            "strings to sign at debug only"
+        );
+    }
+
+    #[test]
+    fn every_failure_is_at_debug_level_with_the_strings_to_sign() {
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::registry().with(lines.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let mut log = CallLog::new(Arc::from("prod"));
+            for _ in 0..3 {
+                log.failed(
+                    Action::ListDeploymentJob,
+                    None,
+                    &signature_error(),
+                    Instant::now(),
+                );
+            }
+        });
+        let lines = lines.0.lock().unwrap();
+        let debug: Vec<&String> = lines.iter().filter(|l| l.starts_with("DEBUG")).collect();
+        assert_eq!(debug.len(), 3, "{lines:?}");
+        assert!(
+            debug[0].contains("ours=\"POST&%2F&A\" server=\"POST&%2F&A\" same_string=true"),
+            "{}",
+            debug[0]
+        );
+        assert_eq!(lines.len(), 4, "one warning: {lines:?}");
+    }
+
+    #[test]
+    fn periods_read_as_people_write_them() {
+        assert_eq!(minutes(Duration::from_secs(300)), "5 minutes");
+        assert_eq!(minutes(Duration::from_secs(3600)), "hour");
+    }
 }
