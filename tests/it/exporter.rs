@@ -663,14 +663,14 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
             );
         }
         let line = &debug[0];
-        assert_eq!(field(&line, "code").as_deref(), Some(code), "{line}");
-        let request_id = field(&line, "request_id").unwrap();
+        assert_eq!(field(line, "code").as_deref(), Some(code), "{line}");
+        let request_id = field(line, "request_id").unwrap();
         if has_request_id {
             assert_eq!(request_id, sim_codes[&id].1, "{line}");
         } else {
             assert_eq!(request_id, "-", "{line}");
         }
-        assert!(field(&line, "hint").unwrap().contains(hint), "{line}");
+        assert!(field(line, "hint").unwrap().contains(hint), "{line}");
     }
     let (healthy, _) = exporter.get("/-/healthy").await;
     assert_eq!(healthy, 200);
