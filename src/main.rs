@@ -1,18 +1,15 @@
 //! The `aliyun-cas-exporter` binary: flags in, library out.
 
-use aliyun_cas_exporter::app::{AppError, ConfigSource, Exporter, StartError, check_credentials};
+use aliyun_cas_exporter::app::{ConfigSource, Exporter, StartError, check_config, log_start};
 use aliyun_cas_exporter::cli::{Cli, Command, DEFAULT_LISTEN_ADDRESS, DEMO_LISTEN_ADDRESS};
 use aliyun_cas_exporter::config::Config;
-use aliyun_cas_exporter::credentials::{CredentialsError, NOT_FOUND_ADVICE};
 use aliyun_cas_exporter::env::Env;
 use aliyun_cas_exporter::http::ReloadRequest;
 use aliyun_cas_exporter::http::WebOptions;
-use aliyun_cas_exporter::http::web_config::WebGuard;
 use aliyun_cas_exporter::shard::Shard;
 use aliyun_cas_exporter::simulator::{Simulator, SimulatorSpec};
 use aliyun_cas_exporter::{demo, logging};
 use clap::Parser;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -38,7 +35,12 @@ fn main() -> ExitCode {
         let check = cli.config_check || cli.config_check_credentials;
         if let (true, Some(path)) = (check, cli.config_file.as_deref()) {
             let web_config = cli.web_config_file.as_deref();
-            return check_config(path, web_config, &env, cli.config_check_credentials).await;
+            let valid = check_config(path, web_config, &env, cli.config_check_credentials).await;
+            return if valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
         }
         logging::init(cli.log_level, cli.log_format);
         match run(cli, &env).await {
@@ -106,6 +108,7 @@ async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
         }
         None => return Err(StartError::NoConfiguration),
     };
+    log_start(&config, &source, &web.listen_address);
     let exporter = Exporter::bind(&config, source, env, &web, shard, shutdown).await?;
     reload_on_hangup(exporter.reload_handle());
     exporter.run().await;
@@ -113,99 +116,6 @@ async fn run(cli: Cli, env: &Env) -> Result<(), StartError> {
         simulator.shutdown().await;
     }
     Ok(())
-}
-
-/// `--config.check`: plain lines for a person or a CI job, exit 0 when valid. No
-/// network call unless `resolve_credentials` (`--config.check.credentials`).
-async fn check_config(
-    path: &Path,
-    web_config: Option<&Path>,
-    env: &Env,
-    resolve_credentials: bool,
-) -> ExitCode {
-    let web = match web_config.map(WebGuard::load).transpose() {
-        Ok(guard) => guard.map(|guard| {
-            for warning in guard.permission_warnings() {
-                eprintln!("warning: {warning}");
-            }
-            guard.current()
-        }),
-        Err(error) => {
-            eprintln!("web config (--web.config.file): {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let (Some(policy), Some(file)) = (web, web_config) {
-        println!(
-            "{}: valid (TLS: {}, basic auth: {})",
-            file.display(),
-            if policy.tls().is_some() { "on" } else { "off" },
-            if policy.requires_auth() { "on" } else { "off" },
-        );
-    }
-    let name = path.display();
-    let config = match Config::load(path, env) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(warning) = config.permission_warning(path) {
-        eprintln!("warning: {warning}");
-    }
-    let sources = if resolve_credentials {
-        match check_credentials(&config, env).await {
-            Ok(obtained) => obtained
-                .into_iter()
-                .map(|o| format!("obtained from {} (AccessKey {})", o.provider, o.key_hint))
-                .collect(),
-            Err(error) => {
-                eprintln!("{name}: {}", credentials_failure(&error));
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        config
-            .accounts
-            .iter()
-            .map(|account| account.credentials.describe(env))
-            .collect::<Vec<_>>()
-    };
-    let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();
-    let discovering = config
-        .accounts
-        .iter()
-        .filter(|a| a.discovery.is_some())
-        .count();
-    println!(
-        "{name}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
-        config.accounts.len()
-    );
-    for (account, source) in config.accounts.iter().zip(sources) {
-        println!("  account {}: endpoint {}", account.name, account.endpoint);
-        println!("  account {}: credentials: {source}", account.name);
-    }
-    ExitCode::SUCCESS
-}
-
-/// A failure to obtain credentials, with the default chain's places one a line:
-/// on one line they run to a thousand characters.
-fn credentials_failure(error: &AppError) -> String {
-    match error {
-        AppError::Credentials {
-            account,
-            source: CredentialsError::NotFound { tried },
-        } => format!(
-            "account {account}: no credentials found; tried, in order:\n{}\n{NOT_FOUND_ADVICE}",
-            tried
-                .iter()
-                .map(|place| format!("  {place}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
-        error => error.to_string(),
-    }
 }
 
 /// Asks for a reload on every SIGHUP; the outcome is logged by the exporter.

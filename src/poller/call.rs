@@ -77,6 +77,17 @@ impl Call {
         }
     }
 
+    /// The job the call is about; the listing is about none.
+    pub(super) fn job_id(self) -> Option<u64> {
+        match self {
+            Call::Poll(job_id)
+            | Call::Describe(job_id)
+            | Call::Workers(job_id, ..)
+            | Call::Certificates(job_id) => Some(job_id),
+            Call::Listing => None,
+        }
+    }
+
     /// Makes the call, through `caller` like every call.
     async fn make(self, caller: &Caller) -> Result<Answer, ApiError> {
         let action = self.action();

@@ -8,6 +8,7 @@ mod call;
 mod caller;
 mod certificates;
 mod discovery;
+mod episodes;
 mod log;
 mod rate_limit;
 mod retry;

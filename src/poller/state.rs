@@ -12,7 +12,7 @@ mod tests;
 mod workers;
 
 use super::call::{Answer, Call, Failure, Outcome};
-use super::log::{log_failure, warn_implausible};
+use super::log::{CallLog, warn_implausible};
 use super::schedule::Schedule;
 use super::settings::AccountSettings;
 use crate::api::Action;
@@ -67,6 +67,8 @@ pub(super) struct State {
     workers: WorkerBook,
     retirement: Retirement,
     denials: Denials,
+    /// Which failures the log has told of, and which it holds back.
+    calls: CallLog,
     next_listing: Option<Instant>,
     /// How the listings went since discovery was turned on.
     listing_health: DiscoveryHealth,
@@ -87,6 +89,7 @@ impl State {
         now: Instant,
     ) -> Self {
         let mut state = Self {
+            calls: CallLog::new(Arc::clone(&account)),
             account,
             shard,
             polls: Schedule::new(settings.polling.interval, now),
@@ -160,6 +163,7 @@ impl State {
         self.describes.set_jobs(&statics, now);
         self.certificates.set_jobs(&wanted, now);
         self.workers.retain(&wanted);
+        self.calls.retain_jobs(&wanted);
         // Discovered jobs take their details from the listing; listed ones from DescribeDeploymentJob.
         let listed: Vec<(u64, Arc<DeploymentJob>)> = wanted
             .iter()
@@ -364,6 +368,9 @@ impl State {
     /// Takes in how `call` ended.
     pub(super) fn finish(&mut self, call: Call, outcome: Outcome, now: Instant) {
         self.in_flight.end(call.action());
+        if outcome.is_ok() {
+            self.calls.succeeded(call.action(), call.job_id(), now);
+        }
         match outcome {
             Ok(Answer::Status(job_id, status, wall)) => {
                 self.polled(job_id, Ok((status, wall)), now)
@@ -438,11 +445,11 @@ impl State {
                     snapshot.stale_at = at;
                 }
                 Err(failure) => {
-                    log_failure(
-                        &self.account,
+                    self.calls.failed(
                         Action::DescribeDeploymentJobStatus,
                         Some(job_id),
                         &failure.into_error("poll"),
+                        now,
                     );
                     if job.snapshot.up {
                         job.snapshot_mut().up = false;
@@ -482,12 +489,10 @@ impl State {
                 }
                 self.set_info(job_id, Arc::new(info), now);
             }
-            Err(Failure::Api(error)) => log_failure(
-                &self.account,
-                Action::DescribeDeploymentJob,
-                Some(job_id),
-                &error,
-            ),
+            Err(Failure::Api(error)) => {
+                self.calls
+                    .failed(Action::DescribeDeploymentJob, Some(job_id), &error, now)
+            }
             Err(Failure::Abandoned) => {}
         }
         self.describes.reschedule(job_id, now, None);

@@ -499,7 +499,14 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
         .set("retries", "{base_delay: 10ms, max_delay: 20ms}")
         .jobs(1..=9)
         .file();
-    let exporter = Exporter::start(&["--config.file", cfg.path.to_str().unwrap()], &KEY_ENV);
+    let exporter = Exporter::start(
+        &[
+            "--config.file",
+            cfg.path.to_str().unwrap(),
+            "--log.level=debug",
+        ],
+        &KEY_ENV,
+    );
     exporter.wait_ready().await;
     let m = exporter.metrics().await;
 
@@ -611,35 +618,59 @@ async fn every_fault_leaves_the_job_down_counted_and_explained() {
     }
 
     let logs = exporter.logs();
-    let line_for = |id: u64| {
+    let lines_for = |id: u64, level: &str| -> Vec<String> {
         logs.iter()
-            .find(|l| {
-                l.contains("poll failed") && field(l, "job_id").as_deref() == Some(&id.to_string())
+            .filter(|l| {
+                l.contains("poll failed")
+                    && field(l, "level").as_deref() == Some(level)
+                    && field(l, "job_id").as_deref() == Some(&id.to_string())
             })
-            .unwrap_or_else(|| panic!("no failure line for job {id}:\n{}", logs.join("\n")))
-            .clone()
+            .cloned()
+            .collect()
     };
-    let expected_lines: [(u64, &str, bool, &str); 8] = [
-        (2, "InternalError", true, "transient"),
-        (3, "ServiceUnavailable", true, "transient"),
-        (4, "Throttling.User", true, "quota"),
-        (5, "decode", false, "not the JSON"),
-        (6, "decode", false, "not the JSON"),
-        (7, "timeout", false, "timeouts.request"),
-        (8, "http", false, "proxy"),
-        (9, "InvalidParameter.JobId", true, "job ID exists"),
+    // (job, code, request ID sent, hint, a warning of its own rather than the account's)
+    let expected_lines: [(u64, &str, bool, &str, bool); 8] = [
+        (2, "InternalError", true, "transient", false),
+        (3, "ServiceUnavailable", true, "transient", false),
+        (4, "Throttling.User", true, "quota", false),
+        (5, "decode", false, "not the JSON", true),
+        (6, "decode", false, "not the JSON", true),
+        (7, "timeout", false, "timeouts.request", false),
+        (8, "http", false, "proxy", false),
+        (9, "InvalidParameter.JobId", true, "job ID exists", true),
     ];
-    for (id, code, has_request_id, hint) in expected_lines {
-        let line = line_for(id);
-        assert!(line.contains("level=warn"), "{line}");
-        assert_eq!(field(&line, "code").as_deref(), Some(code), "{line}");
-        let request_id = field(&line, "request_id").unwrap();
+    let account_warnings: usize = expected_lines
+        .iter()
+        .filter(|line| !line.4)
+        .map(|line| lines_for(line.0, "warn").len())
+        .sum();
+    assert_eq!(
+        account_warnings,
+        1,
+        "failures of the whole account are one warning:\n{}",
+        logs.join("\n")
+    );
+    for (id, code, has_request_id, hint, own_warning) in expected_lines {
+        let debug = lines_for(id, "debug");
+        assert_eq!(debug.len(), 1, "job {id}: {debug:?}");
+        let warnings = lines_for(id, "warn");
+        if own_warning {
+            assert_eq!(warnings.len(), 1, "job {id}: {warnings:?}");
+            assert_eq!(
+                field(&warnings[0], "code").as_deref(),
+                Some(code),
+                "{warnings:?}"
+            );
+        }
+        let line = &debug[0];
+        assert_eq!(field(line, "code").as_deref(), Some(code), "{line}");
+        let request_id = field(line, "request_id").unwrap();
         if has_request_id {
             assert_eq!(request_id, sim_codes[&id].1, "{line}");
         } else {
             assert_eq!(request_id, "-", "{line}");
         }
-        assert!(field(&line, "hint").unwrap().contains(hint), "{line}");
+        assert!(field(line, "hint").unwrap().contains(hint), "{line}");
     }
     let (healthy, _) = exporter.get("/-/healthy").await;
     assert_eq!(healthy, 200);
@@ -947,7 +978,7 @@ async fn credential_and_permission_errors_say_what_to_do() {
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
         ];
-        let exporter = Exporter::start(&["--config.file", path], &env);
+        let exporter = Exporter::start(&["--config.file", path, "--log.level=debug"], &env);
         exporter.wait_ready().await;
         let m = exporter.metrics().await;
         assert_eq!(
@@ -970,8 +1001,15 @@ async fn credential_and_permission_errors_say_what_to_do() {
             Some(1.0),
             "{code}"
         );
+        // Every failed call has a debug line with all there is to know; the warning
+        // has all but the strings to sign.
+        let warning = exporter
+            .wait_for_log(&["level=warn", &format!("code={code}")])
+            .await;
+        assert!(field(&warning, "hint").unwrap().contains(hint), "{warning}");
+        assert_eq!(field(&warning, "ours"), None, "{warning}");
         let line = exporter
-            .wait_for_log(&["poll failed", &format!("code={code}")])
+            .wait_for_log(&["level=debug", "poll failed", &format!("code={code}")])
             .await;
         assert_eq!(
             field(&line, "http_status").as_deref(),
@@ -1042,10 +1080,10 @@ async fn routes_and_graceful_shutdown() {
     let (exit, logs) = exporter.terminate();
     assert!(exit.success(), "{exit:?}");
     assert!(
-        logs.iter().any(|l| l.contains("message=\"shutting down\"")),
+        logs.iter().any(|l| l.contains("msg=\"shutting down\"")),
         "{logs:?}"
     );
-    assert!(logs.last().unwrap().contains("message=stopped"), "{logs:?}");
+    assert!(logs.last().unwrap().contains("msg=stopped"), "{logs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod docs;
 mod exporter;
 mod flood;
 mod hostile_config;
+mod logs;
 mod ops_kit;
 mod rate_limit;
 mod scale;

@@ -144,7 +144,7 @@ async fn tls_serves_clients_that_trust_the_ca_and_only_them() {
     let dir = WebDir::new();
     let exporter = demo(&dir.tls(&ca, TLS));
     exporter
-        .wait_for_log(&["message=listening", "tls=true", "basic_auth=false"])
+        .wait_for_log(&["msg=listening", "tls=true", "basic_auth=false"])
         .await;
     let (status, body) = fetch(&client(&[&ca], None), &https(&exporter, "/metrics"))
         .await
@@ -202,7 +202,7 @@ async fn basic_auth_answers_401_unless_the_password_is_right() {
         "basic_auth_users:\n  alice: {alice}\n  bob: '{bob}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"default-src 'none'\"\n"
     )));
     exporter
-        .wait_for_log(&["message=listening", "tls=false", "basic_auth=true"])
+        .wait_for_log(&["msg=listening", "tls=false", "basic_auth=true"])
         .await;
     let http = Client::new();
     let url = exporter.url("/metrics");
@@ -715,7 +715,7 @@ fn sigterm_ends_the_exporter_during_a_password_check_at_the_highest_cost() {
     exited.join().unwrap();
     assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
     assert!(
-        logs.iter().any(|l| l.contains("message=stopped")),
+        logs.iter().any(|l| l.contains("msg=stopped")),
         "{}",
         logs.join("\n")
     );

@@ -8,7 +8,7 @@ use crate::api::model::JobCertificates;
 use crate::api::{Action, ApiError};
 use crate::poller::call::{Call, Failure};
 use crate::poller::certificates::{MAX_CERTS_PER_JOB, admit};
-use crate::poller::log::{log_failure, warn_implausible};
+use crate::poller::log::warn_implausible;
 use crate::poller::workers::WorkerPlan;
 use crate::snapshot::{JobSource, WorkerListing, share_workers};
 use std::collections::BTreeSet;
@@ -284,7 +284,7 @@ impl State {
         }
         let code = error.code();
         if !(code.starts_with("Forbidden") || code.starts_with("NoPermission")) {
-            log_failure(&self.account, action, Some(job_id), &error);
+            self.calls.failed(action, Some(job_id), &error, now);
             return;
         }
         let switch = match action {

@@ -7,7 +7,7 @@ use crate::api::model::DeploymentJob;
 use crate::config::Discovery;
 use crate::poller::call::Failure;
 use crate::poller::discovery;
-use crate::poller::log::{log_failure, warn_implausible};
+use crate::poller::log::warn_implausible;
 use crate::snapshot::DiscoveryHealth;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,11 +46,11 @@ impl State {
             Err(failure) => {
                 // A listing cut short is refused whole (see `discovery::list_all`): a failure too.
                 self.listing_health.up = false;
-                log_failure(
-                    &self.account,
+                self.calls.failed(
                     Action::ListDeploymentJob,
                     None,
                     &failure.into_error("listing"),
+                    now,
                 );
                 self.next_listing = Some(now + discovery.refresh_interval.min(LISTING_RETRY));
             }

@@ -341,22 +341,58 @@ impl Drop for Exporter {
 
 /// The address of the "listening" line, in logfmt or JSON.
 fn listening_address(line: &str) -> Option<String> {
-    if line.contains("message=listening") {
+    if line.contains(" msg=listening ") {
         return field(line, "address");
     }
     let json: serde_json::Value = serde_json::from_str(line).ok()?;
-    (json["message"] == "listening").then(|| json["address"].as_str().map(str::to_owned))?
+    (json["msg"] == "listening").then(|| json["address"].as_str().map(str::to_owned))?
 }
 
-/// The value of `key=` in a logfmt line (quotes removed).
+/// The value of `key` in a logfmt line, unquoted and unescaped.
 pub fn field(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!(" {key}="))? + key.len() + 2;
-    let rest = &line[start..];
-    if let Some(quoted) = rest.strip_prefix('"') {
-        let end = quoted.find('"')?;
-        Some(quoted[..end].to_owned())
-    } else {
-        Some(rest.split(' ').next().unwrap_or_default().to_owned())
+    logfmt(line)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// A logfmt line's pairs in order, read as log pipelines read them: a quoted
+/// value ends at the first unescaped `"`, and `\"`, `\\`, `\n`, `\r`, `\t`
+/// and `\uXXXX` are its only escapes.
+pub fn logfmt(line: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut chars = line.trim_end().chars().peekable();
+    loop {
+        while chars.next_if_eq(&' ').is_some() {}
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ' ')).collect();
+        if key.is_empty() || chars.next_if_eq(&'=').is_none() {
+            return pairs;
+        }
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => value.push('\n'),
+                        Some('r') => value.push('\r'),
+                        Some('t') => value.push('\t'),
+                        Some('u') => {
+                            let hex: String = chars.by_ref().take(4).collect();
+                            let code = u32::from_str_radix(&hex, 16).ok();
+                            value.extend(code.and_then(char::from_u32));
+                        }
+                        Some(other) => value.push(other),
+                        None => {}
+                    },
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value.extend(std::iter::from_fn(|| chars.next_if(|c| *c != ' ')));
+        }
+        pairs.push((key, value));
     }
 }
 

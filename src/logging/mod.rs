@@ -1,6 +1,12 @@
-//! Structured logs on standard error, as logfmt or JSON.
+//! Structured logs on standard error, as logfmt or JSON, with the keys and
+//! levels of the Prometheus ecosystem (`ts`, `caller`, `level`, `msg`).
+
+mod format;
+mod layer;
 
 use crate::cli::{LogFormat, LogLevel};
+use layer::LineLayer;
+use std::io::Write;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -17,25 +23,14 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let filter = Targets::new()
         .with_default(level.min(LevelFilter::WARN))
         .with_target(env!("CARGO_CRATE_NAME"), level);
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Logfmt => registry
-            .with(
-                tracing_logfmt::builder()
-                    .layer()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-    }
+    let stderr = |line: &[u8]| {
+        // Nowhere is left to report a failed write to the log.
+        let _ = std::io::stderr().lock().write_all(line);
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(LineLayer::new(format, stderr))
+        .init();
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()

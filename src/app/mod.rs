@@ -1,6 +1,10 @@
 //! Wires a validated configuration into a running exporter: per account a
 //! client and a poller, the web server, and reloads, until shutdown.
 
+mod check;
+
+pub use check::check_config;
+
 use crate::api::{Client, ClientOptions, RequestObserver};
 use crate::config::{AccountConfig, Config, ConfigError, CredentialsConfig};
 use crate::credentials::{
@@ -10,7 +14,7 @@ use crate::env::Env;
 use crate::http::serve::{ConnectionLimits, release_free_memory, serve};
 use crate::http::web_config::{WebConfigError, WebGuard};
 use crate::http::{ExporterService, ReloadRequest, WebOptions, listen_address};
-use crate::metrics::SelfMetrics;
+use crate::metrics::{REVISION, SelfMetrics, VERSION};
 use crate::poller::{AccountPoller, AccountSettings};
 use crate::shard::{Shard, ShardError};
 use crate::simulator::SimulatorError;
@@ -523,4 +527,40 @@ async fn reload(pollers: &mut Pollers, source: &ConfigSource) -> Result<(), Stri
             Err(message)
         }
     }
+}
+
+/// The line every Prometheus exporter starts with: what runs, and on what.
+pub fn log_start(config: &Config, source: &ConfigSource, listen_address: &str) {
+    let config_file = match source {
+        ConfigSource::File(path) => path.display().to_string(),
+        ConfigSource::Fixed => "none (demo mode)".to_owned(),
+    };
+    tracing::info!(
+        version = VERSION,
+        revision = REVISION,
+        config_file,
+        listen_address,
+        accounts = config.accounts.len(),
+        static_jobs = config.accounts.iter().map(|a| a.jobs.len()).sum::<usize>(),
+        discovery_accounts = config
+            .accounts
+            .iter()
+            .filter(|a| a.discovery.is_some())
+            .count(),
+        jobs_by_account = jobs_by_account(config),
+        "Starting aliyun-cas-exporter"
+    );
+}
+
+/// Each account's jobs listed by ID, and whether it discovers more: `prod=20+discovery staging=3`.
+fn jobs_by_account(config: &Config) -> String {
+    let accounts = config.accounts.iter().map(|account| {
+        let discovery = if account.discovery.is_some() {
+            "+discovery"
+        } else {
+            ""
+        };
+        format!("{}={}{discovery}", account.name, account.jobs.len())
+    });
+    accounts.collect::<Vec<_>>().join(" ")
 }
