@@ -62,7 +62,7 @@ impl Endpoint {
             // `user:password@host` would put a secret into the log: do not quote it.
             return Err(EndpointError {
                 shown: "(not shown: it contains '@')".to_owned(),
-                reason: "credentials do not belong in the endpoint; give them as README's Credentials section says".to_owned(),
+                reason: "credentials do not belong in the endpoint; give them as docs/credentials.md says".to_owned(),
                 forms,
             });
         }

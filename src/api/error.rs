@@ -227,9 +227,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => {
                 "something answered with far more than the API ever sends (a proxy or a wrong endpoint?): check the endpoint"
             }
-            ApiError::Credentials(_) => {
-                "provide credentials as README's Credentials section describes"
-            }
+            ApiError::Credentials(_) => "provide credentials as docs/credentials.md describes",
         }
     }
 }
@@ -269,7 +267,7 @@ fn service_hint(e: &ServiceError) -> &'static str {
             "the STS security token is invalid or expired: renew it (ALIBABA_CLOUD_SECURITY_TOKEN) or use long-term credentials"
         }
         _ if code.starts_with("Forbidden") || code.starts_with("NoPermission") => {
-            "the RAM user or role lacks permission for the action this line names: grant yundun-cert:<action>, such as yundun-cert:DescribeDeploymentJobStatus (README, RAM permissions, lists the five actions the exporter calls)"
+            "the RAM user or role lacks permission for the action this line names: grant yundun-cert:<action>, such as yundun-cert:DescribeDeploymentJobStatus (docs/permissions.md lists the five actions the exporter calls)"
         }
         _ if code.starts_with("Throttling") || code == "Rejected.Throttling" => {
             "the account's CAS API quota is used up (about 10 calls/s per API, shared by everything in the account): lengthen interval, lower concurrency, or find the other consumer"
@@ -280,7 +278,7 @@ fn service_hint(e: &ServiceError) -> &'static str {
         _ if code.contains("NotFound") || code.contains("JobId") => {
             "check that the job ID exists in this account (ListDeploymentJob or the CAS console)"
         }
-        _ => "see the API's message and README's troubleshooting section",
+        _ => "see the API's message and docs/troubleshooting.md",
     }
 }
 

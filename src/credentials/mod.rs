@@ -54,7 +54,7 @@ pub const ENV_ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
 pub const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
 
 /// What to do when no place of the default chain yields credentials.
-pub const NOT_FOUND_ADVICE: &str = "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)";
+pub const NOT_FOUND_ADVICE: &str = "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (docs/credentials.md)";
 
 /// Why no usable credentials could be had.
 #[derive(Debug, thiserror::Error)]

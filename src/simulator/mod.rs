@@ -24,6 +24,7 @@ pub use spec::{
     AccessKeySpec, CertSpec, ErrorAnswer, Evolution, Fault, FaultShares, IdentitySpec, JobSpec,
     Outcomes, RoleSpec, SimulatorSpec,
 };
+pub use world::{JobState, job_state};
 
 use crate::api::Action;
 use crate::http::serve::{ConnectionLimits, serve};
@@ -76,8 +77,8 @@ impl SimulatorSpec {
             path: origin.to_owned(),
             reason,
         };
-        let spec: SimulatorSpec = crate::yaml::from_str(text, "README's simulator section")
-            .map_err(|e| {
+        let spec: SimulatorSpec =
+            crate::yaml::from_str(text, "docs/simulator.md").map_err(|e| {
                 invalid(format!(
                     "line {}, column {}: {}",
                     e.line, e.column, e.message

@@ -140,7 +140,7 @@ fn a_failed_credentials_check_lists_each_place_on_its_own_line() {
   profile: no profile file at {home}/.alibabacloud/credentials or {home}/.alibabacloud/credentials.ini
   ecs_ram_role: ALIBABA_CLOUD_ECS_METADATA_DISABLED is true
   credentials_uri: ALIBABA_CLOUD_CREDENTIALS_URI is not set
-Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (README, Credentials)
+Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, run on ECS with a RAM role, or add a `credentials:` section (docs/credentials.md)
 ",
             home = support::empty_home().display()
         )

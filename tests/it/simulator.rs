@@ -603,7 +603,7 @@ fn refuses_an_invalid_spec_with_the_reason() {
         ),
         (
             "access_keys: [{id: a, secret: b}]\nbogus: 1\n",
-            "line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `page_size_limit`, `jobs`, `identity`; check the spelling (README's simulator section lists every key)",
+            "line 2, column 1: unknown field `bogus`, expected one of `access_keys`, `qps_limit`, `throttle_status`, `throttle_retry_after`, `latency`, `faults`, `page_size_limit`, `jobs`, `identity`; check the spelling (docs/simulator.md lists every key)",
         ),
         (
             "access_keys: [{id: a, secret: b}, {id: a, secret: c}]\n",

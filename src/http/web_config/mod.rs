@@ -23,7 +23,7 @@ use raw::RawWebConfig;
 use std::path::{Path, PathBuf};
 
 /// The documentation that lists every key, named in error messages.
-const REFERENCE: &str = "the README's \"Web configuration\" section";
+const REFERENCE: &str = "docs/web-config.md";
 
 impl WebConfig {
     /// Reads and validates the file at `path`.
@@ -242,9 +242,7 @@ basic_auth_users:
             "{unknown}"
         );
         assert!(
-            unknown.ends_with(
-                "; check the spelling (the README's \"Web configuration\" section lists every key)"
-            ),
+            unknown.ends_with("; check the spelling (docs/web-config.md lists every key)"),
             "{unknown}"
         );
     }
