@@ -89,7 +89,8 @@ fn histogram(out: &mut Vec<u8>, name: &str, metric: &Metric) {
     );
 }
 
-/// Writes `name{labels} value`, with `le` after the metric's own labels when given.
+/// Writes `name{labels} value`, with `le` after the metric's own labels when given
+/// (and no braces without labels, as the text format has it).
 fn sample(
     out: &mut Vec<u8>,
     name: &str,
@@ -100,14 +101,17 @@ fn sample(
 ) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(suffix.as_bytes());
-    out.push(b'{');
-    for pair in metric.get_label() {
-        label(out, pair.name(), pair.value());
+    if !metric.get_label().is_empty() || le.is_some() {
+        out.push(b'{');
+        for pair in metric.get_label() {
+            label(out, pair.name(), pair.value());
+        }
+        if let Some(bound) = le {
+            label(out, "le", &Bound(bound).to_string());
+        }
+        out.push(b'}');
     }
-    if let Some(bound) = le {
-        label(out, "le", &Bound(bound).to_string());
-    }
-    let _ = writeln!(out, "}} {value}");
+    let _ = writeln!(out, " {value}");
 }
 
 /// A sample value: OpenMetrics spells the infinities `+Inf` and `-Inf`.
@@ -152,6 +156,9 @@ mod tests {
             &["action"],
         )
         .unwrap();
+        let gauge = prometheus::Gauge::new("shards", "Shards.").unwrap();
+        gauge.set(1.5);
+        registry.register(Box::new(gauge)).unwrap();
         registry.register(Box::new(counter.clone())).unwrap();
         registry.register(Box::new(histogram.clone())).unwrap();
         counter.with_label_values(&["a\"b\\c\nd"]).inc_by(3);
@@ -173,6 +180,9 @@ mod tests {
                 "# HELP calls Calls \\\"made\\\".",
                 "# TYPE calls counter",
                 "calls_total{code=\"a\\\"b\\\\c\\nd\"} 3",
+                "# HELP shards Shards.",
+                "# TYPE shards gauge",
+                "shards 1.5",
                 "",
             ]
             .join("\n")

@@ -15,6 +15,7 @@ mod dashboard;
 mod exporter;
 mod flood;
 mod hostile_config;
+mod openmetrics;
 mod ops_kit;
 mod rate_limit;
 mod scale;
