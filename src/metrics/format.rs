@@ -60,14 +60,19 @@ pub(super) fn header(out: &mut Vec<u8>, format: Format, name: &str, kind: &str, 
     out.extend_from_slice(b"# HELP ");
     out.extend_from_slice(family.as_bytes());
     out.push(b' ');
-    for byte in help.bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            // The text format leaves quotes in HELP as they are; OpenMetrics escapes them.
-            b'"' if format == Format::OpenMetrics => out.extend_from_slice(b"\\\""),
-            other => out.push(other),
+    if help.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'"')) {
+        for byte in help.bytes() {
+            match byte {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                // The text format leaves quotes in HELP as they are; OpenMetrics escapes them.
+                b'"' if format == Format::OpenMetrics => out.extend_from_slice(b"\\\""),
+                other => out.push(other),
+            }
         }
+    } else {
+        // The contract's HELP texts need no escaping: copied whole, not byte by byte.
+        out.extend_from_slice(help.as_bytes());
     }
     let _ = writeln!(out, "\n# TYPE {family} {kind}");
     if format == Format::OpenMetrics
