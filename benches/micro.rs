@@ -8,7 +8,7 @@ use aliyun_cas_exporter::api::model::{
     DeploymentJob, DeploymentJobStatus, JobCertificate, ProductWorkerCount, WorkerResource,
 };
 use aliyun_cas_exporter::api::{API_VERSION, Action, RequestObserver};
-use aliyun_cas_exporter::metrics::{Exposition, SelfMetrics, render_jobs};
+use aliyun_cas_exporter::metrics::{Exposition, Format, SelfMetrics, render_jobs};
 use aliyun_cas_exporter::snapshot::{
     AccountSnapshot, DiscoveryHealth, JobSnapshot, SnapshotStore, WorkerListing,
 };
@@ -160,7 +160,13 @@ fn rendering(c: &mut Criterion) {
         group.throughput(Throughput::Elements(jobs));
         group.bench_function(format!("text, {jobs} jobs"), |b| {
             b.iter(|| {
-                render_jobs(&accounts, tokio::time::Instant::now(), &mut std::io::sink()).unwrap()
+                render_jobs(
+                    &accounts,
+                    tokio::time::Instant::now(),
+                    Format::Text,
+                    &mut std::io::sink(),
+                )
+                .unwrap()
             })
         });
         let store = SnapshotStore::default();
@@ -170,16 +176,31 @@ fn rendering(c: &mut Criterion) {
             b.iter_batched(
                 // A new snapshot each time, so that every iteration renders.
                 || store.publish(&account, snapshot.clone()),
-                |()| exposition.render(&store, &metrics, true),
+                |()| exposition.render(&store, &metrics, Format::Text, true),
                 BatchSize::PerIteration,
             )
         });
         // Published and rendered here too, so that this benchmark also runs alone (with a filter).
         store.publish(&account, snapshot.clone());
-        exposition.render(&store, &metrics, true);
+        exposition.render(&store, &metrics, Format::Text, true);
         group.bench_function(format!("scrape from the cache, {jobs} jobs"), |b| {
-            b.iter(|| exposition.cached(&store, &metrics, true).unwrap())
+            b.iter(|| {
+                exposition
+                    .cached(&store, &metrics, Format::Text, true)
+                    .unwrap()
+            })
         });
+        exposition.render(&store, &metrics, Format::OpenMetrics, true);
+        group.bench_function(
+            format!("OpenMetrics scrape from the cache, {jobs} jobs"),
+            |b| {
+                b.iter(|| {
+                    exposition
+                        .cached(&store, &metrics, Format::OpenMetrics, true)
+                        .unwrap()
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -194,13 +215,21 @@ fn self_metrics(c: &mut Criterion) {
         }
         metrics.rate_limit_waited("prod", action, Duration::from_millis(3));
     }
-    c.bench_function("self-metrics, rendered per scrape", |b| {
-        b.iter(|| {
-            let mut out = Vec::new();
-            metrics.render(&mut out);
-            out
-        })
-    });
+    for (name, format) in [
+        ("self-metrics, rendered per scrape", Format::Text),
+        (
+            "self-metrics in OpenMetrics, rendered per scrape",
+            Format::OpenMetrics,
+        ),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                metrics.render(format, &mut out);
+                out
+            })
+        });
+    }
 }
 
 criterion_group!(benches, signing, parsing, rendering, self_metrics);

@@ -1,5 +1,6 @@
 //! The exporter's web server and the accept loop it shares with the simulator.
 
+mod negotiate;
 pub mod serve;
 mod server;
 pub mod web_config;

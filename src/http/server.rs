@@ -1,14 +1,16 @@
 //! Routes of the exporter: the metrics, a landing page, health and readiness.
 
+use super::negotiate;
 use super::serve::Handler;
 use super::web_config::{Policy, WebGuard};
 use crate::body::Chunks;
-use crate::metrics::{Exposition, SelfMetrics, VERSION};
+use crate::metrics::{Exposition, Format, SelfMetrics, VERSION};
 use crate::snapshot::SnapshotStore;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
-    ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
+    VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
@@ -34,9 +36,6 @@ pub struct WebOptions {
 
 /// A request to read the configuration again; the answer says whether it took.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
-/// The text format's content type.
-const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `:port` means every IPv4 interface, as in other exporters.
 pub fn listen_address(flag: &str) -> String {
@@ -101,8 +100,8 @@ impl ExporterService {
         response
     }
 
-    /// For an authorised client, within the concurrency limit: gzip-compressed metrics
-    /// when asked for. Password checks come first and have their own queue, as in
+    /// For an authorised client, within the concurrency limit: metrics in the format
+    /// and coding asked for. Password checks come first and have their own queue, as in
     /// exporter-toolkit, so that clients with wrong passwords never take a scrape's place.
     async fn answer(&self, request: &RequestHead<'_>, policy: Option<&Policy>) -> Response<Chunks> {
         if let Some(policy) = policy
@@ -126,7 +125,7 @@ impl ExporterService {
         if request.path == self.telemetry_path
             && (request.method == Method::GET || request.method == Method::HEAD)
         {
-            return self.metrics(request.accepts_gzip).await;
+            return self.metrics(request.format, request.accepts_gzip).await;
         }
         self.route(request.method, request.path)
     }
@@ -167,10 +166,10 @@ impl ExporterService {
     }
 
     /// The exposition: copied from the cache, or rendered off the async workers after a change.
-    async fn metrics(&self, gzip: bool) -> Response<Chunks> {
+    async fn metrics(&self, format: Format, gzip: bool) -> Response<Chunks> {
         let body = match self
             .exposition
-            .cached(&self.store, &self.self_metrics, gzip)
+            .cached(&self.store, &self.self_metrics, format, gzip)
         {
             Some(body) => body,
             None => {
@@ -180,7 +179,7 @@ impl ExporterService {
                     self.self_metrics.clone(),
                 );
                 match tokio::task::spawn_blocking(move || {
-                    exposition.render(&store, &self_metrics, gzip)
+                    exposition.render(&store, &self_metrics, format, gzip)
                 })
                 .await
                 {
@@ -189,10 +188,10 @@ impl ExporterService {
                 }
             }
         };
-        let mut response = with_type(StatusCode::OK, body, METRICS_CONTENT_TYPE);
+        let mut response = with_type(StatusCode::OK, body, format.content_type());
         let headers = response.headers_mut();
-        // Plain answers vary with Accept-Encoding too: a cache must not serve them to a gzip client.
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        // Every answer, plain or not, in either format: a cache must not serve one client's to another.
+        headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
         if gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
@@ -255,6 +254,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
 struct RequestHead<'a> {
     method: &'a Method,
     path: &'a str,
+    format: Format,
     accepts_gzip: bool,
     authorization: Option<&'a HeaderValue>,
     peer: IpAddr,
@@ -262,75 +262,15 @@ struct RequestHead<'a> {
 
 impl Handler for ExporterService {
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Chunks> {
-        let accepts_gzip = prefers_gzip(request.headers().get_all(ACCEPT_ENCODING));
         let head = RequestHead {
             method: request.method(),
             path: request.uri().path(),
-            accepts_gzip,
+            format: negotiate::format(request.headers().get_all(ACCEPT)),
+            accepts_gzip: negotiate::prefers_gzip(request.headers().get_all(ACCEPT_ENCODING)),
             authorization: request.headers().get(AUTHORIZATION),
             peer: peer.ip(),
         };
         self.respond(&head).await
-    }
-}
-
-/// Whether `Accept-Encoding` makes gzip the better coding, with RFC 9110's weights
-/// (section 12.5.3) and the choice client_golang makes: codings named case-insensitively,
-/// `x-gzip` as `gzip`, `*` for codings not named; identity competes only when named
-/// (or through `*`), and gzip wins equal weights. An entry with a malformed weight is ignored.
-fn prefers_gzip<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> bool {
-    let (mut gzip, mut identity, mut any) = (None, None, None);
-    for value in values {
-        let Ok(value) = value.to_str() else {
-            continue;
-        };
-        for entry in value.split(',') {
-            let mut parts = entry.split(';');
-            let coding = parts.next().unwrap_or_default().trim();
-            let mut weight = Some(1000);
-            for parameter in parts {
-                if let Some((name, value)) = parameter.split_once('=')
-                    && name.trim().eq_ignore_ascii_case("q")
-                {
-                    weight = qvalue(value.trim());
-                }
-            }
-            let Some(weight) = weight else {
-                continue;
-            };
-            let slot =
-                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                    &mut gzip
-                } else if coding.eq_ignore_ascii_case("identity") {
-                    &mut identity
-                } else if coding == "*" {
-                    &mut any
-                } else {
-                    continue;
-                };
-            slot.get_or_insert(weight);
-        }
-    }
-    let gzip = gzip.or(any).unwrap_or(0);
-    let identity = identity.or(any).unwrap_or(0);
-    gzip > 0 && gzip >= identity
-}
-
-/// A weight in thousandths: `0` to `1` with at most three decimals.
-fn qvalue(text: &str) -> Option<u16> {
-    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
-    if decimals.len() > 3 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let thousandths = decimals
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(3)
-        .fold(0, |n, digit| n * 10 + u16::from(digit - b'0'));
-    match whole {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
     }
 }
 
@@ -353,6 +293,7 @@ mod tests {
         RequestHead {
             method: &Method::GET,
             path,
+            format: Format::Text,
             accepts_gzip,
             authorization: None,
             peer: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -386,7 +327,7 @@ mod tests {
         let service = exporter_service(4);
         let zipped = service.respond(&get("/metrics", true)).await;
         assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
-        assert_eq!(zipped.headers()[VARY], "Accept-Encoding");
+        assert_eq!(zipped.headers()[VARY], "Accept, Accept-Encoding");
         let body = http_body_util::BodyExt::collect(zipped.into_body())
             .await
             .unwrap()
@@ -401,7 +342,7 @@ mod tests {
         );
         let plain = service.respond(&get("/metrics", false)).await;
         assert!(!plain.headers().contains_key(CONTENT_ENCODING));
-        assert_eq!(plain.headers()[VARY], "Accept-Encoding");
+        assert_eq!(plain.headers()[VARY], "Accept, Accept-Encoding");
         let healthy = service.respond(&get("/-/healthy", true)).await;
         assert!(
             !healthy.headers().contains_key(CONTENT_ENCODING),
@@ -409,43 +350,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn accept_encoding_is_negotiated_with_weights() {
-        let cases = [
-            (vec!["gzip"], true),
-            (vec!["GZIP"], true),
-            (vec!["x-gzip"], true),
-            (vec!["deflate, gzip;q=1.0, *;q=0.5"], true),
-            (vec!["gzip;q=0"], false),
-            (vec!["gzip; q=0.000"], false),
-            (vec!["gzip;Q=0.001"], true),
-            (vec!["gzip;q=0.5, identity"], false),
-            (vec!["gzip;q=0.5, identity;q=0.5"], true),
-            (vec!["identity;q=0, gzip;q=0.1"], true),
-            (vec!["*"], true),
-            (vec!["*;q=0"], false),
-            (vec!["*;q=0, gzip"], true),
-            (vec!["gzip;q=0, *"], false),
-            (vec!["*;q=0.3, identity"], false),
-            (vec!["deflate, br"], false),
-            (vec!["identity"], false),
-            (vec![""], false),
-            (vec!["gzip;q=2"], false),
-            (vec!["gzip;q=1.5"], false),
-            (vec!["gzip;q=0.5555"], false),
-            (vec!["gzip;q=abc"], false),
-            (vec!["br", "gzip"], true),
-            (vec!["gzip;q=0", "gzip"], false),
-        ];
-        for (values, expected) in cases {
-            let headers: Vec<HeaderValue> = values
-                .iter()
-                .map(|v| HeaderValue::from_str(v).unwrap())
-                .collect();
-            assert_eq!(prefers_gzip(&headers), expected, "{values:?}");
-        }
-        assert_eq!(qvalue("1."), Some(1000));
-        assert_eq!(qvalue("0.25"), Some(250));
-        assert_eq!(qvalue(".5"), None);
+    #[tokio::test]
+    async fn openmetrics_is_served_with_its_content_type_when_asked_for() {
+        let service = exporter_service(4);
+        let head = RequestHead {
+            format: Format::OpenMetrics,
+            ..get("/metrics", false)
+        };
+        let response = service.respond(&head).await;
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        assert_eq!(response.headers()[VARY], "Accept, Accept-Encoding");
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n"
+            ),
+            "{text}"
+        );
+        let text_format = service.respond(&get("/metrics", false)).await;
+        assert_eq!(
+            text_format.headers()[CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
     }
 }

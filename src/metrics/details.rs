@@ -205,7 +205,7 @@ mod tests {
             .into_iter()
             .collect();
         let mut out = Vec::new();
-        let mut w = Writer::new(&mut out);
+        let mut w = Writer::new(&mut out, crate::metrics::Format::Text);
         render_workers(&mut w, &accounts, Instant::now()).unwrap();
         render_certificates(&mut w, &accounts).unwrap();
         w.flush().unwrap();

@@ -1,8 +1,10 @@
 //! The `/metrics` body: job families rendered and compressed once per snapshot
-//! change, self-metrics (which change between snapshots) rendered per scrape and
-//! appended, so that a scrape mostly copies bytes and always shows current values.
+//! change and format asked for, self-metrics (which change between snapshots)
+//! rendered per scrape and appended, so that a scrape mostly copies bytes and
+//! always shows current values.
 
-use super::{SelfMetrics, render_jobs};
+use super::render::expiry;
+use super::{Format, SelfMetrics, render_jobs};
 use crate::body::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
 use bytes::Bytes;
@@ -13,27 +15,89 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::time::Instant;
 
-/// The job families of one snapshot, as sent.
+/// The job families of one snapshot, each format and coding rendered on its first demand.
 struct Rendered {
     generation: u64,
     /// When a failing job's values go stale and the text changes without a new snapshot.
     expires: Option<Instant>,
-    /// The snapshot and the instant rendered, to render the plain text identically on demand.
+    /// The snapshot and the instant it is rendered as of, so that every body of the entry holds the same values.
     accounts: BTreeMap<Arc<str>, Arc<AccountSnapshot>>,
     at: Instant,
-    /// A gzip header and the text as deflate blocks, sync-flushed so that more blocks can follow.
-    gzip_head: Bytes,
-    /// CRC-32 and length of the text, for the gzip trailer.
-    crc: crc32fast::Hasher,
-    len: u64,
+    text: Bodies,
+    openmetrics: Bodies,
+}
+
+/// One format's job families, as sent.
+#[derive(Default)]
+struct Bodies {
+    gzip: OnceLock<Gzipped>,
     /// Only kept once a client asks for it: Prometheus always asks for gzip,
     /// and the plain text is about ten times larger.
     plain: OnceLock<Bytes>,
 }
 
+/// The text compressed, ready to be continued by each scrape's self-metrics.
+struct Gzipped {
+    /// A gzip header and the text as deflate blocks, sync-flushed so that more blocks can follow.
+    head: Bytes,
+    /// CRC-32 and length of the text, for the gzip trailer.
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
 impl Rendered {
     fn current(&self, generation: u64, now: Instant) -> bool {
         self.generation == generation && self.expires.is_none_or(|at| now <= at)
+    }
+
+    fn bodies(&self, format: Format) -> &Bodies {
+        match format {
+            Format::Text => &self.text,
+            Format::OpenMetrics => &self.openmetrics,
+        }
+    }
+
+    /// Whether the body asked for is rendered already.
+    fn ready(&self, format: Format, gzip: bool) -> bool {
+        let bodies = self.bodies(format);
+        if gzip {
+            bodies.gzip.get().is_some()
+        } else {
+            bodies.plain.get().is_some()
+        }
+    }
+
+    /// The compressed job families in `format`, rendered if no scrape asked for them before.
+    fn gzipped(&self, format: Format) -> &Gzipped {
+        self.bodies(format).gzip.get_or_init(|| {
+            let mut sink = Summed {
+                inner: DeflateEncoder::new(GZIP_HEADER.to_vec(), Compression::fast()),
+                crc: crc32fast::Hasher::new(),
+                len: 0,
+            };
+            render_jobs(&self.accounts, self.at, format, &mut sink)
+                .expect("writing to memory cannot fail");
+            sink.inner.flush().expect("writing to memory cannot fail");
+            // Taken before the encoder is dropped: its final block must not end the stream.
+            let deflate = std::mem::take(sink.inner.get_mut());
+            Gzipped {
+                head: Bytes::from(deflate),
+                crc: sink.crc,
+                len: sink.len,
+            }
+        })
+    }
+
+    /// The plain job families in `format`, rendered if no scrape asked for them before.
+    fn plain(&self, format: Format) -> &Bytes {
+        let bodies = self.bodies(format);
+        bodies.plain.get_or_init(|| {
+            let size = bodies.gzip.get().map_or(0, |gzipped| gzipped.len);
+            let mut text = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            render_jobs(&self.accounts, self.at, format, &mut text)
+                .expect("writing to memory cannot fail");
+            Bytes::from(text)
+        })
     }
 }
 
@@ -41,31 +105,45 @@ impl Rendered {
 #[derive(Default)]
 pub struct Exposition {
     cache: Mutex<Option<Arc<Rendered>>>,
-    /// One render at a time: scrapes arriving meanwhile wait for it and share it.
+    /// One new entry at a time: scrapes arriving meanwhile wait for it and share it.
     rendering: Mutex<()>,
     /// Compresses the self-metrics of each scrape.
     compressors: Compressors,
 }
 
 impl Exposition {
-    /// The whole body, from the cache when the snapshot has not changed; `None` when the
-    /// job families must be rendered first, which [`Exposition::render`] does (slowly: call it off the async workers).
+    /// The whole body, from the cache when the snapshot has not changed and this format
+    /// and coding were asked for before; `None` when the job families must be rendered
+    /// first, which [`Exposition::render`] does (slowly: call it off the async workers).
     pub fn cached(
         &self,
         store: &SnapshotStore,
         self_metrics: &SelfMetrics,
+        format: Format,
         gzip: bool,
     ) -> Option<Chunks> {
         let rendered = self.current(store)?;
-        if !gzip && rendered.plain.get().is_none() {
-            // The plain text is rendered on first demand: that belongs off the async workers too.
+        if !rendered.ready(format, gzip) {
             return None;
         }
-        Some(assemble(&rendered, self_metrics, gzip, &self.compressors))
+        Some(assemble(
+            &rendered,
+            self_metrics,
+            format,
+            gzip,
+            &self.compressors,
+        ))
     }
 
-    /// The whole body, rendering the job families if the snapshot changed.
-    pub fn render(&self, store: &SnapshotStore, self_metrics: &SelfMetrics, gzip: bool) -> Chunks {
+    /// The whole body, rendering the job families if the snapshot changed or this
+    /// format and coding were not asked for since.
+    pub fn render(
+        &self,
+        store: &SnapshotStore,
+        self_metrics: &SelfMetrics,
+        format: Format,
+        gzip: bool,
+    ) -> Chunks {
         let rendered = match self.current(store) {
             Some(rendered) => rendered,
             None => {
@@ -73,7 +151,7 @@ impl Exposition {
                 match self.current(store) {
                     Some(rendered) => rendered,
                     None => {
-                        let rendered = Arc::new(render(store));
+                        let rendered = Arc::new(entry(store));
                         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
                             Some(Arc::clone(&rendered));
                         rendered
@@ -81,7 +159,7 @@ impl Exposition {
                 }
             }
         };
-        assemble(&rendered, self_metrics, gzip, &self.compressors)
+        assemble(&rendered, self_metrics, format, gzip, &self.compressors)
     }
 
     fn current(&self, store: &SnapshotStore) -> Option<Arc<Rendered>> {
@@ -93,29 +171,19 @@ impl Exposition {
     }
 }
 
-fn render(store: &SnapshotStore) -> Rendered {
+/// A cache entry for the current snapshot, nothing rendered yet.
+fn entry(store: &SnapshotStore) -> Rendered {
     // Read before the snapshot: a change in between makes the entry look older, never newer.
     let generation = store.generation();
     let accounts = store.load();
     let at = Instant::now();
-    let mut sink = Summed {
-        inner: DeflateEncoder::new(GZIP_HEADER.to_vec(), Compression::fast()),
-        crc: crc32fast::Hasher::new(),
-        len: 0,
-    };
-    let expires = render_jobs(&accounts, at, &mut sink).expect("writing to memory cannot fail");
-    sink.inner.flush().expect("writing to memory cannot fail");
-    // Taken before the encoder is dropped: its final block must not end the stream.
-    let deflate = std::mem::take(sink.inner.get_mut());
     Rendered {
         generation,
-        expires,
+        expires: expiry(&accounts, at),
         accounts,
         at,
-        gzip_head: Bytes::from(deflate),
-        crc: sink.crc,
-        len: sink.len,
-        plain: OnceLock::new(),
+        text: Bodies::default(),
+        openmetrics: Bodies::default(),
     }
 }
 
@@ -179,37 +247,34 @@ impl Compressors {
 /// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The cached job families followed by the self-metrics as they are now, as two
-/// chunks so that the cached part is never copied. For gzip, one member: the cached
-/// deflate blocks, the self-metrics compressed as the final blocks, then a trailer
-/// whose CRC combines both, so that every gzip reader takes it.
+/// The cached job families followed by the self-metrics as they are now (and
+/// OpenMetrics' `# EOF`), as two chunks so that the cached part is never copied.
+/// For gzip, one member: the cached deflate blocks, the self-metrics compressed as
+/// the final blocks, then a trailer whose CRC combines both, so that every gzip reader takes it.
 fn assemble(
     rendered: &Rendered,
     self_metrics: &SelfMetrics,
+    format: Format,
     gzip: bool,
     compressors: &Compressors,
 ) -> Chunks {
     let mut tail = Vec::with_capacity(16 << 10);
-    self_metrics.render(&mut tail);
+    self_metrics.render(format, &mut tail);
+    tail.extend_from_slice(format.end());
     if gzip {
-        let mut crc = rendered.crc.clone();
+        let head = rendered.gzipped(format);
+        let mut crc = head.crc.clone();
         let mut tail_crc = crc32fast::Hasher::new();
         tail_crc.update(&tail);
         crc.combine(&tail_crc);
         // ISIZE is the length modulo 2^32 (RFC 1952).
-        let len = (rendered.len + tail.len() as u64) as u32;
+        let len = (head.len + tail.len() as u64) as u32;
         let mut end = compressors.final_blocks(&tail);
         end.extend_from_slice(&crc.finalize().to_le_bytes());
         end.extend_from_slice(&len.to_le_bytes());
-        return Chunks::new([rendered.gzip_head.clone(), Bytes::from(end)]);
+        return Chunks::new([head.head.clone(), Bytes::from(end)]);
     }
-    let plain = rendered.plain.get_or_init(|| {
-        let mut text = Vec::with_capacity(usize::try_from(rendered.len).unwrap_or(0));
-        render_jobs(&rendered.accounts, rendered.at, &mut text)
-            .expect("writing to memory cannot fail");
-        Bytes::from(text)
-    });
-    Chunks::new([plain.clone(), Bytes::from(tail)])
+    Chunks::new([rendered.plain(format).clone(), Bytes::from(tail)])
 }
 
 #[cfg(test)]
@@ -269,13 +334,19 @@ mod tests {
         publish(&store, &jobs);
         let metrics = SelfMetrics::default();
         let exposition = Exposition::default();
-        let zipped = bytes(exposition.render(&store, &metrics, true));
+        let zipped = bytes(exposition.render(&store, &metrics, Format::Text, true));
         assert!(
-            exposition.cached(&store, &metrics, false).is_none(),
+            exposition
+                .cached(&store, &metrics, Format::Text, false)
+                .is_none(),
             "the plain text is rendered on first demand, off the async workers"
         );
-        let plain = exposition.render(&store, &metrics, false);
-        assert!(exposition.cached(&store, &metrics, false).is_some());
+        let plain = exposition.render(&store, &metrics, Format::Text, false);
+        assert!(
+            exposition
+                .cached(&store, &metrics, Format::Text, false)
+                .is_some()
+        );
         let plain = String::from_utf8(bytes(plain)).unwrap();
         let mut unzipped = String::new();
         flate2::read::GzDecoder::new(&zipped[..])
@@ -293,6 +364,39 @@ mod tests {
             zipped.len(),
             plain.len()
         );
+    }
+
+    #[test]
+    fn each_format_is_rendered_once_on_first_demand_from_the_same_entry() {
+        let store = SnapshotStore::default();
+        publish(&store, &[(8888, up(20))]);
+        let metrics = SelfMetrics::default();
+        let exposition = Exposition::default();
+        let text = gunzip(exposition.render(&store, &metrics, Format::Text, true));
+        let entry = exposition.current(&store).unwrap();
+        assert!(
+            exposition
+                .cached(&store, &metrics, Format::OpenMetrics, true)
+                .is_none(),
+            "OpenMetrics is rendered on first demand, off the async workers"
+        );
+        let openmetrics = gunzip(exposition.render(&store, &metrics, Format::OpenMetrics, true));
+        let plain = exposition.render(&store, &metrics, Format::OpenMetrics, false);
+        let plain = String::from_utf8(bytes(plain)).unwrap();
+        assert!(
+            Arc::ptr_eq(&entry, &exposition.current(&store).unwrap()),
+            "one entry for both formats"
+        );
+        for format in [Format::Text, Format::OpenMetrics] {
+            assert!(exposition.cached(&store, &metrics, format, true).is_some());
+        }
+        let workers = "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 20\n";
+        assert!(text.contains(workers) && openmetrics.contains(workers));
+        assert!(!text.contains("# EOF"));
+        assert!(openmetrics.ends_with("\n# EOF\n") && plain.ends_with("\n# EOF\n"));
+        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
+        assert_eq!(cut(&openmetrics), cut(&plain));
+        assert_eq!(openmetrics.matches("# EOF").count(), 1);
     }
 
     #[test]
@@ -332,10 +436,10 @@ mod tests {
             );
         }
         let mut tail = Vec::new();
-        metrics.render(&mut tail);
+        metrics.render(Format::Text, &mut tail);
         assert!(tail.len() > 200_000, "{}", tail.len());
         let exposition = Exposition::default();
-        let zipped = bytes(exposition.render(&store, &metrics, true));
+        let zipped = bytes(exposition.render(&store, &metrics, Format::Text, true));
         assert!(
             zipped.len() * 10 < tail.len(),
             "the self-metrics part is compressed: {} bytes of gzip for {} of self-metrics",
@@ -346,7 +450,13 @@ mod tests {
         flate2::read::GzDecoder::new(&zipped[..])
             .read_to_string(&mut unzipped)
             .unwrap();
-        let plain = String::from_utf8(bytes(exposition.render(&store, &metrics, false))).unwrap();
+        let plain = String::from_utf8(bytes(exposition.render(
+            &store,
+            &metrics,
+            Format::Text,
+            false,
+        )))
+        .unwrap();
         let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
         assert_eq!(cut(&unzipped), cut(&plain));
         assert!(unzipped.contains(
@@ -366,17 +476,23 @@ mod tests {
         let metrics = SelfMetrics::default();
         let exposition = Exposition::default();
         assert!(
-            exposition.cached(&store, &metrics, true).is_none(),
+            exposition
+                .cached(&store, &metrics, Format::Text, true)
+                .is_none(),
             "nothing rendered yet"
         );
-        let first = gunzip(exposition.render(&store, &metrics, true));
+        let first = gunzip(exposition.render(&store, &metrics, Format::Text, true));
         let rendered = exposition.current(&store).unwrap();
         metrics.retried(
             "prod",
             crate::api::Action::DescribeDeploymentJobStatus,
             "Throttling.User",
         );
-        let second = gunzip(exposition.cached(&store, &metrics, true).unwrap());
+        let second = gunzip(
+            exposition
+                .cached(&store, &metrics, Format::Text, true)
+                .unwrap(),
+        );
         assert!(
             Arc::ptr_eq(&rendered, &exposition.current(&store).unwrap()),
             "reused"
@@ -388,10 +504,12 @@ mod tests {
         );
         publish(&store, &[(8888, up(21))]);
         assert!(
-            exposition.cached(&store, &metrics, true).is_none(),
+            exposition
+                .cached(&store, &metrics, Format::Text, true)
+                .is_none(),
             "a new snapshot is rendered anew"
         );
-        let third = gunzip(exposition.render(&store, &metrics, true));
+        let third = gunzip(exposition.render(&store, &metrics, Format::Text, true));
         assert!(
             third.contains(
                 "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 21\n"
@@ -411,14 +529,20 @@ mod tests {
         let metrics = SelfMetrics::default();
         let exposition = Exposition::default();
         let workers = "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 20\n";
-        assert!(gunzip(exposition.render(&store, &metrics, true)).contains(workers));
-        assert!(exposition.cached(&store, &metrics, true).is_some());
+        assert!(gunzip(exposition.render(&store, &metrics, Format::Text, true)).contains(workers));
+        assert!(
+            exposition
+                .cached(&store, &metrics, Format::Text, true)
+                .is_some()
+        );
         std::thread::sleep(Duration::from_millis(300));
         assert!(
-            exposition.cached(&store, &metrics, true).is_none(),
+            exposition
+                .cached(&store, &metrics, Format::Text, true)
+                .is_none(),
             "expired with the values"
         );
-        let after = gunzip(exposition.render(&store, &metrics, true));
+        let after = gunzip(exposition.render(&store, &metrics, Format::Text, true));
         assert!(!after.contains(workers), "{after}");
         assert!(
             after.contains("aliyun_cas_deployment_job_up{account=\"prod\",job_id=\"8888\"} 0\n")

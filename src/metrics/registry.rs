@@ -3,6 +3,8 @@
 //! come from the contract.
 
 use super::contract::{self, MetricDef};
+use super::format::Format;
+use super::openmetrics;
 use super::process::ProcessMetrics;
 use crate::api::{Action, RequestObserver};
 use crate::shard::Shard;
@@ -127,10 +129,16 @@ impl Default for SelfMetrics {
 }
 
 impl SelfMetrics {
-    /// Appends every self-metric in the text format.
-    pub fn render(&self, out: &mut Vec<u8>) {
-        // Encoding into memory can only fail on invalid families, which the contract rules out.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), out);
+    /// Appends every self-metric in `format`.
+    pub fn render(&self, format: Format, out: &mut Vec<u8>) {
+        let families = self.registry.gather();
+        match format {
+            // Encoding into memory can only fail on invalid families, which the contract rules out.
+            Format::Text => {
+                let _ = TextEncoder::new().encode(&families, out);
+            }
+            Format::OpenMetrics => openmetrics::encode(&families, out),
+        }
     }
 
     /// Counts a retry of `action` caused by `code`, a label of the fixed set of [`crate::api::ApiError::code`].

@@ -1,7 +1,8 @@
-//! Writes a snapshot's job families in the Prometheus text format (0.0.4).
+//! Writes a snapshot's job families, in either exposition format.
 
 use super::contract::{self, MetricDef};
 use super::details::{render_certificates, render_workers};
+use super::format::Format;
 use super::writer::{Seconds, Writer, job_labels, label};
 use crate::api::Action;
 use crate::api::model::JOB_STATUSES;
@@ -54,27 +55,38 @@ fn product_counts(status: &DeploymentJobStatus) -> BTreeMap<&str, i64> {
 /// One account's jobs, as the renderer walks them.
 type Accounts = BTreeMap<Arc<str>, Arc<AccountSnapshot>>;
 
+/// Every job of every account, with its account's name and its ID.
+fn all_jobs(accounts: &Accounts) -> impl Iterator<Item = (&str, u64, &JobSnapshot)> {
+    accounts.iter().flat_map(|(account, snapshot)| {
+        snapshot
+            .jobs
+            .iter()
+            .map(move |(id, job)| (&**account, *id, &**job))
+    })
+}
+
+/// The first instant after `now` at which [`render_jobs`] would write otherwise
+/// without a new snapshot (a failing job's last values going stale), if any.
+pub(super) fn expiry(accounts: &Accounts, now: Instant) -> Option<Instant> {
+    all_jobs(accounts)
+        .filter(|(_, _, job)| !job.up && job.values.is_some())
+        .filter_map(|(_, _, job)| job.stale_at.filter(|at| *at >= now))
+        .min()
+}
+
 /// Writes every job family of every account as it stands at `now`, in chunks, to `out`.
-/// Returns the first instant after which the output would differ without a new
-/// snapshot (a failing job's last values going stale), if any.
 pub fn render_jobs<W: Write>(
     accounts: &Accounts,
     now: Instant,
+    format: Format,
     out: &mut W,
-) -> io::Result<Option<Instant>> {
-    let jobs = || {
-        accounts.iter().flat_map(|(account, snapshot)| {
-            snapshot
-                .jobs
-                .iter()
-                .map(move |(id, job)| (&**account, *id, &**job))
-        })
-    };
+) -> io::Result<()> {
+    let jobs = || all_jobs(accounts);
     let fresh = || {
         jobs()
             .filter_map(move |(account, id, job)| Some((account, id, job, job.fresh_values(now)?)))
     };
-    let mut w = Writer::new(out);
+    let mut w = Writer::new(out, format);
     for (def, field) in &VALUE_FIELDS {
         w.family(def);
         for (account, id, _, values) in fresh() {
@@ -115,11 +127,7 @@ pub fn render_jobs<W: Write>(
     render_workers(&mut w, accounts, now)?;
     render_certificates(&mut w, accounts)?;
     render_account_totals(&mut w, accounts)?;
-    w.flush()?;
-    Ok(jobs()
-        .filter(|(_, _, job)| !job.up && job.values.is_some())
-        .filter_map(|(_, _, job)| job.stale_at.filter(|at| *at >= now))
-        .min())
+    w.flush()
 }
 
 /// The info, status and time families, from each job's ListDeploymentJob or DescribeDeploymentJob data.
@@ -337,8 +345,12 @@ mod tests {
         );
         let accounts: Accounts = [(Arc::from("prod"), Arc::new(prod))].into_iter().collect();
         let mut out = Vec::new();
-        let expires = render_jobs(&accounts, now, &mut out).unwrap();
-        assert_eq!(expires, None, "7777's values are already stale; 8888 is up");
+        render_jobs(&accounts, now, Format::Text, &mut out).unwrap();
+        assert_eq!(
+            expiry(&accounts, now),
+            None,
+            "7777's values are already stale; 8888 is up"
+        );
         let out = String::from_utf8(out).unwrap();
         let header = |def: &MetricDef| {
             format!(
@@ -408,7 +420,7 @@ mod tests {
         .map(|(name, snapshot)| (Arc::from(name), Arc::new(snapshot)))
         .collect();
         let mut out = Vec::new();
-        render_jobs(&accounts, Instant::now(), &mut out).unwrap();
+        render_jobs(&accounts, Instant::now(), Format::Text, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         let family = |def: &MetricDef, samples: &[&str]| {
             let header = format!(
@@ -538,7 +550,7 @@ mod properties {
             }));
             let accounts: Accounts = [(Arc::from("prod"), Arc::new(account))].into_iter().collect();
             let mut out = Vec::new();
-            render_jobs(&accounts, Instant::now(), &mut out).unwrap();
+            render_jobs(&accounts, Instant::now(), Format::Text, &mut out).unwrap();
             let text = String::from_utf8(out).expect("UTF-8");
             prop_assert!(text.ends_with('\n'));
             for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -1,26 +1,29 @@
-//! Writing the Prometheus text format (0.0.4) a family at a time, in chunks:
+//! Writing the job families a family at a time, in chunks, in either format:
 //! label values escaped, a family's header written with its first sample.
 
 use super::contract::MetricDef;
+use super::format::{Format, header};
 use std::fmt;
 use std::io::{self, Write};
 
-/// Writes the text format in chunks of about this size, so that a large
+/// Writes the exposition in chunks of about this size, so that a large
 /// exposition never sits whole in memory on its way to the compressor.
 const CHUNK: usize = 64 << 10;
 
 /// Writes label values escaped (backslash, double quote, newline) and samples, a family at a time.
 pub(super) struct Writer<'a, W: Write> {
     out: &'a mut W,
+    format: Format,
     buf: Vec<u8>,
     /// The family being written and whether its header is out yet.
     family: Option<(&'static MetricDef, bool)>,
 }
 
 impl<'a, W: Write> Writer<'a, W> {
-    pub(super) fn new(out: &'a mut W) -> Self {
+    pub(super) fn new(out: &'a mut W, format: Format) -> Self {
         Self {
             out,
+            format,
             buf: Vec::with_capacity(CHUNK + 4096),
             family: None,
         }
@@ -37,18 +40,17 @@ impl<'a, W: Write> Writer<'a, W> {
         labels: impl FnOnce(&mut Vec<u8>),
         value: impl fmt::Display,
     ) -> io::Result<()> {
-        let Some((def, header)) = &mut self.family else {
+        let Some((def, started)) = &mut self.family else {
             return Ok(());
         };
-        if !*header {
-            *header = true;
-            let _ = write!(
-                self.buf,
-                "# HELP {} {}\n# TYPE {} {}\n",
+        if !*started {
+            *started = true;
+            header(
+                &mut self.buf,
+                self.format,
                 def.name,
+                def.kind.as_str(),
                 def.help,
-                def.name,
-                def.kind.as_str()
             );
         }
         self.buf.extend_from_slice(def.name.as_bytes());

@@ -18,6 +18,7 @@ mod exporter;
 mod flood;
 mod hostile_config;
 mod logs;
+mod openmetrics;
 mod ops_kit;
 mod rate_limit;
 mod scale;

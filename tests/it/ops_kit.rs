@@ -10,9 +10,12 @@ use crate::support;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Exporter, documented_metrics, is_documented, metric_names, repo, tool};
+use support::{
+    Daemon, Exporter, Prometheus, documented_metrics, free_port, is_documented, metric_names, repo,
+    tool,
+};
 
 /// The files scripts/gen-mixin writes, as mixin/build.jsonnet names them.
 const GENERATED: [&str; 3] = [
@@ -279,19 +282,6 @@ fn the_alertmanager_example_routes_pages_and_tickets() {
     }
 }
 
-/// A server process of a test (Prometheus, Alertmanager) with its scratch folder, stopped when dropped.
-struct Daemon {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_alertmanager_example_keeps_one_page_per_job_and_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,7 +295,7 @@ async fn the_alertmanager_example_keeps_one_page_per_job_and_certificate() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus-alertmanager is needed for this test; install Debian's `prometheus-alertmanager` package, as scripts/test does");
-    let _alertmanager = Daemon { child, _dir: dir };
+    let _alertmanager = Daemon::new(child, dir);
     let url = format!("http://127.0.0.1:{port}");
     let alert = |labels: &[(&str, &str)]| {
         let mut all: BTreeMap<&str, &str> =
@@ -431,102 +421,6 @@ async fn the_alertmanager_example_keeps_one_page_per_job_and_certificate() {
         seen, expected,
         "the lesser alert of a job or certificate is inhibited, the others are not"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A real Prometheus server on loopback, stopped when dropped.
-struct Prometheus {
-    _daemon: Daemon,
-    url: String,
-    /// The address it scrapes, the `instance` label of the exporter's series.
-    target: String,
-}
-
-impl Prometheus {
-    /// Scrapes `target` every second and evaluates `rules` every second.
-    fn start(target: &str, rules: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("alerts.yml"), rules).unwrap();
-        std::fs::write(
-            dir.path().join("prometheus.yml"),
-            format!(
-                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\nscrape_configs:\n  - job_name: aliyun-cas-exporter\n    static_configs: [{{targets: ['{target}']}}]\n"
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is needed for this test; install Debian's `prometheus` package, as .ci/run does");
-        Self {
-            _daemon: Daemon { child, _dir: dir },
-            url: format!("http://127.0.0.1:{port}"),
-            target: target.to_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Option<Value> {
-        let response = reqwest::get(format!("{}{path}", self.url)).await.ok()?;
-        serde_json::from_str(&response.text().await.ok()?).ok()
-    }
-
-    /// Instant query: labels and value of each series.
-    async fn query(&self, expr: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-        let Some(answer) = self.get(&format!("/api/v1/query?query={encoded}")).await else {
-            return Vec::new();
-        };
-        answer["data"]["result"]
-            .as_array()
-            .map(|series| {
-                series
-                    .iter()
-                    .map(|s| {
-                        let labels = serde_json::from_value(s["metric"].clone()).unwrap();
-                        (labels, s["value"][1].as_str().unwrap().parse().unwrap())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The firing alerts, as /api/v1/alerts describes them.
-    async fn alerts(&self) -> Vec<Value> {
-        let Some(answer) = self.get("/api/v1/alerts").await else {
-            return Vec::new();
-        };
-        answer["data"]["alerts"]
-            .as_array()
-            .map(|alerts| {
-                alerts
-                    .iter()
-                    .filter(|a| a["state"] == "firing")
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The label sets of the firing alerts.
-    async fn firing(&self) -> BTreeSet<BTreeMap<String, String>> {
-        self.alerts()
-            .await
-            .iter()
-            .filter_map(|a| serde_json::from_value(a["labels"].clone()).ok())
-            .collect()
-    }
 }
 
 /// The alert rules with every `for:` shortened to a second, for a test that cannot wait minutes;

@@ -6,7 +6,7 @@
 mod ops;
 mod yaml;
 
-pub use ops::{is_documented, metric_names, repo, tool};
+pub use ops::{Daemon, Prometheus, free_port, is_documented, metric_names, repo, tool};
 pub use yaml::{ConfigBuilder, SimSpec};
 
 use aliyun_cas_exporter::simulator::{LoggedRequest, Simulator, SimulatorSpec};
