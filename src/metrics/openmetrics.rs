@@ -23,29 +23,15 @@ pub(super) fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
         let name = family.name();
         header(out, Format::OpenMetrics, name, kind, family.help());
         for metric in family.get_metric() {
-            match kind {
-                "counter" => {
-                    sample(
-                        out,
-                        name,
-                        "",
-                        metric,
-                        None,
-                        Number(metric.get_counter().get_value()),
-                    );
+            let value = match kind {
+                "counter" => metric.get_counter().get_value(),
+                "gauge" => metric.get_gauge().get_value(),
+                _ => {
+                    histogram(out, name, metric);
+                    continue;
                 }
-                "gauge" => {
-                    sample(
-                        out,
-                        name,
-                        "",
-                        metric,
-                        None,
-                        Number(metric.get_gauge().get_value()),
-                    );
-                }
-                _ => histogram(out, name, metric),
-            }
+            };
+            sample(out, name, "", metric, None, Number(value));
         }
     }
 }
