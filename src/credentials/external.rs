@@ -112,8 +112,11 @@ impl ExternalCommand {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so that stopping it stops what it started too.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("{program:?} cannot be started: {e}"))?;
+        let mut group = StopGroup(child.id());
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
@@ -143,6 +146,8 @@ impl ExternalCommand {
                 MAX_OUTPUT_BYTES / 1024
             ));
         };
+        // It ended on its own: what it left running is its business.
+        group.0 = None;
         let status = status.map_err(|e| format!("{program:?} cannot be waited for: {e}"))?;
         if !status.success() {
             // Until the deadline at most: what it said ends at the end of the pipe.
@@ -156,6 +161,22 @@ impl ExternalCommand {
             return Err(format!("{program:?} failed ({status}){said}"));
         }
         out.map_err(|e| format!("the output of {program:?} cannot be read: {e}"))
+    }
+}
+
+/// The process group of a command not yet ended, killed when dropped: on a
+/// timeout, a flood of output or shutdown.
+struct StopGroup(Option<u32>);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let group = self
+            .0
+            .and_then(|id| rustix::process::Pid::from_raw(id.try_into().ok()?));
+        if let Some(group) = group {
+            // Already gone is as good as stopped.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
     }
 }
 
@@ -404,6 +425,43 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    /// Whether process `pid` is gone (or dead, waiting to be reaped by its new parent).
+    fn ended(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('Z')
+        })
+    }
+
+    /// A helper stopped at its timeout takes what it started with it: otherwise
+    /// each refetch of a hanging helper would leave one more process behind.
+    #[tokio::test]
+    async fn a_stopped_command_takes_its_children_with_it() {
+        let (dir, path) = script("sleep 120 & echo $! > \"$(dirname \"$0\")/pid\"; wait");
+        let error = command(&path, Duration::from_millis(500))
+            .fetch()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("did not finish within 0.5 s"), "{error}");
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        let pid = pid.trim();
+        for _ in 0..100 {
+            if ended(pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        std::process::Command::new("kill")
+            .arg(pid)
+            .status()
+            .unwrap();
+        panic!("process {pid}, started by the command, outlived it");
     }
 
     #[tokio::test]
