@@ -110,7 +110,7 @@ pub enum Command {
 /// Log levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
-    /// Everything, including each sweep.
+    /// Everything, including each failed call in full (strings to sign) and each discovery listing.
     Debug,
     /// Start-up, shutdown and problems.
     Info,

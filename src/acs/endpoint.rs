@@ -96,6 +96,17 @@ impl Endpoint {
         if ip_address(host).is_none() {
             check_host_name(host).map_err(|reason| fail(&reason))?;
         }
+        // `cn-hangzhou:443` would otherwise send requests to a host named cn-hangzhou.
+        if cas && region::region_of(host).is_some() {
+            let what = if PRESETS.iter().any(|(preset, _)| *preset == host) {
+                "a preset"
+            } else {
+                "a region ID"
+            };
+            return Err(fail(&format!(
+                "{host:?} is {what}, not a host: write it alone, without a scheme or port"
+            )));
+        }
         if url.port() == Some(0) {
             return Err(fail("port 0 cannot be connected to"));
         }
@@ -399,6 +410,23 @@ mod tests {
                     .unwrap_err()
                     .to_string(),
                 format!("endpoint {word:?} is not valid: {reason}; {CAS_FORMS}")
+            );
+        }
+        for (value, reason) in [
+            (
+                "cn-hangzhou:443",
+                "\"cn-hangzhou\" is a region ID, not a host: write it alone, without a scheme or port",
+            ),
+            (
+                "https://INTL",
+                "\"intl\" is a preset, not a host: write it alone, without a scheme or port",
+            ),
+        ] {
+            assert_eq!(
+                Endpoint::cas(value, Network::Public)
+                    .unwrap_err()
+                    .to_string(),
+                format!("endpoint {value:?} is not valid: {reason}; {CAS_FORMS}")
             );
         }
         assert_eq!(

@@ -149,24 +149,29 @@ pub fn host(region: &str, network: Network) -> String {
 }
 
 /// The preset or region ID `word` was most likely meant to be: one or two typing
-/// mistakes away, or a region written without its prefix (`hangzhou`).
+/// mistakes away, or a region written without its prefix (`hangzhou`); none
+/// when several names are as likely.
 pub fn suggestion(word: &str) -> Option<&'static str> {
     let word = word.to_ascii_lowercase();
     let names = PRESETS
         .iter()
         .map(|(preset, _)| *preset)
         .chain(REGIONS.iter().map(|(id, _)| *id));
-    let (distance, nearest) = names
+    let distance = names
         .clone()
-        .map(|name| (strsim::osa_distance(&word, name), name))
-        .min_by_key(|(distance, _)| *distance)?;
+        .map(|name| strsim::osa_distance(&word, name))
+        .min()?;
     // Short words are a few edits from everything: only a close match counts.
     if distance <= 2 && distance * 3 <= word.chars().count() {
-        return Some(nearest);
+        return only(names.filter(|name| strsim::osa_distance(&word, name) == distance));
     }
-    names
-        .filter(|name| name.split_once('-').is_some_and(|(_, rest)| rest == word))
-        .min_by_key(|name| name.len())
+    only(names.filter(|name| name.split_once('-').is_some_and(|(_, rest)| rest == word)))
+}
+
+/// The one name of `names`, if there is exactly one.
+fn only<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let name = names.next()?;
+    names.next().is_none().then_some(name)
 }
 
 #[cfg(test)]
@@ -196,8 +201,14 @@ mod tests {
             ("eu-centrla-1", Some("eu-central-1")),
             ("EU-CENTRAL1", Some("eu-central-1")),
             ("hangzhou", Some("cn-hangzhou")),
-            ("central-1", Some("eu-central-1")),
+            ("beijing", Some("cn-beijing")),
             ("intel", Some("intl")),
+            // As near to several names as to any one: a guess would mislead.
+            ("east-1", None),
+            ("west-1", None),
+            ("south-1", None),
+            ("central-1", None),
+            ("ap-southeast-4", None),
             ("us", None),
             ("localhost", None),
             ("production", None),

@@ -121,7 +121,11 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
     };
     let section = profile.as_deref().unwrap_or("default");
     // The first file that exists is used; one that exists but cannot be read is reported as such.
-    let mut found = Err(format!("no profile file at {}", ini_paths.join(" or ")));
+    let mut found = if ini_paths.is_empty() {
+        Err("HOME and ALIBABA_CLOUD_CREDENTIALS_FILE are not set".to_owned())
+    } else {
+        Err(format!("no profile file at {}", ini_paths.join(" or ")))
+    };
     for path in &ini_paths {
         match read_bounded(Path::new(path)) {
             Ok(text) => {
@@ -369,6 +373,17 @@ mod tests {
                 .starts_with("ALIBABA_CLOUD_ACCESS_KEY_ID is set but")
         );
         assert_eq!(all[5].1, Ok("uri http://127.0.0.1:9/c".into()));
+    }
+
+    #[test]
+    fn without_home_the_profile_file_place_says_so() {
+        assert_eq!(
+            places(&[])[3],
+            (
+                "profile".to_owned(),
+                Err("HOME and ALIBABA_CLOUD_CREDENTIALS_FILE are not set".to_owned())
+            )
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::{Credentials, CredentialsError, Secret};
 use serde::Deserialize;
 use std::fmt;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -111,17 +112,19 @@ impl ExternalCommand {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so that stopping it stops what it started too.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("{program:?} cannot be started: {e}"))?;
+        let mut group = StopGroup(child.id());
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
         // Read apart, and dropped once read: a command that floods its standard
-        // error then gets a broken pipe instead of blocking.
-        let said = tokio::spawn(async move {
-            read_capped(&mut stderr, STDERR_SHOWN)
-                .await
-                .unwrap_or_default()
-        });
+        // error then gets a broken pipe instead of blocking. Kept as it comes and
+        // aborted on return: a process the command left behind may hold the pipe open.
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let mut reading = AbortOnDrop(tokio::spawn(read_stderr(stderr, said.clone())));
         let finished = async {
             let out = read_capped(&mut stdout, MAX_OUTPUT_BYTES).await;
             if matches!(&out, Ok(out) if out.len() > MAX_OUTPUT_BYTES) {
@@ -129,7 +132,7 @@ impl ExternalCommand {
             }
             (out, Some(child.wait().await))
         };
-        let (out, status) = tokio::time::timeout(self.timeout, finished)
+        let (out, status) = tokio::time::timeout_at(deadline, finished)
             .await
             .map_err(|_| {
                 format!(
@@ -143,9 +146,13 @@ impl ExternalCommand {
                 MAX_OUTPUT_BYTES / 1024
             ));
         };
+        // It ended on its own: what it left running is its business.
+        group.0 = None;
         let status = status.map_err(|e| format!("{program:?} cannot be waited for: {e}"))?;
         if !status.success() {
-            let said = shown(&said.await.unwrap_or_default());
+            // Until the deadline at most: what it said ends at the end of the pipe.
+            let _ = tokio::time::timeout_at(deadline, &mut reading.0).await;
+            let said = shown(&said.lock().unwrap_or_else(|e| e.into_inner()));
             let said = if said.is_empty() {
                 String::new()
             } else {
@@ -157,6 +164,31 @@ impl ExternalCommand {
     }
 }
 
+/// The process group of a command not yet ended, killed when dropped: on a
+/// timeout, a flood of output or shutdown.
+struct StopGroup(Option<u32>);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let group = self
+            .0
+            .and_then(|id| rustix::process::Pid::from_raw(id.try_into().ok()?));
+        if let Some(group) = group {
+            // Already gone is as good as stopped.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Reads up to `limit` + 1 bytes, so that the caller can tell an output that is too long.
 async fn read_capped(
     reader: &mut (impl AsyncRead + Unpin),
@@ -165,6 +197,22 @@ async fn read_capped(
     let mut buf = Vec::new();
     reader.take(limit as u64 + 1).read_to_end(&mut buf).await?;
     Ok(buf)
+}
+
+/// Appends the start of a command's standard error to `said` as it comes, up to
+/// [`STDERR_SHOWN`] bytes, then closes the pipe.
+async fn read_stderr(mut stderr: impl AsyncRead + Unpin, said: Arc<Mutex<Vec<u8>>>) {
+    let mut chunk = [0; STDERR_SHOWN];
+    loop {
+        let room = STDERR_SHOWN - said.lock().unwrap_or_else(|e| e.into_inner()).len();
+        match stderr.read(&mut chunk[..room]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => said
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 /// The start of a command's standard error as one line, without control characters.
@@ -347,6 +395,87 @@ mod tests {
         assert!(
             error.ends_with("printed more than 64 KiB, far more than credentials take, and was stopped; check the profile's process_command"),
             "{error}"
+        );
+    }
+
+    /// A helper that leaves a process behind holding its standard error: the
+    /// failure is still told, with what it said, once the timeout is up at the latest.
+    #[tokio::test]
+    async fn a_failing_command_whose_child_keeps_stderr_open_does_not_hang() {
+        let (dir, path) = script(
+            "sleep 120 >/dev/null & echo $! > \"$(dirname \"$0\")/pid\"; echo 'login first' >&2; exit 3",
+        );
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            command(&path, Duration::from_secs(1)).fetch(),
+        )
+        .await;
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        std::process::Command::new("kill")
+            .arg(pid.trim())
+            .status()
+            .unwrap();
+        let error = outcome
+            .expect("the fetch ends with its timeout")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(
+                "failed (exit status: 3); it said: login first; check the profile's process_command"
+            ),
+            "{error}"
+        );
+    }
+
+    /// Whether process `pid` is gone (or dead, waiting to be reaped by its new parent).
+    fn ended(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('Z')
+        })
+    }
+
+    /// A helper stopped at its timeout takes what it started with it: otherwise
+    /// each refetch of a hanging helper would leave one more process behind.
+    #[tokio::test]
+    async fn a_stopped_command_takes_its_children_with_it() {
+        let (dir, path) = script("sleep 120 & echo $! > \"$(dirname \"$0\")/pid\"; wait");
+        let error = command(&path, Duration::from_millis(500))
+            .fetch()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("did not finish within 0.5 s"), "{error}");
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        let pid = pid.trim();
+        for _ in 0..100 {
+            if ended(pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        std::process::Command::new("kill")
+            .arg(pid)
+            .status()
+            .unwrap();
+        panic!("process {pid}, started by the command, outlived it");
+    }
+
+    #[tokio::test]
+    async fn a_huge_expiration_is_quoted_in_part() {
+        let (_dir, path) = script(
+            r#"printf '{"mode":"AK","access_key_id":"LTAIx","access_key_secret":"s","expiration":"%s"}' "$(head -c 60000 /dev/zero | tr '\0' x)""#,
+        );
+        let error = fetch(&path).await.unwrap_err();
+        let quoted = format!("\"{}…\" (60000 bytes in all)", "x".repeat(64));
+        assert_eq!(
+            error,
+            format!(
+                "cannot get credentials from external: the expiration {quoted} is not a UTC time such as 2024-05-01T14:00:00Z: timestamp format is invalid"
+            )
         );
     }
 

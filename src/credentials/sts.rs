@@ -78,7 +78,8 @@ pub(super) fn parse_expiration(
     humantime::parse_rfc3339(text).map_err(|e| CredentialsError::Fetch {
         provider,
         reason: format!(
-            "the expiration {text:?} is not a UTC time such as 2024-05-01T14:00:00Z: {e}"
+            "the expiration {} is not a UTC time such as 2024-05-01T14:00:00Z: {e}",
+            crate::input::excerpt(text)
         ),
     })
 }

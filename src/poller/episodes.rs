@@ -45,6 +45,7 @@ impl Scope {
         let code = service.code.as_str();
         let account_wide = [
             "SignatureDoesNotMatch",
+            "IncompleteSignature",
             "InvalidAccessKeyId",
             "InvalidSecurityToken",
             "InvalidTimeStamp",
@@ -54,13 +55,21 @@ impl Scope {
             "ServiceUnavailable",
             "UnknownError",
         ];
-        if code.starts_with("Forbidden") || code.starts_with("NoPermission") {
+        // Refusals of the action itself (a permission, or an API version or action
+        // the service no longer has) hold for every call of it, whatever the job.
+        let action_wide = [
+            "Forbidden",
+            "NoPermission",
+            "InvalidAction",
+            "InvalidVersion",
+            "UnsupportedHTTPMethod",
+        ];
+        if action_wide.iter().any(|p| code.starts_with(p)) {
             Scope::Action(action)
         } else if service.status >= 500 || account_wide.iter().any(|p| code.starts_with(p)) {
             Scope::Account
         } else if let Some(job) = job_id
             && (code.contains("JobId") || code.contains("NotFound"))
-            && !code.starts_with("InvalidAction")
         {
             Scope::Job(job)
         } else {
@@ -256,10 +265,15 @@ mod tests {
             of(&service("InvalidParameter", 400)),
             Scope::Call(POLL, Some(7))
         );
-        assert_eq!(
-            of(&service("InvalidAction.NotFound", 404)),
-            Scope::Call(POLL, Some(7))
-        );
+        // A retired API version or action refuses every call of it, whatever the job.
+        for code in [
+            "InvalidAction.NotFound",
+            "InvalidVersion",
+            "UnsupportedHTTPMethod",
+        ] {
+            assert_eq!(of(&service(code, 404)), Scope::Action(POLL), "{code}");
+        }
+        assert_eq!(of(&service("IncompleteSignature", 400)), Scope::Account);
         assert_eq!(
             Scope::of(&decode, Action::ListDeploymentJob, None),
             Scope::Call(Action::ListDeploymentJob, None)
