@@ -101,8 +101,10 @@ impl<'a> Checker<'a> {
             return Err(self.invalid(
                 "accounts",
                 format!(
-                    "with `accounts`, {} belong inside an account entry: move them under one of the accounts",
-                    top_keys.join(", ")
+                    "with `accounts`, {} {} inside an account entry: move {} under one of the accounts",
+                    top_keys.join(", "),
+                    if top_keys.len() == 1 { "belongs" } else { "belong" },
+                    if top_keys.len() == 1 { "it" } else { "them" }
                 ),
             ));
         }

@@ -14,18 +14,37 @@ impl CredentialsConfig {
             CredentialsConfig::Provider(spec) => return describe(spec),
             CredentialsConfig::Chain(options) => options,
         };
-        let places: Vec<String> = match default_chain(env, options) {
-            Ok(places) => places
-                .into_iter()
-                .filter_map(|(place, spec)| Some(format!("{place}: {}", describe(&spec.ok()?))))
-                .collect(),
+        let chain = match default_chain(env, options) {
+            Ok(chain) => chain,
             Err(error) => return format!("the default chain, which cannot be read: {error}"),
         };
+        let mut places = Vec::new();
+        // A place that is there but refused (a CloudSSO profile, a half-set key
+        // pair) is passed over at start-up too: said here, it is a mistake found
+        // before it costs a page.
+        let mut refused = Vec::new();
+        for (place, spec) in chain {
+            match spec {
+                Ok(spec) => places.push(format!("{place}: {}", describe(&spec))),
+                Err(skipped) if skipped.refused => refused.push(format!("{place}: {skipped}")),
+                Err(_) => {}
+            }
+        }
+        let passed_over = if refused.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (passed over, as they cannot be used: {})",
+                refused.join("; ")
+            )
+        };
         if places.is_empty() {
-            return "the default chain, where no place applies now (--config.check.credentials says why, place by place)".to_owned();
+            return format!(
+                "the default chain, where no place applies now{passed_over} (--config.check.credentials says why, place by place)"
+            );
         }
         format!(
-            "the default chain, trying in order: {}",
+            "the default chain, trying in order: {}{passed_over}",
             places.join("; then ")
         )
     }

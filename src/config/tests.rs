@@ -107,7 +107,7 @@ accounts:
 fn account_errors() {
     assert_eq!(
         error("jobs: [1]\naccounts:\n  - name: a\n    jobs: [2]\n"),
-        "cfg.yaml: `accounts`: with `accounts`, jobs belong inside an account entry: move them under one of the accounts"
+        "cfg.yaml: `accounts`: with `accounts`, jobs belongs inside an account entry: move it under one of the accounts"
     );
     assert_eq!(
         error("accounts:\n  - name: a\n    jobs: [1]\n  - name: a\n    jobs: [2]\n"),
@@ -246,7 +246,7 @@ fn endpoints_an_operator_gets_wrong() {
     assert_eq!(one(&local).endpoint.as_str(), "http://127.0.0.1:9000/");
     assert_eq!(
         error("allow_plain_http: true\naccounts:\n  - name: a\n    jobs: [1]\n"),
-        "cfg.yaml: `accounts`: with `accounts`, allow_plain_http belong inside an account entry: move them under one of the accounts"
+        "cfg.yaml: `accounts`: with `accounts`, allow_plain_http belongs inside an account entry: move it under one of the accounts"
     );
 }
 
@@ -310,7 +310,7 @@ fn endpoints_as_users_write_them() {
     );
     assert_eq!(
         error("network: vpc\naccounts:\n  - name: a\n    jobs: [1]\n"),
-        "cfg.yaml: `accounts`: with `accounts`, network belong inside an account entry: move them under one of the accounts"
+        "cfg.yaml: `accounts`: with `accounts`, network belongs inside an account entry: move it under one of the accounts"
     );
 }
 

@@ -39,8 +39,40 @@ pub fn role_settings(env: &Env, options: &ChainOptions) -> RoleSettings {
     }
 }
 
-/// A place of the chain: its name, and the provider it yields or why it does not apply.
-pub type Place = (&'static str, Result<ProviderSpec, String>);
+/// A place of the chain: its name, and the provider it yields or why it does not.
+pub type Place = (&'static str, Result<ProviderSpec, Skipped>);
+
+/// Why a place of the chain yields no provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Why, in words.
+    pub why: String,
+    /// The place is there but refused (a half-set key pair, a profile file that
+    /// cannot be used), which is a mistake to fix rather than a place not in use.
+    pub refused: bool,
+}
+
+impl Skipped {
+    fn absent(why: impl Into<String>) -> Self {
+        Self {
+            why: why.into(),
+            refused: false,
+        }
+    }
+
+    fn refused(why: impl Into<String>) -> Self {
+        Self {
+            why: why.into(),
+            refused: true,
+        }
+    }
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
 
 /// The chain's places in order, each with the provider it yields or why it does not apply.
 pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, CredentialsError> {
@@ -49,25 +81,25 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
     let read = |path: &str| {
         read_bounded(Path::new(path)).map_err(|e| match e {
             ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                format!("no file at {path}")
+                Skipped::absent(format!("no file at {path}"))
             }
-            e => format!("{path}: {e}"),
+            e => Skipped::refused(format!("{path}: {e}")),
         })
     };
     let mut chain = Vec::new();
 
     let environment = match StaticProvider::from_environment(env) {
-        Err(half_set) => Err(half_set.to_string()),
-        Ok(None) => Err(
-            "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set".into(),
-        ),
+        Err(half_set) => Err(Skipped::refused(half_set.to_string())),
+        Ok(None) => Err(Skipped::absent(
+            "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set",
+        )),
         Ok(Some(provider)) => provider
             .credentials()
             .map(|c| ProviderSpec::Static {
                 name: "environment",
                 credentials: (*c).clone(),
             })
-            .map_err(|e| e.to_string()),
+            .map_err(|e| Skipped::refused(e.to_string())),
     };
     chain.push(("environment", environment));
 
@@ -86,21 +118,26 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
             duration: role.duration,
             sts: role.sts.clone(),
         }),
-        _ => Err(format!("not all of {} are set", oidc_vars.join(", "))),
+        _ => Err(Skipped::absent(format!(
+            "not all of {} are set",
+            oidc_vars.join(", ")
+        ))),
     };
     chain.push(("oidc_role_arn", oidc));
 
     let profile = env.non_empty("ALIBABA_CLOUD_PROFILE");
     let cli = if env.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED") {
-        Err("ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true".into())
+        Err(Skipped::absent(
+            "ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true",
+        ))
     } else {
         match &home {
-            None => Err("HOME is not set".into()),
+            None => Err(Skipped::absent("HOME is not set")),
             Some(home) => {
                 let path = format!("{home}/.aliyun/config.json");
                 read(&path).and_then(|text| {
                     files::cli_profile(&text, profile.as_deref(), &role)
-                        .map_err(|e| format!("{path}: {e}"))
+                        .map_err(|e| Skipped::refused(format!("{path}: {e}")))
                 })
             }
         }
@@ -122,9 +159,14 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
     let section = profile.as_deref().unwrap_or("default");
     // The first file that exists is used; one that exists but cannot be read is reported as such.
     let mut found = if ini_paths.is_empty() {
-        Err("HOME and ALIBABA_CLOUD_CREDENTIALS_FILE are not set".to_owned())
+        Err(Skipped::absent(
+            "HOME and ALIBABA_CLOUD_CREDENTIALS_FILE are not set",
+        ))
     } else {
-        Err(format!("no profile file at {}", ini_paths.join(" or ")))
+        Err(Skipped::absent(format!(
+            "no profile file at {}",
+            ini_paths.join(" or ")
+        )))
     };
     for path in &ini_paths {
         match read_bounded(Path::new(path)) {
@@ -134,18 +176,21 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
             }
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                found = Err(format!("{path}: {e}"));
+                found = Err(Skipped::refused(format!("{path}: {e}")));
                 break;
             }
         }
     }
     let ini = found.and_then(|(path, text)| {
-        files::ini_profile(&text, section, &role).map_err(|e| format!("{path}: {e}"))
+        files::ini_profile(&text, section, &role)
+            .map_err(|e| Skipped::refused(format!("{path}: {e}")))
     });
     chain.push(("profile", ini));
 
     let ecs = if env.flag("ALIBABA_CLOUD_ECS_METADATA_DISABLED") {
-        Err("ALIBABA_CLOUD_ECS_METADATA_DISABLED is true".into())
+        Err(Skipped::absent(
+            "ALIBABA_CLOUD_ECS_METADATA_DISABLED is true",
+        ))
     } else {
         Ok(ProviderSpec::EcsRamRole {
             role: env.non_empty("ALIBABA_CLOUD_ECS_METADATA"),
@@ -157,7 +202,7 @@ pub fn default_chain(env: &Env, options: &ChainOptions) -> Result<Vec<Place>, Cr
     let uri = env
         .non_empty("ALIBABA_CLOUD_CREDENTIALS_URI")
         .map(|uri| ProviderSpec::Uri { uri })
-        .ok_or_else(|| "ALIBABA_CLOUD_CREDENTIALS_URI is not set".into());
+        .ok_or_else(|| Skipped::absent("ALIBABA_CLOUD_CREDENTIALS_URI is not set"));
     chain.push(("credentials_uri", uri));
     Ok(chain)
 }
@@ -244,7 +289,7 @@ mod tests {
                     ProviderSpec::External { command } => format!("external {}", command.program()),
                     ProviderSpec::RamRoleArn { role_arn, .. } => format!("arn {role_arn}"),
                 });
-                (place.to_owned(), spec)
+                (place.to_owned(), spec.map_err(|skipped| skipped.why))
             })
             .collect()
     }

@@ -43,6 +43,11 @@ impl ProcessCommand {
         if argv.first().is_none_or(String::is_empty) {
             return Err("process_command is empty".to_owned());
         }
+        // `TOKEN=... helper` works in a shell, and the value is often a secret:
+        // refused without being repeated, since no shell runs the command.
+        if is_assignment(&argv[0]) {
+            return Err("process_command starts with a variable assignment, which needs a shell, and none runs it; set the variable in the exporter's environment instead".to_owned());
+        }
         Ok(argv)
     }
 
@@ -59,6 +64,14 @@ impl fmt::Debug for ProcessCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ProcessCommand({:?} ...)", self.program())
     }
+}
+
+/// Whether a word is a shell variable assignment, `NAME=value`.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// What the command prints. Every field is a string, as credentials-go reads it.
@@ -477,6 +490,19 @@ mod tests {
                 "cannot get credentials from external: the expiration {quoted} is not a UTC time such as 2024-05-01T14:00:00Z: timestamp format is invalid"
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_leading_variable_assignment_is_refused_without_its_value() {
+        let error = fetch("TOKEN=s3cr3t /usr/bin/helper").await.unwrap_err();
+        assert_eq!(
+            error,
+            "cannot get credentials from external: process_command starts with a variable assignment, which needs a shell, and none runs it; set the variable in the exporter's environment instead; check the profile's process_command"
+        );
+        let command = ProcessCommand::new("TOKEN=s3cr3t /usr/bin/helper");
+        assert_eq!(command.program(), "(an unparsable command)");
+        assert!(!is_assignment("/opt/a=b/helper"));
+        assert!(is_assignment("_X1="));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod sts;
 mod uri;
 
 pub use build::{BuildContext, build};
-pub use chain::{ChainOptions, default_chain, resolve_chain, role_settings};
+pub use chain::{ChainOptions, Place, Skipped, default_chain, resolve_chain, role_settings};
 pub use ecs::EcsRamRole;
 pub use external::{ExternalCommand, ProcessCommand};
 pub use refresh::{

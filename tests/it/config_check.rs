@@ -195,3 +195,32 @@ fn endpoints_and_variables_are_refused_with_file_line_and_key() {
         "{stdout}"
     );
 }
+
+#[test]
+fn places_the_chain_would_pass_over_as_unusable_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    std::fs::create_dir_all(format!("{h}/.aliyun")).unwrap();
+    std::fs::write(
+        format!("{h}/.aliyun/config.json"),
+        r#"{"current":"sso","profiles":[{"name":"sso","mode":"CloudSSO"}]}"#,
+    )
+    .unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let path = example.to_str().unwrap();
+    let (code, stdout, stderr) = run_with_only(
+        &["--config.file", path, "--config.check"],
+        &[
+            ("HOME", h),
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIhalf"),
+        ],
+    );
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout.lines().nth(2).unwrap(),
+        format!(
+            "  account default: credentials: the default chain, where no place applies now (passed over, as they cannot be used: environment: ALIBABA_CLOUD_ACCESS_KEY_ID is set but ALIBABA_CLOUD_ACCESS_KEY_SECRET is empty or unset: set ALIBABA_CLOUD_ACCESS_KEY_SECRET to the AccessKey secret of that key; cli_profile: {h}/.aliyun/config.json: profile \"sso\" uses mode CloudSSO, which the exporter does not support (it needs a browser sign-in); use AK, StsToken, RamRoleArn, EcsRamRole, OIDC, ChainableRamRoleArn or External) (--config.check.credentials says why, place by place)"
+        )
+    );
+}
