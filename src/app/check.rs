@@ -65,15 +65,11 @@ pub async fn check_config(
             .map(|account| account.credentials.describe(env))
             .collect::<Vec<_>>()
     };
-    let jobs: usize = config.accounts.iter().map(|a| a.jobs.len()).sum();
-    let discovering = config
-        .accounts
-        .iter()
-        .filter(|a| a.discovery.is_some())
-        .count();
     println!(
-        "{name}: valid (accounts: {}, jobs listed by ID: {jobs}, accounts with discovery: {discovering})",
-        config.accounts.len()
+        "{name}: valid (accounts: {}, jobs listed by ID: {}, accounts with discovery: {})",
+        config.accounts.len(),
+        config.listed_jobs(),
+        config.discovering_accounts()
     );
     for (account, source) in config.accounts.iter().zip(sources) {
         println!("  account {}: endpoint {}", account.name, account.endpoint);

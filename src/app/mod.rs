@@ -541,12 +541,8 @@ pub fn log_start(config: &Config, source: &ConfigSource, listen_address: &str) {
         config_file,
         listen_address,
         accounts = config.accounts.len(),
-        static_jobs = config.accounts.iter().map(|a| a.jobs.len()).sum::<usize>(),
-        discovery_accounts = config
-            .accounts
-            .iter()
-            .filter(|a| a.discovery.is_some())
-            .count(),
+        static_jobs = config.listed_jobs(),
+        discovery_accounts = config.discovering_accounts(),
         jobs_by_account = jobs_by_account(config),
         "Starting aliyun-cas-exporter"
     );

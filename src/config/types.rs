@@ -27,6 +27,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// Jobs listed by ID, over every account.
+    pub fn listed_jobs(&self) -> usize {
+        self.accounts.iter().map(|a| a.jobs.len()).sum()
+    }
+
+    /// Accounts that discover their jobs.
+    pub fn discovering_accounts(&self) -> usize {
+        self.accounts
+            .iter()
+            .filter(|a| a.discovery.is_some())
+            .count()
+    }
+
     /// A warning when the file holds a secret by value yet group or others may read it.
     pub fn permission_warning(&self, path: impl AsRef<Path>) -> Option<String> {
         if !self.secrets_in_file {

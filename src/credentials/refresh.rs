@@ -364,12 +364,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn credentials_without_expiry_are_fetched_every_minute_and_never_refused() {
-        let fake = Arc::new(Fake {
-            lifetime: Duration::ZERO,
-            calls: AtomicUsize::new(0),
-            failing: Mutex::new(false),
-            prefetch: None,
-        });
+        let fake = Fake::new(Duration::ZERO, None);
         let shutdown = CancellationToken::new();
         let provider =
             RefreshingProvider::start(fake.clone(), Arc::new(Seen::default()), shutdown.clone())
