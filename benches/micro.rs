@@ -3,7 +3,7 @@
 //! Run with `cargo bench --bench micro`.
 
 use aliyun_cas_exporter::acs::sign::sign_rpc;
-use aliyun_cas_exporter::acs::{Credentials, Secret};
+use aliyun_cas_exporter::acs::{Credentials, Endpoint, Secret};
 use aliyun_cas_exporter::api::model::{
     DeploymentJob, DeploymentJobStatus, JobCertificate, ProductWorkerCount, WorkerResource,
 };
@@ -27,7 +27,7 @@ fn signing(c: &mut Criterion) {
         access_key_secret: Secret::new("benchmark-secret-0123456789abcdef"),
         security_token: None,
     };
-    let endpoint = "https://cas.aliyuncs.com/";
+    let endpoint = Endpoint::parse("https://cas.aliyuncs.com/").unwrap();
     c.bench_function(
         "sign and build one DescribeDeploymentJobStatus request",
         |b| {
@@ -39,7 +39,9 @@ fn signing(c: &mut Criterion) {
                     &[("JobId", black_box("18848"))],
                     &credentials,
                 );
-                black_box(format!("{endpoint}?{}", signed.query))
+                let mut url = endpoint.url().clone();
+                url.set_query(Some(&signed.query));
+                black_box(url)
             })
         },
     );

@@ -131,6 +131,12 @@ impl Endpoint {
     pub fn as_str(&self) -> &str {
         self.url.as_str()
     }
+
+    /// The base URL, parsed: a request's URL starts as a copy of it, so its host is
+    /// not parsed (and IDNA-checked) again at every call.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
 }
 
 /// Why a bare word is refused, with the name it most likely meant.

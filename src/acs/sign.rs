@@ -9,6 +9,8 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// Every byte except the unreserved `A-Z a-z 0-9 - _ . ~` is escaped.
@@ -20,7 +22,20 @@ const RPC_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes a name or value the way the signature requires (`%20` for space, upper-case hex).
 pub fn percent_encode(value: &str) -> String {
-    utf8_percent_encode(value, RPC_ENCODE_SET).to_string()
+    let mut out = String::with_capacity(value.len());
+    push_encoded(&mut out, value);
+    out
+}
+
+/// Appends `value` to `out`, percent-encoded as [`percent_encode`] does, without a string of its own.
+fn push_encoded(out: &mut String, value: &str) {
+    out.extend(utf8_percent_encode(value, RPC_ENCODE_SET));
+}
+
+/// Room for `len` bytes once encoded: most parameter bytes are unreserved, and a
+/// string that outgrows this reallocates once rather than at every doubling.
+fn encoded_room(len: usize) -> usize {
+    len + len / 4 + 16
 }
 
 /// Builds the canonical query string: pairs sorted by name (byte order), encoded, joined with `&`.
@@ -30,21 +45,27 @@ pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Strin
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
         .collect();
     sorted.sort_unstable();
-    let mut out = String::with_capacity(sorted.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    let raw: usize = sorted.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(encoded_room(raw));
     for (i, (name, value)) in sorted.into_iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(&percent_encode(name));
+        push_encoded(&mut out, name);
         out.push('=');
-        out.push_str(&percent_encode(value));
+        push_encoded(&mut out, value);
     }
     out
 }
 
 /// The string-to-sign: `METHOD&%2F&` followed by the canonical query, encoded once more.
 pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
-    format!("{method}&%2F&{}", percent_encode(canonical_query))
+    // The canonical query's `%`, `&` and `=` each become three bytes.
+    let mut out = String::with_capacity(method.len() + 5 + canonical_query.len() * 3 / 2);
+    out.push_str(method);
+    out.push_str("&%2F&");
+    push_encoded(&mut out, canonical_query);
+    out
 }
 
 /// `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
@@ -74,7 +95,11 @@ pub fn sign_query<K: AsRef<str>, V: AsRef<str>>(
     let canonical = canonical_query(params);
     let string_to_sign = string_to_sign(method, &canonical);
     let signature = signature(&string_to_sign, secret);
-    let query = format!("{canonical}&Signature={}", percent_encode(&signature));
+    let mut query = canonical;
+    // A base64 HMAC-SHA1 is 28 bytes, of which `+`, `/` and `=` grow to three.
+    query.reserve(11 + 28 * 3);
+    query.push_str("&Signature=");
+    push_encoded(&mut query, &signature);
     SignedQuery {
         query,
         string_to_sign,
@@ -91,7 +116,7 @@ pub fn sign_rpc(
     params: &[(&str, &str)],
     credentials: &Credentials,
 ) -> SignedQuery {
-    let nonce = uuid::Uuid::new_v4().to_string();
+    let nonce = nonce();
     let timestamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut all: Vec<(&str, &str)> = vec![
         ("AccessKeyId", credentials.access_key_id.as_str()),
@@ -108,6 +133,29 @@ pub fn sign_rpc(
         all.push(("SecurityToken", token.expose()));
     }
     sign_query(method, &all, credentials.access_key_secret.expose())
+}
+
+/// A fresh `SignatureNonce`, in the UUID form the docs recommend: a random
+/// per-process prefix and a counter, so every nonce is unique (the API refuses a
+/// reused one) without a `getrandom` system call per request, which a poll at a
+/// thousand calls a second would otherwise pay for every time.
+fn nonce() -> String {
+    static PREFIX: LazyLock<[u8; 8]> = LazyLock::new(|| {
+        *uuid::Uuid::new_v4()
+            .as_bytes()
+            .first_chunk()
+            .expect("a UUID has 16 bytes")
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0; 16];
+    bytes[..8].copy_from_slice(&*PREFIX);
+    // Bytes 8..16 hold the counter; the variant bits set below overwrite its top
+    // two, which a counter starting at zero never reaches.
+    bytes[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -371,6 +419,21 @@ mod tests {
     #[test]
     fn empty_values_sign_as_key_equals() {
         assert_eq!(canonical_query(&[("b", ""), ("a", "1")]), "a=1&b=");
+    }
+
+    #[test]
+    fn nonces_are_version_4_uuids_that_never_repeat() {
+        let nonces: Vec<String> = (0..10_000).map(|_| nonce()).collect();
+        let distinct: std::collections::BTreeSet<&String> = nonces.iter().collect();
+        assert_eq!(distinct.len(), nonces.len());
+        for nonce in &nonces {
+            let parsed = uuid::Uuid::parse_str(nonce).unwrap();
+            assert_eq!(parsed.get_version_num(), 4, "{nonce}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{nonce}");
+            assert_eq!(parsed.hyphenated().to_string(), *nonce);
+        }
+        // One process, one prefix: the first 8 bytes (version nibble included) are shared.
+        assert!(nonces.iter().all(|n| n[..18] == nonces[0][..18]));
     }
 }
 
