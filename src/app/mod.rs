@@ -2,6 +2,7 @@
 //! client and a poller, the web server, and reloads, until shutdown.
 
 mod check;
+mod poll_thread;
 
 pub use check::check_config;
 
@@ -19,6 +20,7 @@ use crate::poller::{AccountPoller, AccountSettings};
 use crate::shard::{Shard, ShardError};
 use crate::simulator::SimulatorError;
 use crate::snapshot::SnapshotStore;
+use poll_thread::PollThread;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,11 @@ pub enum AppError {
     /// The web config file (TLS, basic auth, headers) is wrong.
     #[error("web config (--web.config.file): {0}")]
     WebConfig(#[from] WebConfigError),
+    /// The thread the pollers run on could not start.
+    #[error(
+        "cannot start the poller thread: {0}; the system is out of threads or memory (see ulimit -u and the memory limit)"
+    )]
+    PollThread(std::io::Error),
 }
 
 /// Why the binary could not start: what it logs before it exits with status 1.
@@ -209,6 +216,7 @@ struct Pollers {
     shard: Shard,
     env: Env,
     shutdown: CancellationToken,
+    thread: PollThread,
     running: BTreeMap<String, RunningAccount>,
 }
 
@@ -333,7 +341,7 @@ impl Pollers {
         // Every new account has published its initial snapshot before any starts polling.
         for (name, tx, poller, credentials_stop) in started {
             let stop = self.shutdown.child_token();
-            let task = tokio::spawn(poller.run(stop.clone()));
+            let task = self.thread.spawn(poller.run(stop.clone()));
             self.running.insert(
                 name,
                 RunningAccount {
@@ -378,6 +386,7 @@ impl Exporter {
             metrics: metrics.clone(),
             shard,
             env: env.clone(),
+            thread: PollThread::start(shutdown.clone()).map_err(AppError::PollThread)?,
             shutdown,
             running: BTreeMap::new(),
         };
