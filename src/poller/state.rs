@@ -4,6 +4,7 @@
 //! drive it on tokio's paused clock.
 
 mod detail;
+mod held;
 mod listing;
 mod parts;
 mod retire;
@@ -20,6 +21,7 @@ use crate::api::model::{DeploymentJob, DeploymentJobStatus, MAX_PRODUCTS_PER_JOB
 use crate::config::Polling;
 use crate::shard::Shard;
 use crate::snapshot::{AccountSnapshot, DiscoveryHealth, JobSnapshot, JobSource};
+use held::Held;
 use parts::{Denials, InFlight, Publishing, Readiness, SweepClock};
 use retire::{FINAL_STATUSES, Retirement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +67,8 @@ pub(super) struct State {
     describes: Schedule,
     certificates: Schedule,
     workers: WorkerBook,
+    /// What the jobs' worker listings hold, kept as each changes (see [`Held`]).
+    held: Held,
     retirement: Retirement,
     denials: Denials,
     /// Which failures the log has told of, and which it holds back.
@@ -96,6 +100,7 @@ impl State {
             describes: Schedule::new(settings.polling.job_info_interval, now),
             certificates: Schedule::new(settings.polling.job_info_interval, now),
             workers: WorkerBook::default(),
+            held: Held::default(),
             retirement: Retirement::default(),
             denials: Denials::default(),
             next_listing: settings.discovery.as_ref().map(|_| now),
@@ -110,6 +115,8 @@ impl State {
             publishing: Publishing::default(),
         };
         state.sync_jobs(now);
+        #[cfg(test)]
+        state.check_tallies();
         state
     }
 
@@ -133,15 +140,10 @@ impl State {
                     .filter(|id| self.shard.owns(&self.account, *id)),
             )
             .collect();
-        let freed = self.jobs.iter().any(|(id, job)| {
-            !wanted.contains(id)
-                && job
-                    .snapshot
-                    .workers
-                    .as_ref()
-                    .is_some_and(|l| !l.workers.is_empty())
-        });
+        let held_before = self.held.total();
         self.jobs.retain(|id, _| wanted.contains(id));
+        self.held.retain(&wanted);
+        let freed = self.held.total() < held_before;
         self.retirement.release(&statics);
         self.readiness.retain(&wanted);
         self.sweep.retain(&wanted, now);
@@ -231,6 +233,7 @@ impl State {
         if details_changed {
             if !self.settings.worker_detail.enabled {
                 self.workers.clear();
+                self.held.clear();
                 for job in self.jobs.values_mut() {
                     if job.snapshot.workers.is_some() {
                         job.snapshot_mut().workers = None;
@@ -253,6 +256,8 @@ impl State {
             }
         }
         self.check_first_sweep();
+        #[cfg(test)]
+        self.check_tallies();
     }
 
     /// How many calls of `action` may be under way at once.
@@ -306,7 +311,7 @@ impl State {
             self.begin(Call::Certificates(job_id), &mut start);
         }
         // Listings under way hold nothing yet, and one the budget refuses holds none:
-        // what is held changes only as answers come, so it is added up once.
+        // what is held changes only as answers come, so it is read once for the pass.
         let mut held = None;
         while self.denials.allows(Action::ListWorkerResource, now)
             && self.has_room(Action::ListWorkerResource)
@@ -314,11 +319,13 @@ impl State {
             let Some(job_id) = self.workers.next() else {
                 break;
             };
-            let held = *held.get_or_insert_with(|| self.workers_held());
+            let held = *held.get_or_insert(self.held.total());
             if let Some(call) = self.start_worker_listing(job_id, held) {
                 self.begin(call, &mut start);
             }
         }
+        #[cfg(test)]
+        self.check_tallies();
     }
 
     /// Starts a pass over the jobs that are not settled, unless one is under way;
@@ -393,6 +400,8 @@ impl State {
                 Call::Certificates(job_id) => self.certificates_listed(job_id, Err(failure), now),
             },
         }
+        #[cfg(test)]
+        self.check_tallies();
     }
 
     /// Takes in a poll's counts (and when they came), or its failure.

@@ -10,8 +10,8 @@ use crate::poller::call::{Call, Failure};
 use crate::poller::certificates::{MAX_CERTS_PER_JOB, admit};
 use crate::poller::log::warn_implausible;
 use crate::poller::workers::WorkerPlan;
-use crate::snapshot::{JobSource, WorkerListing, share_workers};
-use std::collections::BTreeSet;
+use crate::snapshot::{JobSource, WorkerListing};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::time::Instant;
@@ -72,15 +72,6 @@ impl State {
         }
     }
 
-    /// Workers the account's listings hold, for the budget.
-    pub(super) fn workers_held(&self) -> usize {
-        self.jobs
-            .values()
-            .filter_map(|j| j.snapshot.workers.as_deref())
-            .map(|listing| listing.workers.len())
-            .sum()
-    }
-
     /// The call that lists job `job_id`'s failed workers now, within what is left
     /// of the account's `max_per_account` (`held` by all listings); with nothing
     /// left, no call: the workers are all counted as left out.
@@ -113,7 +104,7 @@ impl State {
                     listed_at: at,
                 },
             );
-            self.warn_left_out();
+            self.warn_left_out(job_id);
             return None;
         }
         Some(Call::Workers(
@@ -131,6 +122,7 @@ impl State {
             && job.snapshot.workers.is_some()
             && let Some(dropped) = job.snapshot_mut().workers.take()
         {
+            self.held.set(job_id, 0);
             self.publishing.changed();
             if !dropped.workers.is_empty() {
                 self.revisit_held_back();
@@ -160,7 +152,7 @@ impl State {
                 self.allowed(Action::ListWorkerResource);
                 if current {
                     self.set_workers(job_id, listing);
-                    self.warn_left_out();
+                    self.warn_left_out(job_id);
                 }
                 // The counts may have changed while the listing was under way.
                 self.want_workers(job_id);
@@ -182,28 +174,37 @@ impl State {
         let before = job.snapshot.workers.as_ref().map_or(0, |l| l.workers.len());
         let after = listing.workers.len();
         job.snapshot_mut().workers = Some(Arc::new(listing));
+        self.held.set(job_id, after);
         self.publishing.changed();
         if after < before {
             self.revisit_held_back();
         }
     }
 
-    /// Names each job once in the log whose failed workers are not all served:
-    /// beyond the caps (the listings just changed, and the account's budget with
-    /// them), or missing from the API's answer.
-    pub(super) fn warn_left_out(&mut self) {
-        let listings = self
-            .jobs
-            .iter()
-            .filter_map(|(id, job)| Some((*id, job.snapshot.workers.as_deref()?)));
+    /// Names each job once in the log whose failed workers are not all served, now
+    /// that job `listed`'s listing changed (and the account's budget with it):
+    /// beyond the caps, or missing from the API's answer.
+    pub(super) fn warn_left_out(&mut self, listed: u64) {
         let detail = self.settings.worker_detail;
-        let short: Vec<(u64, u64)> = share_workers(listings, detail.max_per_account)
-            .map(|(id, listing, shown)| {
-                let beyond = (listing.workers.len() - shown) as u64;
-                (id, listing.left_out.saturating_add(beyond))
-            })
-            .filter(|(_, left_out)| *left_out > 0)
+        // Any other job with workers left out of its own listing was named when that
+        // listing came, and stays named while it lasts: only the job just listed and
+        // those past the account's budget can be new, so only they are looked at.
+        let mut short: BTreeMap<u64, u64> = self
+            .held
+            .beyond(detail.max_per_account)
+            .into_iter()
+            .map(|(id, beyond)| (id, beyond as u64))
             .collect();
+        short.entry(listed).or_default();
+        for (id, unlisted) in &mut short {
+            let left_out = self
+                .jobs
+                .get(id)
+                .and_then(|job| job.snapshot.workers.as_deref())
+                .map_or(0, |listing| listing.left_out);
+            *unlisted = left_out.saturating_add(*unlisted);
+        }
+        short.retain(|_, unlisted| *unlisted > 0);
         for (job_id, unlisted) in short {
             if self.workers.first_warning(job_id) {
                 tracing::warn!(

@@ -8,6 +8,35 @@ use crate::metrics::SelfMetrics;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+impl State {
+    /// Checks what is kept as listings change against a full recount; `State` calls it
+    /// after each change in unit tests, so that a path that forgets to keep it fails them.
+    pub(super) fn check_tallies(&self) {
+        let recount: BTreeMap<u64, usize> = self
+            .jobs
+            .iter()
+            .filter_map(|(id, job)| Some((*id, job.snapshot.workers.as_deref()?.workers.len())))
+            .filter(|(_, held)| *held > 0)
+            .collect();
+        assert_eq!(self.held.by_job(), &recount, "workers held, by job");
+        assert_eq!(self.held.total(), recount.values().sum::<usize>());
+        // What lets the left-out warning look at the job just listed only.
+        for (id, job) in &self.jobs {
+            if job
+                .snapshot
+                .workers
+                .as_ref()
+                .is_some_and(|l| l.left_out > 0)
+            {
+                assert!(
+                    self.workers.warned().contains(id),
+                    "job {id} has workers left out of its listing, yet was not named"
+                );
+            }
+        }
+    }
+}
+
 fn settings(jobs: &[u64], interval: Duration) -> Arc<AccountSettings> {
     let client = test_client("http://127.0.0.1:9", Arc::new(SelfMetrics::default()));
     Arc::new(AccountSettings {

@@ -137,6 +137,12 @@ impl WorkerBook {
     pub(super) fn first_warning(&mut self, job_id: u64) -> bool {
         self.warned.insert(job_id)
     }
+
+    /// The jobs whose left-out workers were logged, for the tests' checks.
+    #[cfg(test)]
+    pub(super) fn warned(&self) -> &BTreeSet<u64> {
+        &self.warned
+    }
 }
 
 #[cfg(test)]

@@ -376,3 +376,98 @@ async fn a_job_the_budget_held_back_is_listed_once_the_budget_frees() {
     let calls = worker_calls(&mut state);
     assert!(matches!(calls[..], [Call::Workers(2, _, _)]), "{calls:?}");
 }
+
+/// The jobs named in the log for workers left out.
+fn named(state: &State) -> Vec<u64> {
+    state.workers.warned().iter().copied().collect()
+}
+
+/// The jobs with workers left out, added up over every listing as the metrics do.
+fn short_over_all_jobs(state: &State) -> Vec<u64> {
+    let listings = state
+        .jobs
+        .iter()
+        .filter_map(|(id, job)| Some((*id, job.snapshot.workers.as_deref()?)));
+    let budget = state.settings.worker_detail.max_per_account;
+    crate::snapshot::share_workers(listings, budget)
+        .filter(|(_, listing, shown)| listing.left_out > 0 || listing.workers.len() > *shown)
+        .map(|(id, _, _)| id)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_listings_hold_follows_every_change_and_jobs_past_the_budget_are_named_once() {
+    let with = |jobs: &[u64], max_per_account: usize, enabled: bool| {
+        let mut changed = (*settings(jobs, MINUTE)).clone();
+        changed.worker_detail.max_per_account = max_per_account;
+        changed.worker_detail.enabled = enabled;
+        Arc::new(changed)
+    };
+    let mut state = State::new(
+        Arc::from("a"),
+        Shard::default(),
+        with(&[1, 2, 3], 4, true),
+        Instant::now(),
+    );
+    for id in [1, 2] {
+        answer_poll(&mut state, id, failing(3, 0));
+    }
+    let calls = worker_calls(&mut state);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    end_listing(&mut state, calls[1], &[21, 22]);
+    assert_eq!((state.held.total(), named(&state)), (2, vec![]));
+    // Both listings started with the whole budget: five held, and one of job 2's is
+    // past it (the budget goes by job ID), though job 1 was listed last.
+    end_listing(&mut state, calls[0], &[11, 12, 13]);
+    assert_eq!((state.held.total(), named(&state)), (5, vec![2]));
+    assert_eq!(short_over_all_jobs(&state), [2]);
+
+    // A reload drops job 1: its three go, and job 2, held back, is listed again.
+    state.apply(with(&[2, 3], 4, true), Instant::now());
+    assert_eq!(state.held.total(), 2);
+    answer_poll(&mut state, 3, failing(2, 0));
+    let calls = worker_calls(&mut state);
+    assert!(
+        matches!(calls[..], [Call::Workers(2, ..), Call::Workers(3, ..)]),
+        "{calls:?}"
+    );
+    end_listing(&mut state, calls[0], &[21, 22]);
+    end_listing(&mut state, calls[1], &[31]);
+    assert_eq!((state.held.total(), named(&state)), (3, vec![2]));
+    assert!(short_over_all_jobs(&state).is_empty(), "all three fit");
+
+    // A smaller budget names no one until a listing comes, then every job past it.
+    state.apply(with(&[2, 3], 2, true), Instant::now());
+    assert_eq!(named(&state), [2], "nothing listed yet");
+    assert_eq!(short_over_all_jobs(&state), [3]);
+    let calls = worker_calls(&mut state);
+    assert!(matches!(calls[..], [Call::Workers(2, ..)]), "{calls:?}");
+    let held_back = state.jobs[&3].snapshot.workers.clone().unwrap();
+    assert_eq!(
+        (held_back.workers.len(), held_back.left_out),
+        (0, 2),
+        "no room left for job 3: no call, both unlisted"
+    );
+    assert_eq!((state.held.total(), named(&state)), (2, vec![2, 3]));
+    end_listing(&mut state, calls[0], &[21]);
+    assert_eq!(short_over_all_jobs(&state), [3]);
+    assert_eq!(
+        (state.held.total(), named(&state)),
+        (1, vec![2, 3]),
+        "each named once"
+    );
+
+    // Job 2's failures are resolved: its listing goes, and its name with it.
+    answer_poll(&mut state, 2, failing(0, 0));
+    assert_eq!((state.held.total(), named(&state)), (0, vec![3]));
+
+    // Turned off, the listings go at once; back on, nothing is held until listed.
+    answer_poll(&mut state, 2, failing(1, 0));
+    let calls = worker_calls(&mut state);
+    end_listing(&mut state, calls[0], &[21]);
+    assert_eq!(state.held.total(), 1);
+    state.apply(with(&[2, 3], 2, false), Instant::now());
+    assert_eq!((state.held.total(), named(&state)), (0, vec![]));
+    state.apply(with(&[2, 3], 2, true), Instant::now());
+    assert_eq!(state.held.total(), 0);
+}
