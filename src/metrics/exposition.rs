@@ -1,18 +1,20 @@
 //! The `/metrics` body: job families rendered and compressed once per snapshot
-//! change and format asked for, self-metrics (which change between snapshots)
-//! rendered per scrape and appended, so that a scrape mostly copies bytes and
-//! always shows current values.
+//! change and format asked for, followed by the self-metrics, which change
+//! between snapshots and are rendered at most once a second
+//! (`self_block.rs`), so that a scrape mostly copies bytes.
 
 use super::render::expiry;
+use super::self_block::{MAX_AGE, Seen, SelfBlock, SelfBlocks};
 use super::{Format, SelfMetrics, render_jobs};
 use crate::body::Chunks;
 use crate::snapshot::{AccountSnapshot, SnapshotStore};
 use bytes::Bytes;
+use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use flate2::{Compress, Compression, FlushCompress, Status};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// The job families of one snapshot, each format and coding rendered on its first demand.
@@ -36,7 +38,7 @@ struct Bodies {
     plain: OnceLock<Bytes>,
 }
 
-/// The text compressed, ready to be continued by each scrape's self-metrics.
+/// The text compressed, ready to be continued by the self-metrics.
 struct Gzipped {
     /// A gzip header and the text as deflate blocks, sync-flushed so that more blocks can follow.
     head: Bytes,
@@ -101,17 +103,32 @@ impl Rendered {
     }
 }
 
-/// The cached job families and what renders them.
-#[derive(Default)]
+/// The cached job families and self-metrics, and what renders them.
 pub struct Exposition {
     cache: Mutex<Option<Arc<Rendered>>>,
     /// One new entry at a time: scrapes arriving meanwhile wait for it and share it.
     rendering: Mutex<()>,
-    /// Compresses the self-metrics of each scrape.
-    compressors: Compressors,
+    self_blocks: SelfBlocks,
+}
+
+impl Default for Exposition {
+    /// Self-metrics at most a second old, as docs/metrics.md says.
+    fn default() -> Self {
+        Self::with_max_age(MAX_AGE)
+    }
 }
 
 impl Exposition {
+    /// Serves self-metrics up to `max_age` old (tests and benchmarks: `Duration::ZERO`
+    /// renders them at every scrape, `Duration::MAX` once per snapshot).
+    pub fn with_max_age(max_age: Duration) -> Self {
+        Self {
+            cache: Mutex::default(),
+            rendering: Mutex::default(),
+            self_blocks: SelfBlocks::new(max_age),
+        }
+    }
+
     /// The whole body, from the cache when the snapshot has not changed and this format
     /// and coding were asked for before; `None` when the job families must be rendered
     /// first, which [`Exposition::render`] does (slowly: call it off the async workers).
@@ -126,13 +143,7 @@ impl Exposition {
         if !rendered.ready(format, gzip) {
             return None;
         }
-        Some(assemble(
-            &rendered,
-            self_metrics,
-            format,
-            gzip,
-            &self.compressors,
-        ))
+        Some(self.assemble(&rendered, self_metrics, format, gzip))
     }
 
     /// The whole body, rendering the job families if the snapshot changed or this
@@ -159,7 +170,25 @@ impl Exposition {
                 }
             }
         };
-        assemble(&rendered, self_metrics, format, gzip, &self.compressors)
+        self.assemble(&rendered, self_metrics, format, gzip)
+    }
+
+    /// The cached job families followed by self-metrics new enough for them.
+    fn assemble(
+        &self,
+        rendered: &Rendered,
+        self_metrics: &SelfMetrics,
+        format: Format,
+        gzip: bool,
+    ) -> Chunks {
+        let wanted = Seen {
+            generation: rendered.generation,
+            revision: self_metrics.revision(),
+        };
+        let block = self
+            .self_blocks
+            .get(self_metrics, format, wanted, Instant::now());
+        assemble(rendered, &block, &self.self_blocks, format, gzip)
     }
 
     fn current(&self, store: &SnapshotStore) -> Option<Arc<Rendered>> {
@@ -207,74 +236,37 @@ impl<W: Write> Write for Summed<W> {
     }
 }
 
-/// Compressors kept between scrapes, at most one per concurrent scrape up to this many.
-const KEPT_COMPRESSORS: usize = 4;
-
-/// Deflate compressors reused across scrapes: making one (zeroing its tables)
-/// costs several times more than compressing a few kilobytes of self-metrics.
-#[derive(Default)]
-struct Compressors(Mutex<Vec<Compress>>);
-
-impl Compressors {
-    /// `data` as a raw deflate stream ending with a final block (RFC 1951). It
-    /// continues the cached blocks, which end on a byte boundary with a sync
-    /// flush, and refers to nothing before it: a decoder reads the whole as one
-    /// stream. The self-metrics are rendered per scrape, so compressed per scrape.
-    fn final_blocks(&self, data: &[u8]) -> Vec<u8> {
-        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut compress = kept.unwrap_or_else(|| Compress::new(Compression::fast(), false));
-        let mut out = Vec::with_capacity(data.len() / 2 + 64);
-        loop {
-            let read = usize::try_from(compress.total_in()).expect("at most data.len()");
-            let status = compress
-                .compress_vec(&data[read..], &mut out, FlushCompress::Finish)
-                .expect("compressing into memory cannot fail");
-            if status == Status::StreamEnd {
-                break;
-            }
-            // Only a full output stops it short of the end: make room and go on.
-            out.reserve(out.capacity().max(1024));
-        }
-        compress.reset();
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() < KEPT_COMPRESSORS {
-            kept.push(compress);
-        }
-        out
-    }
-}
-
 /// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The cached job families followed by the self-metrics as they are now (and
-/// OpenMetrics' `# EOF`), as two chunks so that the cached part is never copied.
-/// For gzip, one member: the cached deflate blocks, the self-metrics compressed as
-/// the final blocks, then a trailer whose CRC combines both, so that every gzip reader takes it.
+/// The cached job families followed by the self-metrics block (with
+/// OpenMetrics' `# EOF`), in chunks so that no cached part is copied. For gzip,
+/// one member: the cached deflate blocks, the block's own final deflate blocks,
+/// then a trailer whose CRC combines both, so that every gzip reader takes it.
 fn assemble(
     rendered: &Rendered,
-    self_metrics: &SelfMetrics,
+    block: &SelfBlock,
+    self_blocks: &SelfBlocks,
     format: Format,
     gzip: bool,
-    compressors: &Compressors,
 ) -> Chunks {
-    let mut tail = Vec::with_capacity(16 << 10);
-    self_metrics.render(format, &mut tail);
-    tail.extend_from_slice(format.end());
     if gzip {
         let head = rendered.gzipped(format);
+        let tail = self_blocks.deflated(block);
         let mut crc = head.crc.clone();
-        let mut tail_crc = crc32fast::Hasher::new();
-        tail_crc.update(&tail);
-        crc.combine(&tail_crc);
+        crc.combine(&tail.crc);
         // ISIZE is the length modulo 2^32 (RFC 1952).
-        let len = (head.len + tail.len() as u64) as u32;
-        let mut end = compressors.final_blocks(&tail);
-        end.extend_from_slice(&crc.finalize().to_le_bytes());
-        end.extend_from_slice(&len.to_le_bytes());
-        return Chunks::new([head.head.clone(), Bytes::from(end)]);
+        let len = (head.len + tail.len) as u32;
+        let mut trailer = [0; 8];
+        trailer[..4].copy_from_slice(&crc.finalize().to_le_bytes());
+        trailer[4..].copy_from_slice(&len.to_le_bytes());
+        return Chunks::new([
+            head.head.clone(),
+            tail.blocks.clone(),
+            Bytes::copy_from_slice(&trailer),
+        ]);
     }
-    Chunks::new([rendered.plain(format).clone(), Bytes::from(tail)])
+    Chunks::new([rendered.plain(format).clone(), block.text().clone()])
 }
 
 #[cfg(test)]
@@ -333,7 +325,8 @@ mod tests {
         let jobs: Vec<(u64, JobSnapshot)> = (1..=2000).map(|id| (id, up(id as i64))).collect();
         publish(&store, &jobs);
         let metrics = SelfMetrics::default();
-        let exposition = Exposition::default();
+        // Self-metrics that never expire: both bodies carry the same block, whatever the machine's pace.
+        let exposition = Exposition::with_max_age(Duration::MAX);
         let zipped = bytes(exposition.render(&store, &metrics, Format::Text, true));
         assert!(
             exposition
@@ -352,9 +345,7 @@ mod tests {
         flate2::read::GzDecoder::new(&zipped[..])
             .read_to_string(&mut unzipped)
             .unwrap();
-        // The process metrics move between the two calls: compare up to them.
-        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
-        assert_eq!(cut(&unzipped), cut(&plain));
+        assert_eq!(unzipped, plain);
         assert!(plain.contains(
             "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"2000\"} 2000\n"
         ));
@@ -371,7 +362,7 @@ mod tests {
         let store = SnapshotStore::default();
         publish(&store, &[(8888, up(20))]);
         let metrics = SelfMetrics::default();
-        let exposition = Exposition::default();
+        let exposition = Exposition::with_max_age(Duration::MAX);
         let text = gunzip(exposition.render(&store, &metrics, Format::Text, true));
         let entry = exposition.current(&store).unwrap();
         assert!(
@@ -394,33 +385,18 @@ mod tests {
         assert!(text.contains(workers) && openmetrics.contains(workers));
         assert!(!text.contains("# EOF"));
         assert!(openmetrics.ends_with("\n# EOF\n") && plain.ends_with("\n# EOF\n"));
-        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
-        assert_eq!(cut(&openmetrics), cut(&plain));
+        assert_eq!(openmetrics, plain);
         assert_eq!(openmetrics.matches("# EOF").count(), 1);
-    }
-
-    #[test]
-    fn final_blocks_hold_any_data_with_reused_compressors() {
-        let compressors = Compressors::default();
-        let mut rng = fastrand::Rng::with_seed(7);
-        for len in [0, 1, 65_535, 65_536, 200_000, 3, 1_000_000] {
-            // Half repetitive, half random: both the compressed and the stored paths.
-            let data: Vec<u8> = (0..len)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        (i % 251) as u8
-                    } else {
-                        rng.u8(..)
-                    }
-                })
-                .collect();
-            let mut back = Vec::new();
-            flate2::read::DeflateDecoder::new(&compressors.final_blocks(&data)[..])
-                .read_to_end(&mut back)
-                .unwrap();
-            assert_eq!(back, data, "{len} bytes");
-        }
-        assert_eq!(compressors.0.lock().unwrap().len(), 1, "one kept, reused");
+        assert_eq!(
+            text,
+            String::from_utf8(bytes(exposition.render(
+                &store,
+                &metrics,
+                Format::Text,
+                false
+            )))
+            .unwrap()
+        );
     }
 
     #[test]
@@ -438,7 +414,7 @@ mod tests {
         let mut tail = Vec::new();
         metrics.render(Format::Text, &mut tail);
         assert!(tail.len() > 200_000, "{}", tail.len());
-        let exposition = Exposition::default();
+        let exposition = Exposition::with_max_age(Duration::MAX);
         let zipped = bytes(exposition.render(&store, &metrics, Format::Text, true));
         assert!(
             zipped.len() * 10 < tail.len(),
@@ -457,8 +433,7 @@ mod tests {
             false,
         )))
         .unwrap();
-        let cut = |text: &str| text[..text.find("# HELP process_").unwrap()].to_owned();
-        assert_eq!(cut(&unzipped), cut(&plain));
+        assert_eq!(unzipped, plain);
         assert!(unzipped.contains(
             "aliyun_cas_api_retries_total{account=\"account-1999\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 1\n"
         ));
@@ -470,11 +445,12 @@ mod tests {
     }
 
     #[test]
-    fn job_families_are_rendered_once_per_change_and_self_metrics_every_time() {
+    fn job_families_are_rendered_once_per_change_and_self_metrics_once_expired() {
         let store = SnapshotStore::default();
         publish(&store, &[(8888, up(20))]);
         let metrics = SelfMetrics::default();
-        let exposition = Exposition::default();
+        // Self-metrics expired at once: each scrape renders them.
+        let exposition = Exposition::with_max_age(Duration::ZERO);
         assert!(
             exposition
                 .cached(&store, &metrics, Format::Text, true)
@@ -514,6 +490,63 @@ mod tests {
             third.contains(
                 "aliyun_cas_deployment_job_workers{account=\"prod\",job_id=\"8888\"} 21\n"
             )
+        );
+    }
+
+    #[test]
+    fn scrapes_within_max_age_send_the_same_bytes() {
+        let store = SnapshotStore::default();
+        publish(&store, &[(8888, up(20))]);
+        let metrics = SelfMetrics::default();
+        let exposition = Exposition::with_max_age(Duration::MAX);
+        for format in [Format::Text, Format::OpenMetrics] {
+            for gzip in [true, false] {
+                let first = bytes(exposition.render(&store, &metrics, format, gzip));
+                metrics.retried(
+                    "prod",
+                    crate::api::Action::DescribeDeploymentJobStatus,
+                    "Throttling.User",
+                );
+                let second = bytes(exposition.cached(&store, &metrics, format, gzip).unwrap());
+                assert_eq!(first, second, "{format:?}, gzip {gzip}");
+            }
+        }
+        let plain = String::from_utf8(bytes(exposition.render(
+            &store,
+            &metrics,
+            Format::Text,
+            false,
+        )))
+        .unwrap();
+        assert!(!plain.contains("aliyun_cas_api_retries_total{"), "{plain}");
+        metrics.config_loaded(false, std::time::SystemTime::now());
+        let reloaded = String::from_utf8(bytes(exposition.render(
+            &store,
+            &metrics,
+            Format::Text,
+            false,
+        )))
+        .unwrap();
+        assert!(
+            reloaded.contains("\naliyun_cas_exporter_config_last_reload_successful 0\n"),
+            "a refused reload shows at once: {reloaded}"
+        );
+        assert!(reloaded.contains(
+            "aliyun_cas_api_retries_total{account=\"prod\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 4\n"
+        ));
+        // A poll counts its calls, then publishes its snapshot.
+        metrics.retried(
+            "prod",
+            crate::api::Action::DescribeDeploymentJobStatus,
+            "Throttling.User",
+        );
+        publish(&store, &[(8888, up(21))]);
+        let after_poll = gunzip(exposition.render(&store, &metrics, Format::Text, true));
+        assert!(
+            after_poll.contains(
+                "aliyun_cas_api_retries_total{account=\"prod\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 5\n"
+            ),
+            "a new snapshot comes with self-metrics at least as new: {after_poll}"
         );
     }
 

@@ -10,6 +10,7 @@ mod openmetrics;
 mod process;
 mod registry;
 mod render;
+mod self_block;
 mod writer;
 
 pub use exposition::Exposition;

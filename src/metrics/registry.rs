@@ -13,6 +13,8 @@ use prometheus::{
     CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The exporter's version.
@@ -37,6 +39,8 @@ pub struct SelfMetrics {
     reload_timestamp: Gauge,
     credentials_expiry: GaugeVec,
     credentials_refresh_errors: IntCounterVec,
+    /// Moves with every change a scrape must show at once (see [`SelfMetrics::revision`]).
+    revision: Arc<AtomicU64>,
 }
 
 fn opts(def: &MetricDef) -> Opts {
@@ -124,6 +128,7 @@ impl Default for SelfMetrics {
             reload_timestamp,
             credentials_expiry,
             credentials_refresh_errors,
+            revision: Arc::default(),
         }
     }
 }
@@ -139,6 +144,19 @@ impl SelfMetrics {
             }
             Format::OpenMetrics => openmetrics::encode(&families, out),
         }
+    }
+
+    /// Moves when the reload, shard or credentials state changes. Scrapes may
+    /// show the other self-metrics up to a second old, but not these: they
+    /// change seldom, and an operator or a test reads them right after
+    /// acting (a reload, a new credential) to see whether it took.
+    pub(super) fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
+    /// Marks a change that the next scrape must show.
+    fn changed(&self) {
+        self.revision.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Counts a retry of `action` caused by `code`, a label of the fixed set of [`crate::api::ApiError::code`].
@@ -159,6 +177,7 @@ impl SelfMetrics {
     pub fn set_shard(&self, shard: Shard) {
         self.shard_index.set(i64::from(shard.index));
         self.shard_count.set(i64::from(shard.count));
+        self.changed();
     }
 
     /// Records new temporary credentials for `account`, expiring at `expiration`.
@@ -166,6 +185,7 @@ impl SelfMetrics {
         let Some(expiration) = expiration else {
             // Credentials that name no expiry have none to show, like a static key.
             let _ = self.credentials_expiry.remove_label_values(&[account]);
+            self.changed();
             return;
         };
         self.credentials_expiry.with_label_values(&[account]).set(
@@ -173,12 +193,14 @@ impl SelfMetrics {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
         );
+        self.changed();
     }
 
     /// Starts `account`'s refresh-error count for `provider` at 0, so that the first failure is an increase.
     pub fn credentials_watched(&self, account: &str, provider: &str) {
         self.credentials_refresh_errors
             .with_label_values(&[account, provider]);
+        self.changed();
     }
 
     /// Counts a failed refresh of `account`'s credentials by `provider`.
@@ -186,6 +208,7 @@ impl SelfMetrics {
         self.credentials_refresh_errors
             .with_label_values(&[account, provider])
             .inc();
+        self.changed();
     }
 
     /// Records a configuration load: at start, or a reload that succeeded or was refused.
@@ -197,6 +220,7 @@ impl SelfMetrics {
                     .map_or(0.0, |d| d.as_secs_f64()),
             );
         }
+        self.changed();
     }
 }
 
