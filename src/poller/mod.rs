@@ -89,7 +89,7 @@ impl AccountPoller {
         loop {
             let now = Instant::now();
             state.start_due(now, |call| tasks.spawn(&caller, call));
-            if let Some(snapshot) = state.publish_due(now, tasks.is_empty()) {
+            if let Some(snapshot) = state.publish_due(now) {
                 self.store.publish(&self.account, snapshot);
             }
             let wake = state.next_wakeup(now);

@@ -541,9 +541,9 @@ impl State {
         }
     }
 
-    /// The snapshot to publish at `now`, if one is due; `idle` when no call is under way.
-    pub(super) fn publish_due(&mut self, now: Instant, idle: bool) -> Option<AccountSnapshot> {
-        if !self.publishing.due(now, idle) {
+    /// The snapshot to publish at `now`, if one is due.
+    pub(super) fn publish_due(&mut self, now: Instant) -> Option<AccountSnapshot> {
+        if !self.publishing.due(now) {
             return None;
         }
         self.publishing.published(now);

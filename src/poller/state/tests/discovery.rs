@@ -49,7 +49,7 @@ async fn discovery_is_up_after_a_whole_listing_and_a_failure_keeps_the_last_succ
 
     listing_ends(&mut state, jobs(&[1, 2], w1));
     assert_eq!(state.snapshot().discovery, health(true, Some(w1)));
-    state.publish_due(Instant::now(), true);
+    state.publish_due(Instant::now());
 
     listing_ends(&mut state, Err(failure()));
     let snapshot = state.snapshot();
@@ -60,7 +60,7 @@ async fn discovery_is_up_after_a_whole_listing_and_a_failure_keeps_the_last_succ
         "the jobs of the last good listing stay"
     );
     assert!(state.publishing.pending(), "the failure is published");
-    state.publish_due(Instant::now(), true);
+    state.publish_due(Instant::now() + Duration::from_secs(1));
     listing_ends(&mut state, Err(failure()));
     assert!(
         !state.publishing.pending(),
