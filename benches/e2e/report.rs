@@ -31,10 +31,15 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// The median of some figures (the lower middle one of an even count).
+/// The median of some figures (the mean of the middle two of an even count).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[(values.len() - 1) / 2]
+    let middle = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    }
 }
 
 /// Every figure of the main run.
@@ -198,17 +203,29 @@ pub fn runs_table(runs: &[Run]) {
     );
 }
 
-/// Memory, render time and CPU per poll by the number of jobs.
+/// Memory, render time and CPU per poll by the number of jobs, smallest first.
 pub fn growth_table(runs: &[&Run]) {
     println!(
-        "| jobs | accounts | peak RSS | RSS now | peak RSS per 10,000 jobs (goal under 40 MB) | plain text | render, plain text | CPU per poll | switches per poll |"
+        "| jobs | accounts | first sweep (jobs / limit) | peak RSS | RSS now | peak RSS per 10,000 jobs (goal under 40 MB) | beyond the first row, per 10,000 jobs | plain text | render, plain text | CPU per poll | switches per poll |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let Some(first) = runs.first() else { return };
     for run in runs {
+        let beyond = if run.jobs > first.jobs {
+            format!(
+                "{:.1} MB",
+                (mb(run.peak_rss_kb) - mb(first.peak_rss_kb)) * 10_000.0
+                    / (run.jobs - first.jobs) as f64
+            )
+        } else {
+            "-".to_owned()
+        };
         println!(
-            "| {} | {} | {:.1} MB | {:.1} MB | {:.1} MB | {:.1} MB | {} | {:.1} us | {:.2} |",
+            "| {} | {} | {:.2} s ({:.2} s) | {:.1} MB | {:.1} MB | {:.1} MB | {beyond} | {:.1} MB | {} | {:.1} us | {:.2} |",
             thousands(run.jobs),
             run.accounts,
+            (run.sweep.last - run.sweep.first).as_secs_f64(),
+            run.jobs as f64 / run.accounts as f64 / RATE as f64,
             mb(run.peak_rss_kb),
             mb(run.rss_kb),
             mb(run.peak_rss_kb) * 10_000.0 / run.jobs as f64,
