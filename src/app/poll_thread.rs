@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::io;
-use tokio::runtime::{Builder, Handle};
+use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -27,12 +27,13 @@ impl PollThread {
             .thread_name("poller")
             .build()?;
         let handle = runtime.handle().clone();
+        let runtime = Detached(Some(runtime));
         std::thread::Builder::new()
             .name("poller".to_owned())
             .spawn(move || {
-                runtime.block_on(shutdown.cancelled());
-                // A DNS lookup still on a blocking thread must not hold up the exit.
-                runtime.shutdown_background();
+                if let Some(runtime) = &runtime.0 {
+                    runtime.block_on(shutdown.cancelled());
+                }
             })?;
         Ok(Self { handle })
     }
@@ -43,6 +44,21 @@ impl PollThread {
         F: Future<Output = ()> + Send + 'static,
     {
         self.handle.spawn(task)
+    }
+}
+
+/// The poll thread's runtime, shut down without waiting for its blocking threads
+/// wherever it is dropped: on the thread at shutdown, so that a DNS lookup still
+/// under way does not hold up the exit; and in the async caller when the thread
+/// cannot start (std drops the closure there), where a runtime's ordinary drop
+/// panics instead of letting [`PollThread::start`] return its error.
+struct Detached(Option<Runtime>);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -63,5 +79,14 @@ mod tests {
         let forever = thread.spawn(std::future::pending());
         shutdown.cancel();
         assert!(forever.await.unwrap_err().is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_runtime_whose_thread_never_started_drops_quietly_in_async_code() {
+        let runtime = Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = Detached(Some(runtime));
+        // What std::thread::Builder::spawn does with the closure when it cannot start a thread.
+        let thread_body = move || drop(runtime);
+        drop(thread_body);
     }
 }
