@@ -132,6 +132,16 @@ impl SnapshotStore {
             .clone()
     }
 
+    /// Every account's snapshot and the generation they make up, read together: the
+    /// self-metrics sent with what is rendered from them are chosen by that generation
+    /// (a poll's calls are counted before its snapshot is published), so it must be
+    /// theirs exactly, not one read before a publish that they include.
+    pub fn load_with_generation(&self) -> (u64, BTreeMap<Arc<str>, Arc<AccountSnapshot>>) {
+        // Publishes and removals move the generation while they hold the write lock.
+        let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        (self.generation(), accounts.clone())
+    }
+
     /// Replaces `account`'s snapshot; the first time every account has swept once, the store turns ready.
     pub fn publish(&self, account: &Arc<str>, snapshot: AccountSnapshot) {
         let mut accounts = self.accounts.write().unwrap_or_else(|e| e.into_inner());
@@ -193,6 +203,33 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["a", "b"]
         );
+    }
+
+    #[test]
+    fn snapshots_come_with_their_own_generation_while_publishes_go_on() {
+        let store = SnapshotStore::default();
+        let account: Arc<str> = "a".into();
+        const PUBLISHES: usize = 100_000;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Publish number i is the i-th change: generation i, and it says i.
+                for i in 1..=PUBLISHES {
+                    let snapshot = AccountSnapshot {
+                        retired_jobs: i,
+                        ..Default::default()
+                    };
+                    store.publish(&account, snapshot);
+                }
+            });
+            loop {
+                let (generation, accounts) = store.load_with_generation();
+                let says = accounts.get("a").map_or(0, |a| a.retired_jobs);
+                assert_eq!(generation, says as u64);
+                if says == PUBLISHES {
+                    break;
+                }
+            }
+        });
     }
 
     #[test]

@@ -202,9 +202,9 @@ impl Exposition {
 
 /// A cache entry for the current snapshot, nothing rendered yet.
 fn entry(store: &SnapshotStore) -> Rendered {
-    // Read before the snapshot: a change in between makes the entry look older, never newer.
-    let generation = store.generation();
-    let accounts = store.load();
+    // Exactly the snapshots' generation: one read before them could be older than
+    // what they show, and the self-metrics chosen for it older than the job values.
+    let (generation, accounts) = store.load_with_generation();
     let at = Instant::now();
     Rendered {
         generation,
