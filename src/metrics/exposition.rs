@@ -181,6 +181,14 @@ impl Exposition {
         format: Format,
         gzip: bool,
     ) -> Chunks {
+        // The job families first: the first scrape after a change renders them, which
+        // at tens of thousands of jobs takes a good part of a second, and a block read
+        // before that would go out older than the second docs/metrics.md allows.
+        if gzip {
+            rendered.gzipped(format);
+        } else {
+            rendered.plain(format);
+        }
         let wanted = Seen {
             generation: rendered.generation,
             revision: self_metrics.revision(),
