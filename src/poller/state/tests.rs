@@ -336,6 +336,34 @@ async fn calls_start_as_far_as_their_limits_allow() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_result_held_back_by_the_publish_pace_goes_out_without_another_event() {
+    let mut state = state(&[1], Shard::default());
+    let first = Instant::now();
+    assert!(state.publish_due(first).is_some(), "the first at once");
+    tokio::time::advance(Duration::from_millis(50)).await;
+    let mut started = Vec::new();
+    state.start_due(Instant::now(), |call| started.push(call));
+    assert_eq!(
+        started,
+        [Call::Poll(1), Call::Describe(1), Call::Certificates(1)]
+    );
+    for call in [Call::Describe(1), Call::Certificates(1)] {
+        state.finish(call, Err(Failure::Abandoned), Instant::now());
+    }
+    let answer = Answer::Status(1, counts(3), SystemTime::now());
+    state.finish(Call::Poll(1), Ok(answer), Instant::now());
+    // Nothing under way, nothing else due for a minute: only the publish wakes the loop.
+    let now = Instant::now();
+    assert!(state.publish_due(now).is_none(), "50 ms after the last");
+    let wake = state.next_wakeup(now);
+    assert_eq!(wake, Some(first + Duration::from_millis(200)));
+    let published = state.publish_due(wake.unwrap()).expect("due when it wakes");
+    assert_eq!(published.jobs[&1].values.as_deref(), Some(&counts(3)));
+    assert!(published.first_sweep_done);
+    assert!(state.publish_due(wake.unwrap()).is_none());
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_abandoned_call_ends_as_its_failure_would() {
     let mut state = state(&[1], Shard::default());
     poll(&mut state, 1, Ok(counts(1)));
