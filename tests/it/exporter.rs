@@ -80,6 +80,9 @@ async fn serves_every_metric_of_the_table_with_exact_values() {
                 &retried("DescribeDeploymentJob"),
             ) == Some(2.0)
                 && m.matching("aliyun_cas_deployment_job_info", &[]).len() == 2
+                && m.matching("aliyun_cas_deployment_job_certificate_info", &[])
+                    .len()
+                    == 2
                 && m.get(
                     "aliyun_cas_credentials_refresh_errors_total",
                     &refresh_errors,
