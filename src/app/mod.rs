@@ -3,6 +3,7 @@
 
 mod check;
 mod poll_thread;
+mod supervise;
 
 pub use check::check_config;
 
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use supervise::{RESTART_AFTER, supervise};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -294,8 +296,9 @@ impl Pollers {
             if let Some(account) = self.running.remove(&name) {
                 account.stop.cancel();
                 account.credentials_stop.cancel();
-                account.task.abort();
-                // Once the task has ended it cannot publish again over the removal.
+                // The supervisor returns once its poller's task has ended: no publish
+                // can then land over the removal. (Aborting the supervisor instead
+                // would leave its poller's task to end on its own, later.)
                 let _ = account.task.await;
             }
             self.store.remove(&name);
@@ -329,19 +332,34 @@ impl Pollers {
                 continue;
             }
             let (tx, rx) = watch::channel(settings);
-            let poller = AccountPoller::new(
-                &name,
-                rx,
-                Arc::clone(&self.store),
-                self.metrics.clone(),
-                self.shard,
-            );
-            started.push((name, tx, poller, credentials_stop));
+            let new_poller = {
+                let (name, store, metrics, shard) = (
+                    name.clone(),
+                    Arc::clone(&self.store),
+                    self.metrics.clone(),
+                    self.shard,
+                );
+                move || {
+                    AccountPoller::new(
+                        &name,
+                        rx.clone(),
+                        Arc::clone(&store),
+                        metrics.clone(),
+                        shard,
+                    )
+                }
+            };
+            started.push((name, tx, new_poller(), new_poller, credentials_stop));
         }
         // Every new account has published its initial snapshot before any starts polling.
-        for (name, tx, poller, credentials_stop) in started {
+        for (name, tx, poller, new_poller, credentials_stop) in started {
             let stop = self.shutdown.child_token();
-            let task = self.thread.spawn(poller.run(stop.clone()));
+            let (account, poller_stop) = (name.clone(), stop.clone());
+            let task = self.thread.spawn(async move {
+                let first = poller.run(poller_stop.clone());
+                let again = || new_poller().run(poller_stop.clone());
+                supervise(&account, first, again, poller_stop.clone(), RESTART_AFTER).await;
+            });
             self.running.insert(
                 name,
                 RunningAccount {
