@@ -147,6 +147,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_stop_during_the_pause_returns_at_once_without_starting_the_built_poller() {
+        let stop = CancellationToken::new();
+        let started = Arc::new(AtomicUsize::new(0));
+        let again = {
+            let started = Arc::clone(&started);
+            move || -> Run {
+                let started = Arc::clone(&started);
+                Box::pin(async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                })
+            }
+        };
+        let supervisor = tokio::spawn(supervise("a", panics(), again, stop.clone(), RESTART_AFTER));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let origin = Instant::now();
+        stop.cancel();
+        supervisor.await.unwrap();
+        assert_eq!(origin.elapsed(), Duration::ZERO, "no wait for the pause");
+        assert_eq!(started.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_poller_that_ends_on_its_own_is_not_started_again() {
         let supervisor = supervise(
             "a",
