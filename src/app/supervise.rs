@@ -47,11 +47,23 @@ pub async fn supervise<Fut>(
             ),
             Err(_) => return,
         }
-        run = again();
-        tokio::select! {
-            () = tokio::time::sleep(restart_after) => {}
-            () = stop.cancelled() => return,
-        }
+        run = loop {
+            // Building a poller panicking too must not end the supervision, which
+            // would leave the account's last values standing for good: try again.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut again));
+            tokio::select! {
+                () = tokio::time::sleep(restart_after) => {}
+                () = stop.cancelled() => return,
+            }
+            match built {
+                Ok(run) => break run,
+                Err(_) => tracing::error!(
+                    account,
+                    restart_in_seconds = restart_after.as_secs(),
+                    "a new poller for this account could not be built (a panic, logged above); trying again"
+                ),
+            }
+        };
     }
 }
 
@@ -166,6 +178,45 @@ mod tests {
         supervisor.await.unwrap();
         assert_eq!(origin.elapsed(), Duration::ZERO, "no wait for the pause");
         assert_eq!(started.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poller_whose_building_panics_is_built_again_after_each_pause() {
+        let stop = CancellationToken::new();
+        let built = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let supervisor = {
+            let (built, ran, stop) = (Arc::clone(&built), Arc::clone(&ran), stop.clone());
+            let inner_stop = stop.clone();
+            tokio::spawn(supervise(
+                "a",
+                panics(),
+                move || -> Run {
+                    if built.fetch_add(1, Ordering::SeqCst) < 2 {
+                        panic!("cannot build");
+                    }
+                    let (ran, stop) = (Arc::clone(&ran), inner_stop.clone());
+                    Box::pin(async move {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        stop.cancelled().await;
+                    })
+                },
+                stop,
+                RESTART_AFTER,
+            ))
+        };
+        tokio::time::sleep(RESTART_AFTER * 2 + Duration::from_secs(1)).await;
+        assert_eq!(
+            built.load(Ordering::SeqCst),
+            3,
+            "built at 0 s, 30 s and 60 s"
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not run before its pause");
+        tokio::time::sleep(RESTART_AFTER).await;
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert!(!supervisor.is_finished());
+        stop.cancel();
+        supervisor.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
