@@ -317,6 +317,17 @@ mod tests {
         collected.to_bytes().to_vec()
     }
 
+    /// The whole body as a client not asking for gzip gets it, in the classic text format.
+    fn plain_text(exposition: &Exposition, store: &SnapshotStore, metrics: &SelfMetrics) -> String {
+        String::from_utf8(bytes(exposition.render(
+            store,
+            metrics,
+            Format::Text,
+            false,
+        )))
+        .unwrap()
+    }
+
     fn gunzip(body: Chunks) -> String {
         let body = bytes(body);
         // A single-member reader: the body must be one gzip member, CRC and length included.
@@ -395,16 +406,7 @@ mod tests {
         assert!(openmetrics.ends_with("\n# EOF\n") && plain.ends_with("\n# EOF\n"));
         assert_eq!(openmetrics, plain);
         assert_eq!(openmetrics.matches("# EOF").count(), 1);
-        assert_eq!(
-            text,
-            String::from_utf8(bytes(exposition.render(
-                &store,
-                &metrics,
-                Format::Text,
-                false
-            )))
-            .unwrap()
-        );
+        assert_eq!(text, plain_text(&exposition, &store, &metrics));
     }
 
     #[test]
@@ -434,13 +436,7 @@ mod tests {
         flate2::read::GzDecoder::new(&zipped[..])
             .read_to_string(&mut unzipped)
             .unwrap();
-        let plain = String::from_utf8(bytes(exposition.render(
-            &store,
-            &metrics,
-            Format::Text,
-            false,
-        )))
-        .unwrap();
+        let plain = plain_text(&exposition, &store, &metrics);
         assert_eq!(unzipped, plain);
         assert!(unzipped.contains(
             "aliyun_cas_api_retries_total{account=\"account-1999\",action=\"DescribeDeploymentJobStatus\",code=\"Throttling.User\"} 1\n"
@@ -519,22 +515,10 @@ mod tests {
                 assert_eq!(first, second, "{format:?}, gzip {gzip}");
             }
         }
-        let plain = String::from_utf8(bytes(exposition.render(
-            &store,
-            &metrics,
-            Format::Text,
-            false,
-        )))
-        .unwrap();
+        let plain = plain_text(&exposition, &store, &metrics);
         assert!(!plain.contains("aliyun_cas_api_retries_total{"), "{plain}");
         metrics.config_loaded(false, std::time::SystemTime::now());
-        let reloaded = String::from_utf8(bytes(exposition.render(
-            &store,
-            &metrics,
-            Format::Text,
-            false,
-        )))
-        .unwrap();
+        let reloaded = plain_text(&exposition, &store, &metrics);
         assert!(
             reloaded.contains("\naliyun_cas_exporter_config_last_reload_successful 0\n"),
             "a refused reload shows at once: {reloaded}"
