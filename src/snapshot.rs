@@ -123,15 +123,6 @@ pub struct SnapshotStore {
 }
 
 impl SnapshotStore {
-    /// Every account's snapshot, by account name.
-    pub fn load(&self) -> BTreeMap<Arc<str>, Arc<AccountSnapshot>> {
-        // The lock only guards Arc swaps: a poisoned one still holds whole values.
-        self.accounts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Every account's snapshot and the generation they make up, read together: the
     /// self-metrics sent with what is rendered from them are chosen by that generation
     /// (a poll's calls are counted before its snapshot is published), so it must be
@@ -197,7 +188,8 @@ mod tests {
         store.remove("c");
         assert_eq!(
             store
-                .load()
+                .load_with_generation()
+                .1
                 .keys()
                 .map(|k| k.to_string())
                 .collect::<Vec<_>>(),
