@@ -2,42 +2,46 @@
 //! context switches and run time of each thread, memory, and a sampler that
 //! records them while the polls arrive at the simulator.
 
+use procfs::Current;
+use procfs::process::{Process, Task};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// /proc counts CPU time in USER_HZ ticks, 100 a second on Linux whatever the kernel's own HZ.
-const USER_HZ: f64 = 100.0;
 /// How often the sampler reads: fine enough beside 10 ms CPU ticks.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 /// The threads' context switches are read every this many samples (10 ms).
 const THREADS_EVERY: u64 = 5;
 
-/// CPU seconds (user + system) the process has used, from /proc/PID/stat.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-    let ticks = fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?;
-    Some(ticks / USER_HZ)
+fn process(pid: u32) -> Option<Process> {
+    Process::new(i32::try_from(pid).ok()?).ok()
 }
 
-/// A `/proc/PID/status` figure in kB.
-pub fn status_kb(pid: u32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+/// CPU seconds (user + system) the process has used, from /proc/PID/stat.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = process(pid)?.stat().ok()?;
+    Some((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
+}
+
+/// Peak and current resident memory in kB (`VmHWM`, `VmRSS` of /proc/PID/status).
+pub fn memory_kb(pid: u32) -> (u64, u64) {
+    let status = process(pid)
+        .and_then(|p| p.status().ok())
+        .expect("the exporter is running");
+    (
+        status.vmhwm.expect("Linux reports VmHWM"),
+        status.vmrss.expect("Linux reports VmRSS"),
+    )
 }
 
 /// The 1-, 5- and 15-minute load averages, as /proc/loadavg gives them.
 pub fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
+    procfs::LoadAverage::current().map_or_else(
+        |_| String::new(),
+        |load| format!("{:.2} {:.2} {:.2}", load.one, load.five, load.fifteen),
+    )
 }
 
 /// What one thread has done so far.
@@ -72,16 +76,13 @@ impl Threads {
 
     /// Reads every thread again; false once the process is gone.
     pub fn refresh(&mut self) -> bool {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+        let Some(tasks) = process(self.pid).and_then(|p| p.tasks().ok()) else {
             return false;
         };
+        // A thread may end between the listing and the read: it keeps its last figures.
         for task in tasks.flatten() {
-            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
-                continue;
-            };
-            // A thread may end between the listing and the read: it keeps its last figures.
-            if let Some(thread) = read_thread(&task.path()) {
-                self.seen.insert(tid, thread);
+            if let Some(thread) = read_thread(&task) {
+                self.seen.insert(task.tid.unsigned_abs(), thread);
             }
         }
         true
@@ -117,20 +118,12 @@ impl Threads {
     }
 }
 
-fn read_thread(dir: &std::path::Path) -> Option<Thread> {
-    let status = std::fs::read_to_string(dir.join("status")).ok()?;
-    let field = |key: &str| -> Option<&str> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .map(str::trim)
-    };
-    let count = |key: &str| field(key).and_then(|v| v.parse::<u64>().ok());
-    let schedstat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+fn read_thread(task: &Task) -> Option<Thread> {
+    let status = task.status().ok()?;
     Some(Thread {
-        name: field("Name:")?.to_owned(),
-        switches: count("voluntary_ctxt_switches:")? + count("nonvoluntary_ctxt_switches:")?,
-        run_ns: schedstat.split_whitespace().next()?.parse().ok()?,
+        switches: status.voluntary_ctxt_switches? + status.nonvoluntary_ctxt_switches?,
+        name: status.name,
+        run_ns: task.schedstat().ok()?.sum_exec_runtime,
     })
 }
 

@@ -1,7 +1,7 @@
 //! One measured run: start, first sweep, listings, then idle, scrapes and memory.
 
 use crate::deployment::{Deployment, Sweep};
-use crate::proc::{Sampler, Threads, cpu_seconds, load_average, status_kb};
+use crate::proc::{Sampler, Threads, cpu_seconds, load_average, memory_kb};
 use crate::scrape::{self, Latencies, PlainText};
 use std::time::{Duration, Instant};
 
@@ -115,8 +115,7 @@ pub async fn measure(jobs: u64, options: &Options) -> Run {
         scrape::gzip_body(&reqwest::Client::new(), &world.exporter.url("/metrics")).await;
         None
     };
-    let peak_rss_kb = status_kb(pid, "VmHWM:");
-    let rss_kb = status_kb(pid, "VmRSS:");
+    let (peak_rss_kb, rss_kb) = memory_kb(pid);
     let plain = scrape::plain_text(&world.exporter).await;
     let run = Run {
         jobs,
