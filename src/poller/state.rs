@@ -312,14 +312,13 @@ impl State {
         }
         // Listings under way hold nothing yet, and one the budget refuses holds none:
         // what is held changes only as answers come, so it is read once for the pass.
-        let mut held = None;
+        let held = self.held.total();
         while self.denials.allows(Action::ListWorkerResource, now)
             && self.has_room(Action::ListWorkerResource)
         {
             let Some(job_id) = self.workers.next() else {
                 break;
             };
-            let held = *held.get_or_insert(self.held.total());
             if let Some(call) = self.start_worker_listing(job_id, held) {
                 self.begin(call, &mut start);
             }
